@@ -1,0 +1,132 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/stewardhq/steward"
+)
+
+// MaxBodyBytes is the largest request body accepted (413 beyond).
+const MaxBodyBytes = 1 << 20
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+func badRequest(msg string, fields map[string]any) error {
+	e := &steward.Error{Code: steward.CodeBadRequest, Message: msg, Details: map[string]any{}}
+	if fields != nil {
+		e.Details["fields"] = fields
+	}
+	return e
+}
+
+// decode reads one JSON object into v: limited to MaxBodyBytes, unknown
+// fields refused, trailing data refused. An empty body decodes as {} when
+// optional is true.
+func decode(r *http.Request, v any, optional bool) error {
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxBodyBytes))
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return steward.Errorf(steward.CodePayloadTooLarge, "request body is larger than 1 MiB")
+	}
+	if err != nil {
+		return badRequest("could not read the request body", nil)
+	}
+	if len(strings.TrimSpace(string(body))) == 0 {
+		if optional {
+			return nil
+		}
+		return badRequest("a JSON object body is required", nil)
+	}
+	if t := strings.TrimSpace(string(body)); t[0] != '{' {
+		return badRequest("the body must be a JSON object", nil)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return decodeError(err)
+	}
+	if dec.More() {
+		return badRequest("unexpected data after the JSON object", nil)
+	}
+	return nil
+}
+
+func decodeError(err error) error {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	var tm *time.ParseError
+	switch {
+	case errors.As(err, &syn):
+		return badRequest("malformed JSON at byte "+strconv.FormatInt(syn.Offset, 10), nil)
+	case errors.As(err, &typ):
+		field := typ.Field
+		if field == "" {
+			field = "body"
+		}
+		return badRequest(field+" must be of type "+typ.Type.String(), map[string]any{field: "must be of type " + jsonType(typ.Type.String())})
+	case errors.As(err, &tm):
+		return badRequest("a time is not RFC 3339", map[string]any{"time": "must be an RFC 3339 time"})
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return badRequest("unknown field "+name, map[string]any{name: "unknown field"})
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return badRequest("truncated JSON", nil)
+	}
+	return badRequest("invalid JSON: "+err.Error(), nil)
+}
+
+func jsonType(goType string) string {
+	switch {
+	case strings.HasPrefix(goType, "[]"):
+		return "array"
+	case strings.HasPrefix(goType, "map"), strings.HasPrefix(goType, "struct"):
+		return "object"
+	case strings.HasPrefix(goType, "int"), strings.HasPrefix(goType, "float"), strings.HasPrefix(goType, "uint"):
+		return "number"
+	case goType == "bool":
+		return "boolean"
+	}
+	return "string"
+}
+
+// listParams reads limit, cursor and include_total.
+func listParams(r *http.Request) (steward.ListParams, error) {
+	q := r.URL.Query()
+	p := steward.ListParams{Cursor: q.Get("cursor"), IncludeTotal: q.Get("include_total") == "true"}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > steward.MaxLimit {
+			return p, badRequest("limit must be an integer between 1 and 200", map[string]any{"limit": "must be an integer between 1 and 200"})
+		}
+		p.Limit = n
+	}
+	return p, nil
+}
+
+// timeParam reads an optional RFC 3339 query parameter.
+func timeParam(r *http.Request, name string) (*time.Time, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return nil, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return nil, badRequest(name+" must be an RFC 3339 time", map[string]any{name: "must be an RFC 3339 time"})
+	}
+	t = t.UTC()
+	return &t, nil
+}
+
+func boolParam(r *http.Request, name string) bool { return r.URL.Query().Get(name) == "true" }

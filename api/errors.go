@@ -1,0 +1,67 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/stewardhq/steward"
+)
+
+// statusOf is the one table from error code to HTTP status.
+var statusOf = map[string]int{
+	steward.CodeBadRequest:           http.StatusBadRequest,
+	steward.CodeConfirmationRequired: http.StatusBadRequest,
+	steward.CodeUnauthenticated:      http.StatusUnauthorized,
+	steward.CodeInvalidCredentials:   http.StatusUnauthorized,
+	steward.CodeForbidden:            http.StatusForbidden,
+	steward.CodeWrongSurface:         http.StatusForbidden,
+	steward.CodeCannotEscalate:       http.StatusForbidden,
+	steward.CodeInsufficientRole:     http.StatusForbidden,
+	steward.CodeNotFound:             http.StatusNotFound,
+	steward.CodeMethodNotAllowed:     http.StatusMethodNotAllowed,
+	steward.CodeAlreadyExists:        http.StatusConflict,
+	steward.CodeAlreadyBanned:        http.StatusConflict,
+	steward.CodeInvalidState:         http.StatusConflict,
+	steward.CodeIdempotencyKeyReused: http.StatusConflict,
+	steward.CodePayloadTooLarge:      http.StatusRequestEntityTooLarge,
+	steward.CodeValidation:           http.StatusUnprocessableEntity,
+	steward.CodeCannotTargetSelf:     http.StatusUnprocessableEntity,
+	steward.CodeLastActiveOwner:      http.StatusUnprocessableEntity,
+	steward.CodeRateLimited:          http.StatusTooManyRequests,
+	steward.CodeUnavailable:          http.StatusServiceUnavailable,
+	steward.CodeInternal:             http.StatusInternalServerError,
+}
+
+// errorBody is the flat error shape of every failed answer.
+type errorBody struct {
+	Code       string         `json:"code"`
+	Message    string         `json:"message"`
+	Details    map[string]any `json:"details"`
+	RequestID  string         `json:"request_id"`
+	RetryAfter *int           `json:"retry_after,omitempty"`
+}
+
+// writeError renders err. Anything that is not a *steward.Error is logged and
+// answered with INTERNAL only.
+func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var e *steward.Error
+	if !errors.As(err, &e) {
+		s.log.ErrorContext(r.Context(), "internal error", "err", err, "method", r.Method,
+			"path", r.URL.Path, "request_id", requestID(r.Context()))
+		e = &steward.Error{Code: steward.CodeInternal, Message: "internal error; quote the request id when reporting it"}
+	}
+	status, ok := statusOf[e.Code]
+	if !ok {
+		status = http.StatusInternalServerError
+	}
+	body := errorBody{Code: e.Code, Message: e.Message, Details: e.Details, RequestID: requestID(r.Context())}
+	if body.Details == nil {
+		body.Details = map[string]any{}
+	}
+	if ra, ok := e.Details["retry_after"].(int); ok {
+		body.RetryAfter = &ra
+		w.Header().Set("Retry-After", strconv.Itoa(ra))
+	}
+	writeJSON(w, status, body)
+}

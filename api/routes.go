@@ -1,0 +1,62 @@
+package api
+
+import "net/http"
+
+type authKind int
+
+const (
+	authPublic authKind = iota // no credential
+	authUser                   // any live session (the auth surface)
+	authAdmin                  // an operator, not under impersonation
+)
+
+// route is one endpoint. The OpenAPI test and the authorization test both
+// walk this table, so an endpoint cannot be added without being documented
+// and checked against every role.
+type route struct {
+	Method  string
+	Pattern string
+	Auth    authKind
+	Handle  handler
+}
+
+// routes is the whole HTTP surface (plus GET /metrics, mounted beside it).
+func (s *server) routes() []route {
+	return []route{
+		{http.MethodGet, "/healthz", authPublic, s.healthz},
+		{http.MethodGet, "/readyz", authPublic, s.readyz},
+		{http.MethodGet, "/.well-known/jwks.json", authPublic, s.jwks},
+		{http.MethodGet, "/api/v1/openapi.json", authPublic, s.openapi},
+
+		{http.MethodPost, "/api/v1/auth/login", authPublic, s.login},
+		{http.MethodPost, "/api/v1/auth/refresh", authPublic, s.refresh},
+		{http.MethodPost, "/api/v1/auth/logout", authUser, s.logout},
+		{http.MethodGet, "/api/v1/auth/me", authUser, s.me},
+
+		{http.MethodGet, "/api/v1/admin/users", authAdmin, s.listUsers},
+		{http.MethodPost, "/api/v1/admin/users", authAdmin, s.createUser},
+		{http.MethodPost, "/api/v1/admin/users/bulk", authAdmin, s.bulkUsers},
+		{http.MethodGet, "/api/v1/admin/users/{id}", authAdmin, s.getUser},
+		{http.MethodPut, "/api/v1/admin/users/{id}", authAdmin, s.updateUser},
+		{http.MethodPatch, "/api/v1/admin/users/{id}", authAdmin, s.updateUser},
+		{http.MethodDelete, "/api/v1/admin/users/{id}", authAdmin, s.deleteUser},
+		{http.MethodPost, "/api/v1/admin/users/{id}/restore", authAdmin, s.restoreUser},
+		{http.MethodPost, "/api/v1/admin/users/{id}/suspend", authAdmin, s.suspendUser},
+		{http.MethodPost, "/api/v1/admin/users/{id}/unsuspend", authAdmin, s.unsuspendUser},
+		{http.MethodPost, "/api/v1/admin/users/{id}/ban", authAdmin, s.banUser},
+		{http.MethodPost, "/api/v1/admin/users/{id}/unban", authAdmin, s.unbanUser},
+		{http.MethodPost, "/api/v1/admin/users/{id}/force-logout", authAdmin, s.forceLogout},
+		{http.MethodPost, "/api/v1/admin/users/{id}/change-password", authAdmin, s.changePassword},
+		{http.MethodPost, "/api/v1/admin/users/{id}/role", authAdmin, s.changeRole},
+		{http.MethodGet, "/api/v1/admin/users/{id}/sessions", authAdmin, s.userSessions},
+		{http.MethodGet, "/api/v1/admin/users/{id}/audit-log", authAdmin, s.userAudit},
+		{http.MethodGet, "/api/v1/admin/admins", authAdmin, s.listAdmins},
+
+		{http.MethodGet, "/api/v1/admin/sessions", authAdmin, s.listSessions},
+		{http.MethodDelete, "/api/v1/admin/sessions/{id}", authAdmin, s.revokeSession},
+
+		{http.MethodGet, "/api/v1/admin/audit-log", authAdmin, s.listAudit},
+		{http.MethodGet, "/api/v1/admin/audit-log/verify", authAdmin, s.verifyAudit},
+		{http.MethodGet, "/api/v1/admin/audit-log/export", authAdmin, s.exportAudit},
+	}
+}

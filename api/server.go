@@ -1,0 +1,260 @@
+// Package api translates HTTP to the steward services and back. It holds no
+// business rule: handlers decode, call one service method and encode.
+// routes.go lists the whole surface.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/stewardhq/steward"
+	"github.com/stewardhq/steward/internal/id"
+)
+
+// Deps is everything the HTTP layer needs; NewServer takes nothing else.
+type Deps struct {
+	Users    steward.UserService
+	Sessions steward.SessionService
+	Audit    steward.AuditService
+	Auth     steward.AuthService
+	// Ready reports whether the database answers (for /readyz).
+	Ready  func(ctx context.Context) error
+	Logger *slog.Logger
+	// Metrics is where request metrics are registered and what /metrics
+	// serves; nil gets a fresh registry.
+	Metrics *prometheus.Registry
+	Now     func() time.Time
+}
+
+type server struct {
+	Deps
+	log      *slog.Logger
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+}
+
+// handler is what every endpoint is: it returns an error and one adapter
+// renders it.
+type handler func(w http.ResponseWriter, r *http.Request) error
+
+// NewServer returns the HTTP handler for the whole API surface.
+func NewServer(d Deps) http.Handler {
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	if d.Metrics == nil {
+		d.Metrics = prometheus.NewRegistry()
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	s := &server{Deps: d, log: d.Logger}
+	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "steward_http_requests_total", Help: "HTTP requests by route and status.",
+	}, []string{"method", "route", "status"})
+	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "steward_http_request_duration_seconds", Help: "HTTP request latency by route.",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+	}, []string{"method", "route"})
+	d.Metrics.MustRegister(s.requests, s.latency)
+
+	mux := http.NewServeMux()
+	for _, rt := range s.routes() {
+		mux.Handle(rt.Method+" "+rt.Pattern, s.adapt(rt))
+	}
+	mux.Handle("GET /metrics", promhttp.HandlerFor(d.Metrics, promhttp.HandlerOpts{}))
+	cop := http.NewCrossOriginProtection()
+	return s.outer(cop.Handler(mux))
+}
+
+// adapt applies the route's authentication and renders a returned error.
+func (s *server) adapt(rt route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		switch rt.Auth {
+		case authAdmin, authUser:
+			p, err := s.authenticate(r, rt.Auth)
+			if err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+			ctx = context.WithValue(steward.WithActor(ctx, p.Actor), principalKey{}, p)
+		}
+		if err := rt.Handle(w, r.WithContext(ctx)); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+type principalKey struct{}
+
+func principalFrom(ctx context.Context) *steward.Principal {
+	p, _ := ctx.Value(principalKey{}).(*steward.Principal)
+	return p
+}
+
+// bearer returns the credential of a request: the Authorization bearer, or
+// the console cookie.
+func bearer(r *http.Request) string {
+	if h := r.Header.Get("Authorization"); h != "" {
+		if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+			return strings.TrimSpace(h[7:])
+		}
+		return ""
+	}
+	if c, err := r.Cookie("steward_session"); err == nil {
+		return c.Value
+	}
+	return ""
+}
+
+// authenticate resolves the credential against the current database state.
+// The admin surface takes operators only and refuses impersonation sessions.
+func (s *server) authenticate(r *http.Request, kind authKind) (*steward.Principal, error) {
+	tok := bearer(r)
+	if tok == "" {
+		return nil, steward.Errorf(steward.CodeUnauthenticated, "authentication required: send Authorization: Bearer <token>")
+	}
+	p, err := s.Auth.Authenticate(r.Context(), tok)
+	if err != nil {
+		return nil, err
+	}
+	if kind == authAdmin {
+		if p.Actor.ImpersonatorID != "" {
+			return nil, steward.Errorf(steward.CodeWrongSurface, "impersonation tokens are not accepted on the admin surface")
+		}
+		if !p.Actor.Role.IsOperator() {
+			return nil, &steward.Error{Code: steward.CodeForbidden, Message: "the admin surface is for operators",
+				Details: map[string]any{"role": string(p.Actor.Role)}}
+		}
+	}
+	return p, nil
+}
+
+var requestIDRe = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+
+type requestIDKey struct{}
+
+func requestID(ctx context.Context) string { id, _ := ctx.Value(requestIDKey{}).(string); return id }
+
+// outer is the middleware every request passes: request id, request info
+// for the audit log, JSON 404/405, panic recovery, metrics and logging.
+func (s *server) outer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rid := r.Header.Get("X-Request-ID")
+		if !requestIDRe.MatchString(rid) {
+			rid = id.New("req", start)
+		}
+		w.Header().Set("X-Request-ID", rid)
+		ip, _, err := net.SplitHostPort(r.RemoteAddr)
+		if err != nil {
+			ip = r.RemoteAddr
+		}
+		ctx := context.WithValue(r.Context(), requestIDKey{}, rid)
+		ctx = steward.WithRequestInfo(ctx, steward.RequestInfo{RequestID: rid, IP: ip, UserAgent: truncate(r.UserAgent(), 512)})
+		r = r.WithContext(ctx)
+		rw := &recorder{ResponseWriter: w, s: s, r: r}
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.ErrorContext(ctx, "panic", "value", v, "path", r.URL.Path, "request_id", rid)
+				if !rw.wrote {
+					s.writeError(rw, r, steward.Errorf(steward.CodeInternal, "internal error"))
+				}
+			}
+			route := r.Pattern
+			if route == "" {
+				route = "unmatched"
+			}
+			status := rw.status
+			if status == 0 {
+				status = http.StatusOK
+			}
+			s.requests.WithLabelValues(r.Method, route, itoa(status)).Inc()
+			s.latency.WithLabelValues(r.Method, route).Observe(time.Since(start).Seconds())
+			if status >= 500 {
+				s.log.WarnContext(ctx, "request", "method", r.Method, "path", r.URL.Path, "status", status,
+					"duration", time.Since(start), "request_id", rid)
+			} else {
+				s.log.DebugContext(ctx, "request", "method", r.Method, "path", r.URL.Path, "status", status,
+					"duration", time.Since(start), "request_id", rid)
+			}
+		}()
+		next.ServeHTTP(rw, r)
+	})
+}
+
+// recorder notes the status, and turns the mux's plain-text 404/405/403
+// answers into the JSON error shape.
+type recorder struct {
+	http.ResponseWriter
+	s       *server
+	r       *http.Request
+	status  int
+	wrote   bool
+	swallow bool
+}
+
+func (w *recorder) WriteHeader(code int) {
+	if w.wrote {
+		return
+	}
+	if strings.HasPrefix(w.Header().Get("Content-Type"), "text/plain") {
+		var e *steward.Error
+		switch code {
+		case http.StatusNotFound:
+			e = steward.Errorf(steward.CodeNotFound, "no such endpoint: %s %s", w.r.Method, w.r.URL.Path)
+		case http.StatusMethodNotAllowed:
+			e = steward.Errorf(steward.CodeMethodNotAllowed, "%s is not allowed on %s", w.r.Method, w.r.URL.Path)
+		case http.StatusForbidden:
+			e = steward.Errorf(steward.CodeForbidden, "cross-origin request refused")
+		}
+		if e != nil {
+			w.Header().Del("Content-Type")
+			w.Header().Del("X-Content-Type-Options")
+			w.swallow = true
+			w.wrote, w.status = true, code
+			w.s.writeError(w.ResponseWriter, w.r, e)
+			return
+		}
+	}
+	w.wrote, w.status = true, code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *recorder) Write(b []byte) (int, error) {
+	if w.swallow {
+		return len(b), nil
+	}
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Flush lets the audit export stream.
+func (w *recorder) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok && !w.swallow {
+		f.Flush()
+	}
+}
+
+func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}

@@ -1,0 +1,100 @@
+package steward
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"time"
+)
+
+// Actor types recorded in the audit log.
+const (
+	ActorOperator = "operator"
+	ActorUser     = "user"
+	ActorSystem   = "system"
+	// ActorAnonymous is an unauthenticated caller, such as a failed login.
+	ActorAnonymous = "anonymous"
+)
+
+// AuditEntry is one link of the hash-chained audit log. Changes and Metadata
+// are kept as the exact JSON bytes that were hashed, so a round trip through
+// any database cannot change what the hash covers.
+type AuditEntry struct {
+	ID             string          `json:"id"`
+	Seq            int64           `json:"seq"`
+	Time           time.Time       `json:"time"`
+	ActorType      string          `json:"actor_type"`
+	ActorID        string          `json:"actor_id"`
+	ActorRole      string          `json:"actor_role"`
+	ImpersonatorID string          `json:"impersonator_id"`
+	CredentialID   string          `json:"credential_id"`
+	Action         string          `json:"action"`
+	TargetType     string          `json:"target_type"`
+	TargetID       string          `json:"target_id"`
+	TenantID       string          `json:"tenant_id"`
+	Reason         string          `json:"reason"`
+	Changes        json.RawMessage `json:"changes"`  // {"field": {"before": x, "after": y}}
+	Metadata       json.RawMessage `json:"metadata"` // counts and other context
+	IP             string          `json:"ip"`
+	UserAgent      string          `json:"user_agent"`
+	RequestID      string          `json:"request_id"`
+	PrevHash       string          `json:"prev_hash"`
+	Hash           string          `json:"hash"`
+}
+
+// AuditTimeFormat is how times enter the canonical form: UTC, microseconds,
+// the precision both stores keep.
+const AuditTimeFormat = "2006-01-02T15:04:05.000000Z"
+
+// Canonical is the byte form the hash covers: every field but Hash, in a
+// fixed order.
+func (e *AuditEntry) Canonical() []byte {
+	raw := func(m json.RawMessage) json.RawMessage {
+		if len(m) == 0 {
+			return json.RawMessage("null")
+		}
+		return m
+	}
+	b, _ := json.Marshal([]any{
+		e.ID, e.Seq, e.Time.UTC().Format(AuditTimeFormat), e.ActorType, e.ActorID, e.ActorRole,
+		e.ImpersonatorID, e.CredentialID, e.Action, e.TargetType, e.TargetID, e.TenantID,
+		e.Reason, raw(e.Changes), raw(e.Metadata), e.IP, e.UserAgent, e.RequestID,
+	})
+	return b
+}
+
+// ComputeHash returns hex(SHA-256(prev_hash || canonical entry)).
+func (e *AuditEntry) ComputeHash() string {
+	h := sha256.New()
+	h.Write([]byte(e.PrevHash))
+	h.Write(e.Canonical())
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// AuditFilter selects audit entries. Lists come newest first; BeforeSeq is the
+// exclusive sequence number to continue after. Scans run oldest first.
+type AuditFilter struct {
+	ActorID    string
+	Action     string
+	TargetType string
+	TargetID   string
+	TenantID   string
+	Since      *time.Time // inclusive
+	Until      *time.Time // exclusive
+	BeforeSeq  int64
+	Limit      int
+}
+
+// AuditVerification is the result of walking the chain.
+type AuditVerification struct {
+	OK         bool        `json:"ok"`
+	Entries    int64       `json:"entries"`
+	FirstBreak *AuditBreak `json:"first_break,omitempty"`
+}
+
+// AuditBreak names the first entry whose hash or link does not match.
+type AuditBreak struct {
+	Seq    int64  `json:"seq"`
+	ID     string `json:"id"`
+	Reason string `json:"reason"`
+}

@@ -1,0 +1,212 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/cobra"
+
+	"github.com/stewardhq/steward/api"
+	"github.com/stewardhq/steward/service"
+	"github.com/stewardhq/steward/store"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func newRootCmd(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer) *cobra.Command {
+	var cfg config
+	root := &cobra.Command{
+		Use:           "steward",
+		Short:         "Steward: the back office of a multi-tenant SaaS",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	bindConfig(root, getenv, &cfg)
+
+	// app opens the database and builds the service the commands share.
+	app := func() (*service.Service, store.Store, *slog.Logger, error) {
+		if err := cfg.validate(); err != nil {
+			return nil, nil, nil, err
+		}
+		log, err := cfg.logger(stderr)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		st, err := openStore(ctx, cfg.DB)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		svc := service.New(service.Config{Store: st, Logger: log, KeyPrefix: cfg.KeyPrefix})
+		return svc, st, log, nil
+	}
+
+	root.AddCommand(&cobra.Command{
+		Use:   "serve",
+		Short: "Run the server (migrates and creates the first operator if needed)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			svc, st, log, err := app()
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			return serve(ctx, cfg, svc, st, log)
+		},
+	})
+	root.AddCommand(&cobra.Command{
+		Use:   "migrate",
+		Short: "Apply database migrations and exit",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, st, _, err := app()
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			v, err := st.MigrationVersion(ctx)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "database at migration version %d\n", v)
+			return nil
+		},
+	})
+	root.AddCommand(&cobra.Command{
+		Use:   "bootstrap",
+		Short: "Create the first operator (super_admin) if none exists",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			svc, st, log, err := app()
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			return bootstrap(ctx, cfg, svc, log, stdout)
+		},
+	})
+	root.AddCommand(&cobra.Command{
+		Use:   "doctor",
+		Short: "Check invariants: the audit hash chain",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			svc, st, _, err := app()
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			res, err := svc.VerifyChain(ctx)
+			if err != nil {
+				return err
+			}
+			if !res.OK {
+				fmt.Fprintf(stdout, "audit chain: BROKEN at seq %d (%s): %s\n", res.FirstBreak.Seq, res.FirstBreak.ID, res.FirstBreak.Reason)
+				return errors.New("doctor found problems")
+			}
+			fmt.Fprintf(stdout, "audit chain: ok (%d entries)\n", res.Entries)
+			return nil
+		},
+	})
+	root.AddCommand(&cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  cobra.NoArgs,
+		Run:   func(cmd *cobra.Command, _ []string) { fmt.Fprintln(stdout, "steward", version) },
+	})
+	return root
+}
+
+// bootstrap creates the first operator and tells the operator how to log in.
+// A generated password is printed once, to the log.
+func bootstrap(ctx context.Context, cfg config, svc *service.Service, log *slog.Logger, out io.Writer) error {
+	created, generated, err := svc.Bootstrap(ctx, cfg.BootstrapEmail, cfg.BootstrapPassword)
+	if err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+	email := cfg.BootstrapEmail
+	if email == "" {
+		email = service.DefaultBootstrapEmail
+	}
+	switch {
+	case !created:
+		log.Info("an operator exists already; bootstrap skipped")
+	case generated != "":
+		log.Warn("created the first operator with a generated password; it is shown only this once, change it after logging in",
+			"email", email, "password", generated, "role", "super_admin")
+	default:
+		log.Info("created the first operator", "email", email, "role", "super_admin")
+	}
+	return nil
+}
+
+// serve runs the HTTP server until ctx ends, then drains for up to 15 s.
+func serve(ctx context.Context, cfg config, svc *service.Service, st store.Store, log *slog.Logger) error {
+	if err := svc.Start(ctx); err != nil {
+		return fmt.Errorf("starting: %w", err)
+	}
+	if err := bootstrap(ctx, cfg, svc, log, io.Discard); err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	handler := api.NewServer(api.Deps{
+		Users: svc, Sessions: svc, Audit: svc, Auth: svc,
+		Ready: st.Ping, Logger: log, Metrics: reg,
+	})
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	log.Info("steward listening", "url", "http://"+ln.Addr().String(), "db", st.Dialect(), "version", version)
+
+	jobsDone := make(chan struct{})
+	jobCtx, stopJobs := context.WithCancel(ctx)
+	go func() {
+		defer close(jobsDone)
+		maintain(jobCtx, svc, log)
+	}()
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		stopJobs()
+		<-jobsDone
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	stopJobs()
+	shutCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	err = srv.Shutdown(shutCtx)
+	<-jobsDone
+	return err
+}
+
+// maintain runs the periodic jobs (ban sweeper, key rotation) once a minute.
+func maintain(ctx context.Context, svc *service.Service, log *slog.Logger) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		if err := svc.Maintain(ctx); err != nil && ctx.Err() == nil {
+			log.Error("maintenance", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stewardhq/steward/store"
+	"github.com/stewardhq/steward/store/postgres"
+	"github.com/stewardhq/steward/store/sqlite"
+)
+
+// config is every setting, read from flags with environment fallbacks.
+// docs/configuration.md lists them; keep the two in step.
+type config struct {
+	Addr              string
+	DB                string
+	KeyPrefix         string
+	BootstrapEmail    string
+	BootstrapPassword string
+	LogLevel          string
+	LogFormat         string
+}
+
+// bindConfig registers the flags; an environment variable fills a flag the
+// command line did not set.
+func bindConfig(cmd *cobra.Command, getenv func(string) string, c *config) {
+	env := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	f := cmd.PersistentFlags()
+	f.StringVar(&c.Addr, "addr", env("STEWARD_ADDR", "127.0.0.1:8080"), "listen address (STEWARD_ADDR)")
+	f.StringVar(&c.DB, "db", env("STEWARD_DB", "sqlite:steward.db"), "database: sqlite:<path> or a postgres:// URL (STEWARD_DB)")
+	f.StringVar(&c.KeyPrefix, "key-prefix", env("STEWARD_KEY_PREFIX", "stw"), "prefix of tokens and keys (STEWARD_KEY_PREFIX)")
+	f.StringVar(&c.BootstrapEmail, "bootstrap-email", env("STEWARD_BOOTSTRAP_EMAIL", ""), "first operator's email (STEWARD_BOOTSTRAP_EMAIL)")
+	c.BootstrapPassword = getenv("STEWARD_BOOTSTRAP_PASSWORD") // environment only: flags show up in ps
+	f.StringVar(&c.LogLevel, "log-level", env("STEWARD_LOG_LEVEL", "info"), "debug, info, warn or error (STEWARD_LOG_LEVEL)")
+	f.StringVar(&c.LogFormat, "log-format", env("STEWARD_LOG_FORMAT", "text"), "text or json (STEWARD_LOG_FORMAT)")
+}
+
+func (c *config) validate() error {
+	if c.KeyPrefix == "" || len(c.KeyPrefix) > 16 || strings.ContainsAny(c.KeyPrefix, "_ ") {
+		return fmt.Errorf("key prefix %q: 1-16 characters without '_' or spaces", c.KeyPrefix)
+	}
+	return nil
+}
+
+func (c *config) logger(w io.Writer) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return nil, fmt.Errorf("log level %q: %w", c.LogLevel, err)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	switch c.LogFormat {
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("log format %q: want text or json", c.LogFormat)
+}
+
+// openStore opens and migrates the database named by dsn.
+func openStore(ctx context.Context, dsn string) (store.Store, error) {
+	var st store.Store
+	switch {
+	case strings.HasPrefix(dsn, "sqlite:"):
+		s, err := sqlite.Open(ctx, strings.TrimPrefix(dsn, "sqlite:"))
+		if err != nil {
+			return nil, err
+		}
+		st = s
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		s, err := postgres.Open(ctx, dsn)
+		if err != nil {
+			return nil, err
+		}
+		st = s
+	default:
+		return nil, fmt.Errorf("database %q: want sqlite:<path> or a postgres:// URL", dsn)
+	}
+	if err := st.Migrate(ctx); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("migrating: %w", err)
+	}
+	return st, nil
+}

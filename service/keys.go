@@ -1,0 +1,229 @@
+package service
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/stewardhq/steward"
+	"github.com/stewardhq/steward/internal/id"
+	"github.com/stewardhq/steward/store"
+)
+
+// Issuer is the iss claim of Steward's access tokens.
+const Issuer = "steward"
+
+// keyRing caches the signing keys, which live in the database so that every
+// replica signs and verifies with the same set and a restart keeps tokens valid.
+type keyRing struct {
+	s        *Service
+	mu       sync.RWMutex
+	keys     []*steward.SigningKey
+	reloaded time.Time
+}
+
+// ensure creates a signing key when none is current, and rotates one older
+// than SigningKeyMaxAge. The retired key stays published until the tokens
+// it signed have expired.
+func (k *keyRing) ensure(ctx context.Context) error {
+	ctx = steward.WithActor(ctx, steward.SystemActor)
+	now := k.s.now()
+	err := k.s.update(ctx, func(tx store.Tx) error {
+		// The audit head lock also serialises replicas starting together.
+		if _, _, err := tx.LockAuditHead(ctx); err != nil {
+			return err
+		}
+		keys, err := tx.ListSigningKeys(ctx)
+		if err != nil {
+			return err
+		}
+		var current *steward.SigningKey
+		for _, key := range keys {
+			if key.RetiredAt == nil {
+				current = key
+			}
+		}
+		if current != nil && now.Sub(current.CreatedAt) < k.s.cfg.SigningKeyMaxAge {
+			return nil
+		}
+		_, priv, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			return err
+		}
+		nk := &steward.SigningKey{ID: id.New("jwk", now), PrivateKey: priv, CreatedAt: now}
+		if err := tx.InsertSigningKey(ctx, nk); err != nil {
+			return err
+		}
+		meta := map[string]any{"kid": nk.ID}
+		for _, key := range keys {
+			if key.RetiredAt == nil {
+				key.RetiredAt = &now
+				if err := tx.UpdateSigningKey(ctx, key); err != nil {
+					return err
+				}
+				meta["retired_kid"] = key.ID
+			}
+		}
+		return k.s.audit(ctx, tx, event{Action: "signing_key.rotate", TargetType: "signing_key",
+			TargetID: nk.ID, Metadata: meta})
+	})
+	if err != nil {
+		return err
+	}
+	return k.reload(ctx)
+}
+
+func (k *keyRing) reload(ctx context.Context) error {
+	keys, err := k.s.store.ListSigningKeys(ctx)
+	if err != nil {
+		return err
+	}
+	k.mu.Lock()
+	k.keys, k.reloaded = keys, k.s.now()
+	k.mu.Unlock()
+	return nil
+}
+
+// current is the newest unretired key.
+func (k *keyRing) current() *steward.SigningKey {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	for i := len(k.keys) - 1; i >= 0; i-- {
+		if k.keys[i].RetiredAt == nil {
+			return k.keys[i]
+		}
+	}
+	return nil
+}
+
+// find returns the public key for kid. An unknown kid (another replica
+// rotated) reloads from the database, at most once a second.
+func (k *keyRing) find(ctx context.Context, kid string) (ed25519.PublicKey, bool) {
+	look := func() (ed25519.PublicKey, bool, time.Time) {
+		k.mu.RLock()
+		defer k.mu.RUnlock()
+		for _, key := range k.keys {
+			if key.ID == kid {
+				return ed25519.PrivateKey(key.PrivateKey).Public().(ed25519.PublicKey), true, k.reloaded
+			}
+		}
+		return nil, false, k.reloaded
+	}
+	pub, ok, at := look()
+	if ok || k.s.now().Sub(at) < time.Second {
+		return pub, ok
+	}
+	if err := k.reload(ctx); err != nil {
+		k.s.log.ErrorContext(ctx, "reloading signing keys", "err", err)
+		return nil, false
+	}
+	pub, ok, _ = look()
+	return pub, ok
+}
+
+// accessClaims are the claims of an access JWT.
+type accessClaims struct {
+	jwt.Claims
+	TenantID string    `json:"tid"`
+	Role     string    `json:"role"`
+	Ver      int64     `json:"ver"`
+	SID      string    `json:"sid"`
+	Act      *actClaim `json:"act,omitempty"`
+	ReadOnly bool      `json:"read_only,omitempty"`
+}
+
+// actClaim is RFC 8693's actor claim, naming the impersonating operator.
+type actClaim struct {
+	Sub string `json:"sub"`
+}
+
+var errNoSigningKey = errors.New("service: no signing key; call Start first")
+
+// signAccess mints an access token for a session.
+func (s *Service) signAccess(u *steward.User, sess *steward.Session) (string, time.Time, error) {
+	key := s.keys.current()
+	if key == nil {
+		return "", time.Time{}, errNoSigningKey
+	}
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.EdDSA,
+		Key: jose.JSONWebKey{Key: ed25519.PrivateKey(key.PrivateKey), KeyID: key.ID}},
+		(&jose.SignerOptions{}).WithType("JWT"))
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	now := s.now()
+	exp := now.Add(s.cfg.AccessTokenTTL)
+	if exp.After(sess.ExpiresAt) {
+		exp = sess.ExpiresAt
+	}
+	c := accessClaims{
+		Claims: jwt.Claims{Issuer: Issuer, Subject: u.ID, IssuedAt: jwt.NewNumericDate(now),
+			NotBefore: jwt.NewNumericDate(now), Expiry: jwt.NewNumericDate(exp), ID: id.New("jti", now)},
+		TenantID: u.TenantID, Role: string(u.Role), Ver: u.TokenVersion, SID: sess.ID,
+		ReadOnly: sess.ReadOnly,
+	}
+	if sess.ImpersonatorID != "" {
+		c.Act = &actClaim{Sub: sess.ImpersonatorID}
+	}
+	tok, err := jwt.Signed(signer).Claims(c).Serialize()
+	return tok, exp, err
+}
+
+// parseAccess checks an access token's signature, issuer and expiry.
+func (s *Service) parseAccess(ctx context.Context, raw string) (*accessClaims, error) {
+	tok, err := jwt.ParseSigned(raw, []jose.SignatureAlgorithm{jose.EdDSA})
+	if err != nil || len(tok.Headers) != 1 {
+		return nil, errUnauthenticated
+	}
+	pub, ok := s.keys.find(ctx, tok.Headers[0].KeyID)
+	if !ok {
+		return nil, errUnauthenticated
+	}
+	var c accessClaims
+	if err := tok.Claims(pub, &c); err != nil {
+		return nil, errUnauthenticated
+	}
+	if err := c.ValidateWithLeeway(jwt.Expected{Issuer: Issuer, Time: s.now()}, 0); err != nil {
+		return nil, errUnauthenticated
+	}
+	return &c, nil
+}
+
+// JWKS implements steward.AuthService: every unretired key, and retired keys
+// whose tokens may still be alive.
+func (s *Service) JWKS(ctx context.Context) ([]byte, error) {
+	if err := s.keys.reloadIfStale(ctx); err != nil {
+		return nil, err
+	}
+	s.keys.mu.RLock()
+	defer s.keys.mu.RUnlock()
+	set := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{}}
+	now := s.now()
+	for _, k := range s.keys.keys {
+		if k.RetiredAt != nil && now.Sub(*k.RetiredAt) > s.cfg.AccessTokenTTL {
+			continue
+		}
+		set.Keys = append(set.Keys, jose.JSONWebKey{Key: ed25519.PrivateKey(k.PrivateKey).Public(),
+			KeyID: k.ID, Algorithm: string(jose.EdDSA), Use: "sig"})
+	}
+	return json.Marshal(set)
+}
+
+// reloadIfStale refreshes the cache once a minute so a replica publishes
+// keys another replica created.
+func (k *keyRing) reloadIfStale(ctx context.Context) error {
+	k.mu.RLock()
+	stale := k.s.now().Sub(k.reloaded) > time.Minute
+	k.mu.RUnlock()
+	if !stale {
+		return nil
+	}
+	return k.reload(ctx)
+}

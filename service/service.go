@@ -1,0 +1,254 @@
+// Package service holds Steward's business rules, written once for every
+// backend: authorization and the role guards, audit writes in the same
+// transaction as each change, session and credential rules. It implements the
+// steward service interfaces on top of a store.Store.
+package service
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/stewardhq/steward"
+	"github.com/stewardhq/steward/internal/clock"
+	"github.com/stewardhq/steward/internal/id"
+	"github.com/stewardhq/steward/internal/password"
+	"github.com/stewardhq/steward/store"
+)
+
+// Config wires a Service. Zero values get the documented defaults.
+type Config struct {
+	Store  store.Store
+	Now    func() time.Time // default clock.Real
+	Logger *slog.Logger
+
+	KeyPrefix        string          // default "stw"
+	Password         password.Params // default password.Default
+	AccessTokenTTL   time.Duration   // default 15m
+	SessionTTL       time.Duration   // default 30 days
+	SigningKeyMaxAge time.Duration   // rotate the signing key after this; default 30 days
+	LockoutAfter     int             // consecutive failures; default 10
+	LockoutFor       time.Duration   // default 15m
+	// LoginFailuresPerIP is how many failed logins one IP may make per
+	// minute (burst the same) before it gets 429; default 20.
+	LoginFailuresPerIP int
+}
+
+// Service implements steward.UserService, SessionService, AuditService and
+// AuthService.
+type Service struct {
+	store   store.Store
+	now     func() time.Time
+	log     *slog.Logger
+	cfg     Config
+	hasher  password.Hasher
+	keys    *keyRing
+	ipLimit *failureLimiter
+}
+
+var (
+	_ steward.UserService    = (*Service)(nil)
+	_ steward.SessionService = (*Service)(nil)
+	_ steward.AuditService   = (*Service)(nil)
+	_ steward.AuthService    = (*Service)(nil)
+)
+
+// New returns a Service. Call Start before serving so a signing key exists.
+func New(cfg Config) *Service {
+	if cfg.Now == nil {
+		cfg.Now = clock.Real
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.KeyPrefix == "" {
+		cfg.KeyPrefix = "stw"
+	}
+	if cfg.Password == (password.Params{}) {
+		cfg.Password = password.Default
+	}
+	if cfg.AccessTokenTTL == 0 {
+		cfg.AccessTokenTTL = 15 * time.Minute
+	}
+	if cfg.SessionTTL == 0 {
+		cfg.SessionTTL = 30 * 24 * time.Hour
+	}
+	if cfg.SigningKeyMaxAge == 0 {
+		cfg.SigningKeyMaxAge = 30 * 24 * time.Hour
+	}
+	if cfg.LockoutAfter == 0 {
+		cfg.LockoutAfter = 10
+	}
+	if cfg.LockoutFor == 0 {
+		cfg.LockoutFor = 15 * time.Minute
+	}
+	if cfg.LoginFailuresPerIP == 0 {
+		cfg.LoginFailuresPerIP = 20
+	}
+	s := &Service{
+		store:  cfg.Store,
+		now:    func() time.Time { return cfg.Now().UTC().Truncate(time.Microsecond) },
+		log:    cfg.Logger,
+		cfg:    cfg,
+		hasher: password.Hasher{P: cfg.Password},
+	}
+	s.keys = &keyRing{s: s}
+	s.ipLimit = newFailureLimiter(cfg.LoginFailuresPerIP, time.Minute)
+	return s
+}
+
+// Start makes sure a current signing key exists, rotating an old one.
+func (s *Service) Start(ctx context.Context) error { return s.keys.ensure(ctx) }
+
+// Now is the service's clock.
+func (s *Service) Now() time.Time { return s.now() }
+
+// authorize returns the actor in ctx if it holds perm.
+func authorize(ctx context.Context, perm steward.Permission) (steward.Actor, error) {
+	a, ok := steward.ActorFrom(ctx)
+	if !ok {
+		return a, steward.Errorf(steward.CodeUnauthenticated, "authentication required")
+	}
+	if !a.Role.Can(perm) {
+		return a, &steward.Error{Code: steward.CodeForbidden,
+			Message: "your role does not allow this",
+			Details: map[string]any{"required_permission": string(perm), "role": string(a.Role)}}
+	}
+	return a, nil
+}
+
+// update runs fn in one write transaction; audit entries fn appends commit
+// or roll back with it.
+func (s *Service) update(ctx context.Context, fn func(tx store.Tx) error) error {
+	return s.store.Update(ctx, fn)
+}
+
+// event is what a mutation tells the audit log.
+type event struct {
+	Action     string
+	TargetType string
+	TargetID   string
+	TenantID   string
+	Reason     string
+	Changes    any // map[string]change or nil
+	Metadata   any // counts and context, or nil
+}
+
+type change struct {
+	Before any `json:"before"`
+	After  any `json:"after"`
+}
+
+// audit appends one entry to the chain inside tx.
+func (s *Service) audit(ctx context.Context, tx store.Tx, ev event) error {
+	seq, prev, err := tx.LockAuditHead(ctx)
+	if err != nil {
+		return err
+	}
+	a, ok := steward.ActorFrom(ctx)
+	if !ok {
+		a = steward.SystemActor
+	}
+	ri := steward.RequestInfoFrom(ctx)
+	now := s.now()
+	e := &steward.AuditEntry{
+		ID: id.New("aud", now), Seq: seq + 1, Time: now,
+		ActorType: a.Type, ActorID: a.ID, ActorRole: string(a.Role),
+		ImpersonatorID: a.ImpersonatorID, CredentialID: a.CredentialID,
+		Action: ev.Action, TargetType: ev.TargetType, TargetID: ev.TargetID, TenantID: ev.TenantID,
+		Reason: ev.Reason, IP: ri.IP, UserAgent: ri.UserAgent, RequestID: ri.RequestID,
+		PrevHash: prev,
+	}
+	if ev.Changes != nil {
+		if e.Changes, err = json.Marshal(ev.Changes); err != nil {
+			return err
+		}
+	}
+	if ev.Metadata != nil {
+		if e.Metadata, err = json.Marshal(ev.Metadata); err != nil {
+			return err
+		}
+	}
+	e.Hash = e.ComputeHash()
+	return tx.InsertAudit(ctx, e)
+}
+
+// notFound maps store.ErrNotFound to a NOT_FOUND error naming the thing.
+func notFound(err error, what, id string) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return steward.Errorf(steward.CodeNotFound, "%s %q not found", what, id)
+	}
+	return err
+}
+
+// duplicate maps a store.DuplicateError to ALREADY_EXISTS naming the field.
+func duplicate(err error) error {
+	var d *store.DuplicateError
+	if errors.As(err, &d) {
+		return &steward.Error{Code: steward.CodeAlreadyExists,
+			Message: d.Field + " is already taken",
+			Details: map[string]any{"fields": map[string]any{d.Field: "is already taken"}}}
+	}
+	return err
+}
+
+// page turns limit+1 fetched rows into a page. cursorOf encodes the last row kept.
+func page[T any](rows []T, limit int, cursorOf func(T) string) *steward.Page[T] {
+	p := &steward.Page[T]{Data: rows}
+	if len(rows) > limit {
+		p.Data = rows[:limit]
+		p.HasMore = true
+		c := cursorOf(p.Data[limit-1])
+		p.NextCursor = &c
+	}
+	if p.Data == nil {
+		p.Data = []T{}
+	}
+	return p
+}
+
+// limitOf clamps a requested page size.
+func limitOf(p steward.ListParams) (int, error) {
+	switch {
+	case p.Limit == 0:
+		return steward.DefaultLimit, nil
+	case p.Limit < 0 || p.Limit > steward.MaxLimit:
+		return 0, steward.FieldError("limit", "must be between 1 and 200")
+	}
+	return p.Limit, nil
+}
+
+// Cursors are opaque to clients: base64url of the last row's key.
+func encodeCursor(key string) string { return base64.RawURLEncoding.EncodeToString([]byte(key)) }
+
+func decodeCursor(c string) (string, error) {
+	if c == "" {
+		return "", nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil || len(b) == 0 || len(b) > 128 {
+		return "", errBadCursor()
+	}
+	return string(b), nil
+}
+
+func errBadCursor() error {
+	return &steward.Error{Code: steward.CodeBadRequest, Message: "cursor is malformed",
+		Details: map[string]any{"fields": map[string]any{"cursor": "is malformed"}}}
+}
+
+func decodeSeqCursor(c string) (int64, error) {
+	k, err := decodeCursor(c)
+	if err != nil || k == "" {
+		return 0, err
+	}
+	n, perr := strconv.ParseInt(k, 10, 64)
+	if perr != nil || n <= 0 {
+		return 0, errBadCursor()
+	}
+	return n, nil
+}

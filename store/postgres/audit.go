@@ -1,0 +1,155 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/stewardhq/steward"
+)
+
+const auditCols = `seq, id, time, actor_type, actor_id, actor_role, impersonator_id, credential_id,
+	action, target_type, target_id, tenant_id, reason, changes, metadata, ip, user_agent,
+	request_id, prev_hash, hash`
+
+// scanBatch is how many entries ScanAudit reads at a time inside a
+// transaction, where the connection cannot stream rows while fn queries.
+const scanBatch = 500
+
+func scanAudit(row pgx.Row) (*steward.AuditEntry, error) {
+	var e steward.AuditEntry
+	var changes, meta *string
+	err := row.Scan(&e.Seq, &e.ID, &e.Time, &e.ActorType, &e.ActorID, &e.ActorRole,
+		&e.ImpersonatorID, &e.CredentialID, &e.Action, &e.TargetType, &e.TargetID, &e.TenantID,
+		&e.Reason, &changes, &meta, &e.IP, &e.UserAgent, &e.RequestID, &e.PrevHash, &e.Hash)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	e.Time = e.Time.UTC()
+	e.Changes = rawOrNil(changes)
+	e.Metadata = rawOrNil(meta)
+	return &e, nil
+}
+
+func rawOrNil(s *string) json.RawMessage {
+	if s == nil {
+		return nil
+	}
+	return json.RawMessage(*s)
+}
+
+// textOrNull stores raw JSON as text, byte for byte; empty is NULL.
+func textOrNull(m json.RawMessage) *string {
+	if len(m) == 0 {
+		return nil
+	}
+	s := string(m)
+	return &s
+}
+
+func auditWhere(f steward.AuditFilter) *where {
+	w := &where{}
+	if f.ActorID != "" {
+		w.add("actor_id = " + w.arg(f.ActorID))
+	}
+	if f.Action != "" {
+		w.add("action = " + w.arg(f.Action))
+	}
+	if f.TargetType != "" {
+		w.add("target_type = " + w.arg(f.TargetType))
+	}
+	if f.TargetID != "" {
+		w.add("target_id = " + w.arg(f.TargetID))
+	}
+	if f.TenantID != "" {
+		w.add("tenant_id = " + w.arg(f.TenantID))
+	}
+	if f.Since != nil {
+		w.add("time >= " + w.arg(*f.Since))
+	}
+	if f.Until != nil {
+		w.add("time < " + w.arg(*f.Until))
+	}
+	return w
+}
+
+func (q *queries) ListAudit(ctx context.Context, f steward.AuditFilter) ([]*steward.AuditEntry, error) {
+	w := auditWhere(f)
+	if f.BeforeSeq > 0 {
+		w.add("seq < " + w.arg(f.BeforeSeq))
+	}
+	sql := "SELECT " + auditCols + " FROM audit_log" + w.String() + " ORDER BY seq DESC LIMIT " + w.arg(limitOr50(f.Limit))
+	rows, err := q.q.Query(ctx, sql, w.args...)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	out := []*steward.AuditEntry{}
+	for rows.Next() {
+		e, err := scanAudit(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, mapErr(rows.Err())
+}
+
+// ScanAudit streams one query's rows outside a transaction. Inside one, fn
+// may use the same connection, so it reads keyset batches of scanBatch and
+// calls fn between them.
+func (q *queries) ScanAudit(ctx context.Context, f steward.AuditFilter, fn func(*steward.AuditEntry) error) error {
+	if !q.inTx {
+		w := auditWhere(f)
+		rows, err := q.q.Query(ctx, "SELECT "+auditCols+" FROM audit_log"+w.String()+" ORDER BY seq", w.args...)
+		if err != nil {
+			return mapErr(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			e, err := scanAudit(rows)
+			if err != nil {
+				return err
+			}
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+		return mapErr(rows.Err())
+	}
+	var after int64
+	for {
+		w := auditWhere(f)
+		w.add("seq > " + w.arg(after))
+		rows, err := q.q.Query(ctx, "SELECT "+auditCols+" FROM audit_log"+w.String()+
+			" ORDER BY seq LIMIT "+w.arg(scanBatch), w.args...)
+		if err != nil {
+			return mapErr(err)
+		}
+		batch, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*steward.AuditEntry, error) {
+			return scanAudit(r)
+		})
+		if err != nil {
+			return mapErr(err)
+		}
+		for _, e := range batch {
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+		if len(batch) < scanBatch {
+			return nil
+		}
+		after = batch[len(batch)-1].Seq
+	}
+}
+
+func (t *tx) InsertAudit(ctx context.Context, e *steward.AuditEntry) error {
+	_, err := t.q.Exec(ctx, `INSERT INTO audit_log (`+auditCols+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
+		e.Seq, e.ID, e.Time, e.ActorType, e.ActorID, e.ActorRole, e.ImpersonatorID, e.CredentialID,
+		e.Action, e.TargetType, e.TargetID, e.TenantID, e.Reason, textOrNull(e.Changes),
+		textOrNull(e.Metadata), e.IP, e.UserAgent, e.RequestID, e.PrevHash, e.Hash)
+	return mapErr(err)
+}

@@ -1,0 +1,314 @@
+// Package postgres is the PostgreSQL store, on pgx/v5. Migrations are
+// embedded and numbered like the SQLite store's.
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+
+	"github.com/stewardhq/steward/store"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Advisory lock keys. They are database-wide, so they stay clear of small
+// numbers other software is likely to use.
+const (
+	lockMigrate   int64 = 0x5374657761726401 // "Steward" 01
+	lockOperators int64 = 0x5374657761726402
+	lockAuditHead int64 = 0x5374657761726403
+)
+
+// maxAttempts bounds how often Update re-runs fn after a serialization
+// failure or deadlock.
+const maxAttempts = 5
+
+// Store is a store.Store on a pgx pool.
+type Store struct {
+	queries
+	pool  *pgxpool.Pool
+	db    *sql.DB // the same pool seen through database/sql, for goose
+	goose *goose.Provider
+}
+
+var (
+	_ store.Store = (*Store)(nil)
+	_ store.Tx    = (*tx)(nil)
+)
+
+// Open connects to dsn. Runtime parameters in the DSN (search_path=…) apply
+// to every connection. It does not migrate; call Migrate.
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	pool, err := pgxpool.New(ctx, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: open: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: open: %w", err)
+	}
+	db := stdlib.OpenDBFromPool(pool)
+	p, err := newMigrator(db)
+	if err != nil {
+		db.Close()
+		pool.Close()
+		return nil, fmt.Errorf("postgres: migrations: %w", err)
+	}
+	return &Store{queries: queries{q: pool}, pool: pool, db: db, goose: p}, nil
+}
+
+func newMigrator(db *sql.DB) (*goose.Provider, error) {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	// goose's own Postgres session locker polls every 5 s; a blocking advisory
+	// lock lets concurrent migrators (replicas, parallel tests) go one after
+	// another without waiting, and keeps CREATE EXTENSION from racing.
+	return goose.NewProvider(goose.DialectPostgres, db, sub,
+		goose.WithSessionLocker(advisoryLocker{}), goose.WithDisableGlobalRegistry(true))
+}
+
+// Pool returns the underlying pool, for callers that need raw access (bulk
+// loads, benchmarks).
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// Dialect is "postgres".
+func (s *Store) Dialect() string { return "postgres" }
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
+
+// Close closes the pool.
+func (s *Store) Close() error {
+	err := s.db.Close()
+	s.pool.Close()
+	return err
+}
+
+// Migrate applies every pending migration. The goose version table lands in
+// the first schema of search_path, like the store's tables.
+func (s *Store) Migrate(ctx context.Context) error {
+	if _, err := s.goose.Up(ctx); err != nil {
+		return fmt.Errorf("postgres: migrate: %w", err)
+	}
+	return nil
+}
+
+// MigrationVersion is the schema version applied, 0 before Migrate. It reads
+// the version table directly: goose would take the migration lock, so a
+// health check would wait behind a running migration. The table is looked up
+// in current_schema(), where goose creates it, not wherever search_path finds
+// one.
+func (s *Store) MigrationVersion(ctx context.Context) (int64, error) {
+	var table *string
+	err := s.pool.QueryRow(ctx, "SELECT to_regclass(format('%I.%I', current_schema(), $1::text))::text",
+		goose.DefaultTablename).Scan(&table)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: migration version: %w", err)
+	}
+	if table == nil {
+		return 0, nil
+	}
+	var v *int64
+	if err := s.pool.QueryRow(ctx, "SELECT max(version_id) FROM "+*table).Scan(&v); err != nil {
+		return 0, fmt.Errorf("postgres: migration version: %w", err)
+	}
+	if v == nil {
+		return 0, nil
+	}
+	return *v, nil
+}
+
+type advisoryLocker struct{}
+
+func (advisoryLocker) SessionLock(ctx context.Context, conn *sql.Conn) error {
+	_, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", lockMigrate)
+	return err
+}
+
+func (advisoryLocker) SessionUnlock(ctx context.Context, conn *sql.Conn) error {
+	_, err := conn.ExecContext(ctx, "SELECT pg_advisory_unlock($1)", lockMigrate)
+	return err
+}
+
+// Update runs fn in a READ COMMITTED transaction, re-running it from the
+// start on a serialization failure or deadlock.
+func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := s.update(ctx, fn)
+		if err == nil || attempt == maxAttempts || !retryable(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(attempt*attempt) * time.Millisecond):
+		}
+	}
+}
+
+func (s *Store) update(ctx context.Context, fn func(store.Tx) error) (err error) {
+	ptx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
+	if err != nil {
+		return mapErr(err)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			_ = ptx.Rollback(context.WithoutCancel(ctx))
+			panic(p)
+		}
+		if err != nil {
+			_ = ptx.Rollback(context.WithoutCancel(ctx))
+		}
+	}()
+	if err := fn(&tx{queries: queries{q: ptx, inTx: true}}); err != nil {
+		return err
+	}
+	return mapErr(ptx.Commit(ctx))
+}
+
+func retryable(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "40001" || pgErr.Code == "40P01")
+}
+
+// querier is what a *pgxpool.Pool and a pgx.Tx have in common, so the same
+// query code serves reads outside and inside a transaction.
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// queries implements store.Queries on either the pool or a transaction.
+type queries struct {
+	q    querier
+	inTx bool
+}
+
+// forUpdate is appended to single-row reads: inside a transaction Get* lock
+// the row they return.
+func (q *queries) forUpdate() string {
+	if q.inTx {
+		return " FOR UPDATE"
+	}
+	return ""
+}
+
+// tx implements store.Tx.
+type tx struct{ queries }
+
+// LockOperators serialises operator role and status changes until the
+// transaction ends.
+func (t *tx) LockOperators(ctx context.Context) error {
+	_, err := t.q.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", lockOperators)
+	return mapErr(err)
+}
+
+// LockAuditHead takes the chain lock, then reads the head. The read is a
+// separate statement so that, at READ COMMITTED, its snapshot is taken after
+// the lock is held and includes the previous holder's append.
+func (t *tx) LockAuditHead(ctx context.Context) (int64, string, error) {
+	if _, err := t.q.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", lockAuditHead); err != nil {
+		return 0, "", mapErr(err)
+	}
+	var seq int64
+	var hash string
+	err := t.q.QueryRow(ctx, "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").Scan(&seq, &hash)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, "", nil
+	}
+	if err != nil {
+		return 0, "", mapErr(err)
+	}
+	return seq, hash, nil
+}
+
+// constraintFields names the domain field behind each unique constraint.
+var constraintFields = map[string]string{
+	"users_pkey":              "id",
+	"users_email_key":         "email",
+	"users_username_key":      "username",
+	"sessions_pkey":           "id",
+	"sessions_token_hash_key": "token_hash",
+	"audit_log_pkey":          "seq",
+	"audit_log_id_key":        "id",
+	"signing_keys_pkey":       "id",
+}
+
+// mapErr turns driver errors into store errors and leaves others alone.
+func mapErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.ErrNotFound
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+		field, ok := constraintFields[pgErr.ConstraintName]
+		if !ok {
+			field = strings.TrimSuffix(pgErr.ConstraintName, "_key")
+		}
+		return &store.DuplicateError{Field: field}
+	}
+	return err
+}
+
+func limitOr50(n int) int {
+	if n <= 0 {
+		return 50
+	}
+	return n
+}
+
+// nullIfEmpty stores "" as NULL, for unique columns where "" means none.
+func nullIfEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+// where builds a WHERE clause with numbered placeholders.
+type where struct {
+	conds []string
+	args  []any
+}
+
+// arg adds v as the next parameter and returns its placeholder.
+func (w *where) arg(v any) string {
+	w.args = append(w.args, v)
+	return fmt.Sprintf("$%d", len(w.args))
+}
+
+func (w *where) add(cond string) { w.conds = append(w.conds, cond) }
+
+func (w *where) String() string {
+	if len(w.conds) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(w.conds, " AND ")
+}

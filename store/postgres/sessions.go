@@ -1,0 +1,108 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/stewardhq/steward"
+	"github.com/stewardhq/steward/store"
+)
+
+const sessionCols = `id, user_id, token_hash, created_at, expires_at, last_seen_at, ip, user_agent,
+	revoked_at, revoked_reason, impersonator_id, read_only`
+
+func scanSession(row pgx.Row) (*steward.Session, error) {
+	var s steward.Session
+	err := row.Scan(&s.ID, &s.UserID, &s.TokenHash, &s.CreatedAt, &s.ExpiresAt, &s.LastSeenAt,
+		&s.IP, &s.UserAgent, &s.RevokedAt, &s.RevokedReason, &s.ImpersonatorID, &s.ReadOnly)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	s.CreatedAt = s.CreatedAt.UTC()
+	s.ExpiresAt = s.ExpiresAt.UTC()
+	s.LastSeenAt = s.LastSeenAt.UTC()
+	s.RevokedAt = utcPtr(s.RevokedAt)
+	return &s, nil
+}
+
+func (q *queries) GetSession(ctx context.Context, id string) (*steward.Session, error) {
+	return scanSession(q.q.QueryRow(ctx, "SELECT "+sessionCols+" FROM sessions WHERE id = $1"+q.forUpdate(), id))
+}
+
+func (q *queries) GetSessionByTokenHash(ctx context.Context, hash []byte) (*steward.Session, error) {
+	return scanSession(q.q.QueryRow(ctx, "SELECT "+sessionCols+" FROM sessions WHERE token_hash = $1"+q.forUpdate(), hash))
+}
+
+func (q *queries) ListSessions(ctx context.Context, f steward.SessionFilter) ([]*steward.Session, error) {
+	w := &where{}
+	if f.UserID != "" {
+		w.add("user_id = " + w.arg(f.UserID))
+	}
+	switch f.Status {
+	case "":
+	case steward.SessionActive:
+		w.add("revoked_at IS NULL AND expires_at > " + w.arg(f.Now))
+	case steward.SessionRevoked:
+		w.add("revoked_at IS NOT NULL")
+	case steward.SessionExpired:
+		w.add("revoked_at IS NULL AND expires_at <= " + w.arg(f.Now))
+	default:
+		return nil, fmt.Errorf("postgres: list sessions: unknown status %q", f.Status)
+	}
+	if f.Before != "" {
+		w.add("id < " + w.arg(f.Before))
+	}
+	rows, err := q.q.Query(ctx, "SELECT "+sessionCols+" FROM sessions"+w.String()+
+		" ORDER BY id DESC LIMIT "+w.arg(limitOr50(f.Limit)), w.args...)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	out := []*steward.Session{}
+	for rows.Next() {
+		s, err := scanSession(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, mapErr(rows.Err())
+}
+
+func (t *tx) CreateSession(ctx context.Context, s *steward.Session) error {
+	_, err := t.q.Exec(ctx, `INSERT INTO sessions (id, user_id, token_hash, created_at, expires_at,
+		last_seen_at, ip, user_agent, revoked_at, revoked_reason, impersonator_id, read_only)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`, sessionArgs(s)...)
+	return mapErr(err)
+}
+
+func (t *tx) UpdateSession(ctx context.Context, s *steward.Session) error {
+	tag, err := t.q.Exec(ctx, `UPDATE sessions SET user_id = $2, token_hash = $3, created_at = $4,
+		expires_at = $5, last_seen_at = $6, ip = $7, user_agent = $8, revoked_at = $9,
+		revoked_reason = $10, impersonator_id = $11, read_only = $12
+		WHERE id = $1`, sessionArgs(s)...)
+	if err != nil {
+		return mapErr(err)
+	}
+	if tag.RowsAffected() == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
+func sessionArgs(s *steward.Session) []any {
+	return []any{s.ID, s.UserID, s.TokenHash, s.CreatedAt, s.ExpiresAt, s.LastSeenAt, s.IP,
+		s.UserAgent, s.RevokedAt, s.RevokedReason, s.ImpersonatorID, s.ReadOnly}
+}
+
+func (t *tx) RevokeUserSessions(ctx context.Context, userID string, now time.Time, reason string) (int64, error) {
+	tag, err := t.q.Exec(ctx, `UPDATE sessions SET revoked_at = $2, revoked_reason = $3
+		WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2`, userID, now, reason)
+	if err != nil {
+		return 0, mapErr(err)
+	}
+	return tag.RowsAffected(), nil
+}

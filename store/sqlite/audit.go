@@ -1,0 +1,155 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/stewardhq/steward"
+)
+
+const auditColumns = "seq, id, time, actor_type, actor_id, actor_role, impersonator_id, credential_id, " +
+	"action, target_type, target_id, tenant_id, reason, changes, metadata, ip, user_agent, request_id, " +
+	"prev_hash, hash"
+
+func scanAudit(sc scanner) (*steward.AuditEntry, error) {
+	var (
+		e             steward.AuditEntry
+		at            int64
+		changes, meta []byte
+	)
+	err := sc.Scan(&e.Seq, &e.ID, &at, &e.ActorType, &e.ActorID, &e.ActorRole, &e.ImpersonatorID,
+		&e.CredentialID, &e.Action, &e.TargetType, &e.TargetID, &e.TenantID, &e.Reason, &changes, &meta,
+		&e.IP, &e.UserAgent, &e.RequestID, &e.PrevHash, &e.Hash)
+	if err != nil {
+		return nil, err
+	}
+	e.Time = fromMicros(at)
+	e.Changes, e.Metadata = rawJSON(changes), rawJSON(meta)
+	return &e, nil
+}
+
+// rawJSON is nil for NULL or empty, so absent JSON reads back the same way
+// however it was written.
+func rawJSON(b []byte) json.RawMessage {
+	if len(b) == 0 {
+		return nil
+	}
+	return json.RawMessage(b)
+}
+
+// nullJSON stores b byte for byte, or NULL when empty.
+func nullJSON(b json.RawMessage) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return string(b)
+}
+
+func auditWhere(f steward.AuditFilter, list bool) (string, []any) {
+	var (
+		where []string
+		args  []any
+	)
+	eq := func(col, v string) {
+		if v != "" {
+			where = append(where, col+" = ?")
+			args = append(args, v)
+		}
+	}
+	eq("actor_id", f.ActorID)
+	eq("action", f.Action)
+	eq("target_type", f.TargetType)
+	eq("target_id", f.TargetID)
+	eq("tenant_id", f.TenantID)
+	if f.Since != nil {
+		where = append(where, "time >= ?")
+		args = append(args, micros(*f.Since))
+	}
+	if f.Until != nil {
+		where = append(where, "time < ?")
+		args = append(args, micros(*f.Until))
+	}
+	if list && f.BeforeSeq > 0 {
+		where = append(where, "seq < ?")
+		args = append(args, f.BeforeSeq)
+	}
+	return whereClause(where), args
+}
+
+func (q queries) ListAudit(ctx context.Context, f steward.AuditFilter) ([]*steward.AuditEntry, error) {
+	where, args := auditWhere(f, true)
+	rows, err := q.db.QueryContext(ctx, "SELECT "+auditColumns+" FROM audit_log"+where+
+		" ORDER BY seq DESC LIMIT ?", append(args, limit(f.Limit))...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list audit: %w", err)
+	}
+	defer rows.Close()
+	list := []*steward.AuditEntry{}
+	for rows.Next() {
+		e, err := scanAudit(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: list audit: %w", err)
+		}
+		list = append(list, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: list audit: %w", err)
+	}
+	return list, nil
+}
+
+// ScanAudit streams rows from one read transaction, so fn sees a consistent
+// snapshot however long it takes.
+func (q queries) ScanAudit(ctx context.Context, f steward.AuditFilter, fn func(*steward.AuditEntry) error) error {
+	where, args := auditWhere(f, false)
+	rows, err := q.db.QueryContext(ctx, "SELECT "+auditColumns+" FROM audit_log"+where+" ORDER BY seq", args...)
+	if err != nil {
+		return fmt.Errorf("sqlite: scan audit: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		e, err := scanAudit(rows)
+		if err != nil {
+			return fmt.Errorf("sqlite: scan audit: %w", err)
+		}
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("sqlite: scan audit: %w", err)
+	}
+	return nil
+}
+
+// LockAuditHead needs no lock on SQLite: the transaction already holds the
+// only writer.
+func (t *tx) LockAuditHead(ctx context.Context) (int64, string, error) {
+	var (
+		seq  int64
+		hash string
+	)
+	err := t.tx.QueryRowContext(ctx, "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").Scan(&seq, &hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, "", nil
+	}
+	if err != nil {
+		return 0, "", fmt.Errorf("sqlite: audit head: %w", err)
+	}
+	return seq, hash, nil
+}
+
+func (t *tx) InsertAudit(ctx context.Context, e *steward.AuditEntry) error {
+	_, err := t.tx.ExecContext(ctx, "INSERT INTO audit_log ("+auditColumns+") VALUES "+
+		"(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		e.Seq, e.ID, micros(e.Time), e.ActorType, e.ActorID, e.ActorRole, e.ImpersonatorID, e.CredentialID,
+		e.Action, e.TargetType, e.TargetID, e.TenantID, e.Reason, nullJSON(e.Changes), nullJSON(e.Metadata),
+		e.IP, e.UserAgent, e.RequestID, e.PrevHash, e.Hash)
+	if err != nil {
+		return fmt.Errorf("sqlite: insert audit: %w", mapError(err))
+	}
+	return nil
+}

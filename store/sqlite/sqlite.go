@@ -1,0 +1,228 @@
+// Package sqlite is the SQLite store, on the pure-Go modernc.org/sqlite driver.
+//
+// All writes go through one connection whose transactions BEGIN IMMEDIATE, so
+// write transactions are serialised in-process and take the database lock up
+// front instead of failing with SQLITE_BUSY on their first write. Reads outside
+// a transaction use a separate pool of read-only connections, which WAL lets
+// run alongside the writer.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"runtime"
+	"strings"
+
+	"github.com/pressly/goose/v3"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/stewardhq/steward"
+	"github.com/stewardhq/steward/store"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Busy timeout goes first so that the pragmas after it wait rather than fail
+// while another process holds the lock.
+const (
+	writerParams = "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+	readerParams = "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=query_only(1)"
+)
+
+// Store is a SQLite database holding Steward's state. It implements store.Store.
+type Store struct {
+	queries // reads outside a transaction, on the reader pool
+	writer  *sql.DB
+	reader  *sql.DB
+	goose   *goose.Provider
+}
+
+var (
+	_ store.Store = (*Store)(nil)
+	_ store.Tx    = (*tx)(nil)
+)
+
+// Open opens the database file at path, creating it if needed. Call Migrate
+// before use.
+func Open(ctx context.Context, path string) (*Store, error) {
+	writer, err := sql.Open("sqlite", path+"?"+writerParams)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	writer.SetMaxOpenConns(1)
+	writer.SetMaxIdleConns(1)
+	writer.SetConnMaxLifetime(0)
+	writer.SetConnMaxIdleTime(0)
+	// Connect the writer first: it creates the file and switches it to WAL,
+	// which the readers then find already set.
+	if err := writer.PingContext(ctx); err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+
+	reader, err := sql.Open("sqlite", path+"?"+readerParams)
+	if err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	reader.SetMaxOpenConns(n)
+	reader.SetMaxIdleConns(n)
+	reader.SetConnMaxLifetime(0)
+	reader.SetConnMaxIdleTime(0)
+
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return nil, errors.Join(err, writer.Close(), reader.Close())
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, writer, sub)
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("sqlite: migrations: %w", err), writer.Close(), reader.Close())
+	}
+	return &Store{queries: queries{db: reader}, writer: writer, reader: reader, goose: p}, nil
+}
+
+// Migrate applies every migration not yet applied. It is safe to call again.
+func (s *Store) Migrate(ctx context.Context) error {
+	if _, err := s.goose.Up(ctx); err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	return nil
+}
+
+// MigrationVersion returns the highest migration version applied.
+func (s *Store) MigrationVersion(ctx context.Context) (int64, error) {
+	// Read the version table on the reader pool rather than through goose, so
+	// a health check never queues behind a write transaction.
+	var v sql.NullInt64
+	err := s.reader.QueryRowContext(ctx, "SELECT MAX(version_id) FROM "+goose.DefaultTablename).Scan(&v)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: migration version: %w", err)
+	}
+	return v.Int64, nil
+}
+
+// WriterDB returns the single writer connection, for tests that need to reach
+// past the Store API. Do not hold it across Update: it is the only one.
+func (s *Store) WriterDB() *sql.DB { return s.writer }
+
+// Dialect returns "sqlite".
+func (s *Store) Dialect() string { return "sqlite" }
+
+// Ping checks that both the writer and a reader answer.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.reader.PingContext(ctx); err != nil {
+		return fmt.Errorf("sqlite: ping: %w", err)
+	}
+	if err := s.writer.PingContext(ctx); err != nil {
+		return fmt.Errorf("sqlite: ping: %w", err)
+	}
+	return nil
+}
+
+// Close closes the reader pool and the writer.
+func (s *Store) Close() error {
+	return errors.Join(s.reader.Close(), s.writer.Close())
+}
+
+// Update runs fn in a write transaction on the writer connection. It rolls
+// back if fn returns an error or panics (the panic is re-raised) and commits
+// otherwise. fn must not call Update itself: the writer is already taken.
+func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
+	sqlTx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: begin: %w", err)
+	}
+	// A no-op after Commit; otherwise it releases the writer, also when fn panics.
+	defer sqlTx.Rollback()
+	if err := fn(&tx{queries: queries{db: sqlTx}, tx: sqlTx}); err != nil {
+		return err
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: commit: %w", err)
+	}
+	return nil
+}
+
+// querier is what both the reader pool and a transaction offer.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// queries implements store.Queries on whichever querier it is given.
+type queries struct{ db querier }
+
+// tx implements store.Tx. Its reads go through the transaction, so they see
+// its own writes.
+type tx struct {
+	queries
+	tx *sql.Tx
+}
+
+// LockOperators does nothing on SQLite: write transactions begin IMMEDIATE on
+// the only writer connection, so this transaction already excludes every
+// other writer until it ends.
+func (t *tx) LockOperators(ctx context.Context) error { return nil }
+
+// mapError turns driver errors into store errors: a unique or primary key
+// violation becomes a *store.DuplicateError naming the column.
+func mapError(err error) error {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return err
+	}
+	switch se.Code() {
+	case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+		return &store.DuplicateError{Field: constraintColumn(se.Error())}
+	}
+	return err
+}
+
+// constraintColumn extracts "email" from a message such as
+// "constraint failed: UNIQUE constraint failed: users.email (2067)".
+func constraintColumn(msg string) string {
+	const marker = "constraint failed: "
+	i := strings.LastIndex(msg, marker)
+	if i < 0 {
+		return ""
+	}
+	cols := msg[i+len(marker):]
+	if j := strings.IndexAny(cols, ", ("); j >= 0 {
+		cols = cols[:j]
+	}
+	if j := strings.LastIndexByte(cols, '.'); j >= 0 {
+		cols = cols[j+1:]
+	}
+	return cols
+}
+
+// exactlyOne returns store.ErrNotFound when an UPDATE or DELETE touched no row.
+func exactlyOne(res sql.Result, err error) error {
+	if err != nil {
+		return mapError(err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
+// limit applies the default page size.
+func limit(n int) int {
+	if n <= 0 {
+		return steward.DefaultLimit
+	}
+	return n
+}

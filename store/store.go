@@ -1,0 +1,100 @@
+// Package store declares the small storage contract the service layer needs.
+// Stores only store: no business rule lives behind these interfaces. Every
+// backend runs the same behaviour suite in store/storetest.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/stewardhq/steward"
+)
+
+// ErrNotFound is returned when a row does not exist.
+var ErrNotFound = errors.New("store: not found")
+
+// DuplicateError is returned when a unique constraint is violated. Field names
+// the domain field ("email", "username", "id").
+type DuplicateError struct{ Field string }
+
+func (e *DuplicateError) Error() string { return "store: duplicate " + e.Field }
+
+// Store is a backend: reads outside a transaction go to a reader pool, writes
+// go through Update.
+type Store interface {
+	Queries
+	// Update runs fn in one write transaction. If fn returns an error, or the
+	// commit fails, nothing fn wrote is kept. On PostgreSQL, a serialization
+	// failure or deadlock is retried a few times, so fn must be safe to re-run.
+	Update(ctx context.Context, fn func(Tx) error) error
+	// Ping checks that the database answers.
+	Ping(ctx context.Context) error
+	// Migrate applies the embedded migrations that have not run yet.
+	Migrate(ctx context.Context) error
+	// MigrationVersion is the schema version applied.
+	MigrationVersion(ctx context.Context) (int64, error)
+	// Dialect is "sqlite" or "postgres".
+	Dialect() string
+	Close() error
+}
+
+// Queries are the reads. Inside a Tx, Get* methods lock the row they return
+// until the transaction ends (SELECT … FOR UPDATE on PostgreSQL; SQLite's single
+// writer serialises write transactions already), so read-modify-write is safe.
+type Queries interface {
+	GetUser(ctx context.Context, id string) (*steward.User, error)
+	GetUserByEmail(ctx context.Context, email string) (*steward.User, error)
+	GetUserByUsername(ctx context.Context, username string) (*steward.User, error)
+	// ListUsers returns up to f.Limit users matching f, id descending.
+	ListUsers(ctx context.Context, f steward.UserFilter) ([]*steward.User, error)
+	// CountUsers counts users matching f, ignoring Before and Limit.
+	CountUsers(ctx context.Context, f steward.UserFilter) (int64, error)
+	// ListUsersBanExpired returns up to limit banned users whose ban expired at or before now.
+	ListUsersBanExpired(ctx context.Context, now time.Time, limit int) ([]*steward.User, error)
+
+	GetSession(ctx context.Context, id string) (*steward.Session, error)
+	GetSessionByTokenHash(ctx context.Context, hash []byte) (*steward.Session, error)
+	// ListSessions returns up to f.Limit sessions matching f, id descending.
+	ListSessions(ctx context.Context, f steward.SessionFilter) ([]*steward.Session, error)
+
+	// ListAudit returns up to f.Limit entries matching f, seq descending.
+	ListAudit(ctx context.Context, f steward.AuditFilter) ([]*steward.AuditEntry, error)
+	// ScanAudit calls fn for every entry matching f (Limit and BeforeSeq
+	// ignored), seq ascending, without holding all rows in memory. An error
+	// from fn stops the scan and is returned.
+	ScanAudit(ctx context.Context, f steward.AuditFilter, fn func(*steward.AuditEntry) error) error
+
+	// ListSigningKeys returns every signing key, oldest first.
+	ListSigningKeys(ctx context.Context) ([]*steward.SigningKey, error)
+}
+
+// Tx is one write transaction.
+type Tx interface {
+	Queries
+
+	// CreateUser inserts u; a taken email or username is a *DuplicateError.
+	CreateUser(ctx context.Context, u *steward.User) error
+	// UpdateUser writes every column of u; ErrNotFound if it does not exist.
+	UpdateUser(ctx context.Context, u *steward.User) error
+	// PurgeUser deletes the user and every row that hangs off it (sessions).
+	PurgeUser(ctx context.Context, id string) error
+	// LockOperators serialises changes to operators' roles and statuses until
+	// the transaction ends, so the last-active-owner count cannot race.
+	LockOperators(ctx context.Context) error
+
+	CreateSession(ctx context.Context, s *steward.Session) error
+	UpdateSession(ctx context.Context, s *steward.Session) error
+	// RevokeUserSessions revokes every unrevoked, unexpired session of the
+	// user at now with reason, returning how many it revoked.
+	RevokeUserSessions(ctx context.Context, userID string, now time.Time, reason string) (int64, error)
+
+	// LockAuditHead locks the end of the audit chain until the transaction
+	// ends and returns the last entry's seq and hash (0 and "" when empty).
+	LockAuditHead(ctx context.Context) (seq int64, hash string, err error)
+	// InsertAudit appends e; Seq and Hash are already set by the caller.
+	InsertAudit(ctx context.Context, e *steward.AuditEntry) error
+
+	InsertSigningKey(ctx context.Context, k *steward.SigningKey) error
+	UpdateSigningKey(ctx context.Context, k *steward.SigningKey) error
+}
