@@ -1,0 +1,160 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is a log sink the test can read while the server writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+var urlRe = regexp.MustCompile(`url=(http://[0-9.:]+)`)
+
+// boot runs `steward serve` in-process on a free port and waits (bounded)
+// until it answers /readyz.
+func boot(t *testing.T, env map[string]string) (url string, logs *syncBuffer, stop func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	logs = &syncBuffer{}
+	done := make(chan error, 1)
+	getenv := func(k string) string { return env[k] }
+	go func() { done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0"}, getenv, nil, io.Discard, logs) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if m := urlRe.FindStringSubmatch(logs.String()); m != nil {
+			url = m[1]
+			if resp, err := http.Get(url + "/readyz"); err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					return url, logs, func() error { cancel(); return <-done }
+				}
+			}
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("serve exited early: %v\n%s", err, logs.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	cancel()
+	t.Fatalf("server not ready in time:\n%s", logs.String())
+	return "", nil, nil
+}
+
+func login(t *testing.T, url, email, password string) int {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"email": email, "password": password})
+	resp, err := http.Post(url+"/api/v1/auth/login", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		User struct{ Role string }
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	if resp.StatusCode == 200 && out.User.Role != "super_admin" {
+		t.Fatalf("first operator role = %q", out.User.Role)
+	}
+	return resp.StatusCode
+}
+
+func TestServeCreatesAUsableFirstOperatorOnce(t *testing.T) {
+	db := "sqlite:" + filepath.Join(t.TempDir(), "s.db")
+	env := map[string]string{"STEWARD_DB": db}
+	url, logs, stop := boot(t, env)
+	m := regexp.MustCompile(`email=admin@localhost password=(\S+)`).FindStringSubmatch(logs.String())
+	if m == nil {
+		t.Fatalf("no generated password in the log:\n%s", logs.String())
+	}
+	if code := login(t, url, "admin@localhost", m[1]); code != 200 {
+		t.Fatalf("login with the printed password: %d", code)
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("graceful shutdown: %v", err)
+	}
+
+	// A restart finds the operator and creates no second one.
+	url, logs, stop = boot(t, env)
+	defer stop()
+	if strings.Contains(logs.String(), "password=") || !strings.Contains(logs.String(), "bootstrap skipped") {
+		t.Fatalf("restart bootstrapped again:\n%s", logs.String())
+	}
+	if code := login(t, url, "admin@localhost", m[1]); code != 200 {
+		t.Fatalf("login after restart: %d", code)
+	}
+}
+
+func TestBootstrapFromEnvironment(t *testing.T) {
+	env := map[string]string{
+		"STEWARD_DB":                 "sqlite:" + filepath.Join(t.TempDir(), "s.db"),
+		"STEWARD_BOOTSTRAP_EMAIL":    "Ops@Example.com",
+		"STEWARD_BOOTSTRAP_PASSWORD": "a-chosen-password",
+	}
+	url, logs, stop := boot(t, env)
+	defer stop()
+	if strings.Contains(logs.String(), "a-chosen-password") {
+		t.Fatal("a configured password must not be logged")
+	}
+	if code := login(t, url, "ops@example.com", "a-chosen-password"); code != 200 {
+		t.Fatalf("login: %d", code)
+	}
+	for _, path := range []string{"/healthz", "/metrics", "/.well-known/jwks.json", "/api/v1/openapi.json"} {
+		resp, err := http.Get(url + path)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("GET %s: %v %v", path, err, resp)
+		}
+		resp.Body.Close()
+	}
+}
+
+func TestCommands(t *testing.T) {
+	env := map[string]string{"STEWARD_DB": "sqlite:" + filepath.Join(t.TempDir(), "s.db")}
+	getenv := func(k string) string { return env[k] }
+	var out bytes.Buffer
+	ctx := context.Background()
+	if err := run(ctx, []string{"version"}, getenv, nil, &out, io.Discard); err != nil || !strings.HasPrefix(out.String(), "steward ") {
+		t.Fatalf("version: %v %q", err, out.String())
+	}
+	out.Reset()
+	if err := run(ctx, []string{"migrate"}, getenv, nil, &out, io.Discard); err != nil || !strings.Contains(out.String(), "migration version") {
+		t.Fatalf("migrate: %v %q", err, out.String())
+	}
+	if err := run(ctx, []string{"bootstrap"}, getenv, nil, io.Discard, io.Discard); err != nil {
+		t.Fatalf("bootstrap: %v", err)
+	}
+	out.Reset()
+	if err := run(ctx, []string{"doctor"}, getenv, nil, &out, io.Discard); err != nil || !strings.Contains(out.String(), "audit chain: ok") {
+		t.Fatalf("doctor: %v %q", err, out.String())
+	}
+	if err := run(ctx, []string{"serve", "--db", "mysql://x"}, getenv, nil, io.Discard, io.Discard); err == nil {
+		t.Fatal("an unknown database scheme must be refused")
+	}
+	if err := run(ctx, []string{"serve", "--key-prefix", "a_b"}, getenv, nil, io.Discard, io.Discard); err == nil {
+		t.Fatal("a key prefix with '_' must be refused")
+	}
+}
