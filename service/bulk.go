@@ -30,12 +30,21 @@ func (s *Service) BulkUsers(ctx context.Context, in *steward.BulkRequest) (*stew
 	var run func(ctx context.Context, uid string) (string, error)
 	switch in.Action {
 	case steward.BulkSuspend:
-		run = func(ctx context.Context, uid string) (string, error) { _, err := s.SuspendUser(ctx, uid, ""); return "", err }
+		run = func(ctx context.Context, uid string) (string, error) {
+			_, err := s.SuspendUser(ctx, uid, "")
+			return "", err
+		}
 	case steward.BulkUnsuspend:
-		run = func(ctx context.Context, uid string) (string, error) { _, err := s.UnsuspendUser(ctx, uid); return "", err }
+		run = func(ctx context.Context, uid string) (string, error) {
+			_, err := s.UnsuspendUser(ctx, uid)
+			return "", err
+		}
 	case steward.BulkDelete:
 		perm = steward.PermUsersDelete
-		run = func(ctx context.Context, uid string) (string, error) { _, err := s.DeleteUser(ctx, uid, ""); return "", err }
+		run = func(ctx context.Context, uid string) (string, error) {
+			_, err := s.DeleteUser(ctx, uid, "")
+			return "", err
+		}
 	case steward.BulkTag:
 		var p tagParams
 		if err := strictJSON(in.Params, &p); err != nil || len(p.Tags) == 0 {

@@ -129,245 +129,251 @@ func TestVerifyReportsTamperedRow(t *testing.T) {
 }
 
 func TestAuditEntryRecordsWhoWhatAndRedactsSecrets(t *testing.T) {
-	a := apptest.New(t, testdb.Backends(t)[0])
-	op, _ := a.Operator(steward.RoleAdmin)
-	u := a.User(steward.RoleUser)
-	ctx := steward.WithRequestInfo(apptest.As(op), steward.RequestInfo{RequestID: "req_test", IP: "203.0.113.9", UserAgent: "ua/1"})
-	if _, err := a.Svc.ChangePassword(ctx, u.ID, "a-new-password"); err != nil {
-		t.Fatal(err)
-	}
-	pg, err := a.Svc.ListAudit(apptest.System(), steward.AuditFilter{TargetID: u.ID, Action: "user.password_change"}, steward.ListParams{})
-	if err != nil || len(pg.Data) != 1 {
-		t.Fatalf("entries: %v %v", pg, err)
-	}
-	e := pg.Data[0]
-	if e.ActorID != op.ID || e.ActorRole != "admin" || e.IP != "203.0.113.9" || e.UserAgent != "ua/1" || e.RequestID != "req_test" {
-		t.Fatalf("entry context wrong: %+v", e)
-	}
-	var changes map[string]map[string]any
-	if err := json.Unmarshal(e.Changes, &changes); err != nil {
-		t.Fatal(err)
-	}
-	if changes["password"]["after"] != "[redacted]" || changes["token_version"] == nil {
-		t.Fatalf("changes = %s", e.Changes)
-	}
-	if strings.Contains(string(e.Changes), "argon2") || strings.Contains(string(e.Changes), "a-new-password") {
-		t.Fatalf("secret leaked into the audit log: %s", e.Changes)
-	}
+	apptest.Each(t, func(t *testing.T, a *apptest.App) {
+		op, _ := a.Operator(steward.RoleAdmin)
+		u := a.User(steward.RoleUser)
+		ctx := steward.WithRequestInfo(apptest.As(op), steward.RequestInfo{RequestID: "req_test", IP: "203.0.113.9", UserAgent: "ua/1"})
+		if _, err := a.Svc.ChangePassword(ctx, u.ID, "a-new-password"); err != nil {
+			t.Fatal(err)
+		}
+		pg, err := a.Svc.ListAudit(apptest.System(), steward.AuditFilter{TargetID: u.ID, Action: "user.password_change"}, steward.ListParams{})
+		if err != nil || len(pg.Data) != 1 {
+			t.Fatalf("entries: %v %v", pg, err)
+		}
+		e := pg.Data[0]
+		if e.ActorID != op.ID || e.ActorRole != "admin" || e.IP != "203.0.113.9" || e.UserAgent != "ua/1" || e.RequestID != "req_test" {
+			t.Fatalf("entry context wrong: %+v", e)
+		}
+		var changes map[string]map[string]any
+		if err := json.Unmarshal(e.Changes, &changes); err != nil {
+			t.Fatal(err)
+		}
+		if changes["password"]["after"] != "[redacted]" || changes["token_version"] == nil {
+			t.Fatalf("changes = %s", e.Changes)
+		}
+		if strings.Contains(string(e.Changes), "argon2") || strings.Contains(string(e.Changes), "a-new-password") {
+			t.Fatalf("secret leaked into the audit log: %s", e.Changes)
+		}
+	})
 }
 
 func TestSessionAndAccessTokenExpiry(t *testing.T) {
-	a := apptest.New(t, testdb.Backends(t)[0])
-	u := a.User(steward.RoleUser)
-	res, err := a.Svc.Login(context.Background(), steward.LoginInput{Email: u.Email, Password: apptest.Password})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	if _, err := a.Svc.Authenticate(ctx, res.AccessToken); err != nil {
-		t.Fatalf("fresh JWT refused: %v", err)
-	}
-	a.Clock.Advance(15*time.Minute + time.Second)
-	if _, err := a.Svc.Authenticate(ctx, res.AccessToken); code(err) != steward.CodeUnauthenticated {
-		t.Fatalf("expired JWT: %v", err)
-	}
-	if _, err := a.Svc.Authenticate(ctx, res.SessionToken); err != nil {
-		t.Fatalf("session token refused before its expiry: %v", err)
-	}
-	ref, err := a.Svc.Refresh(ctx, res.SessionToken)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := a.Svc.Authenticate(ctx, ref.AccessToken); err != nil {
-		t.Fatalf("refreshed JWT refused: %v", err)
-	}
-	a.Clock.Advance(30 * 24 * time.Hour)
-	if _, err := a.Svc.Authenticate(ctx, res.SessionToken); code(err) != steward.CodeUnauthenticated {
-		t.Fatalf("expired session: %v", err)
-	}
-	if _, err := a.Svc.Refresh(ctx, res.SessionToken); code(err) != steward.CodeUnauthenticated {
-		t.Fatalf("refresh of an expired session: %v", err)
-	}
-	pg, err := a.Svc.ListSessions(apptest.System(), steward.SessionFilter{UserID: u.ID, Status: steward.SessionExpired}, steward.ListParams{})
-	if err != nil || len(pg.Data) != 1 {
-		t.Fatalf("expired sessions listed: %v %v", pg, err)
-	}
-}
-
-func TestTokenVersionEndsOutstandingJWTs(t *testing.T) {
-	a := apptest.New(t, testdb.Backends(t)[0])
-	u := a.User(steward.RoleUser)
-	ctx := context.Background()
-	res, err := a.Svc.Login(ctx, steward.LoginInput{Email: u.Email, Password: apptest.Password})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := a.Svc.ForceLogout(apptest.System(), u.ID); err != nil {
-		t.Fatal(err)
-	}
-	for _, tok := range []string{res.AccessToken, res.SessionToken} {
-		if _, err := a.Svc.Authenticate(ctx, tok); code(err) != steward.CodeUnauthenticated {
-			t.Fatalf("token still works after force logout: %v", err)
-		}
-	}
-}
-
-func TestLockoutExpiresWithTheClock(t *testing.T) {
-	a := apptest.New(t, testdb.Backends(t)[0])
-	u := a.User(steward.RoleUser)
-	ctx := context.Background()
-	for i := 0; i < 10; i++ {
-		_, err := a.Svc.Login(ctx, steward.LoginInput{Email: u.Email, Password: "wrong-password", IP: "198.51.100.7"})
-		if code(err) != steward.CodeInvalidCredentials {
-			t.Fatalf("failure %d: %v", i+1, err)
-		}
-	}
-	_, err := a.Svc.Login(ctx, steward.LoginInput{Email: u.Email, Password: apptest.Password, IP: "198.51.100.8"})
-	var e *steward.Error
-	if !errors.As(err, &e) || e.Code != steward.CodeRateLimited || e.Details["retry_after"].(int) != 900 {
-		t.Fatalf("locked account login: %v", err)
-	}
-	a.Clock.Advance(14 * time.Minute)
-	if _, err := a.Svc.Login(ctx, steward.LoginInput{Email: u.Email, Password: apptest.Password, IP: "198.51.100.8"}); code(err) != steward.CodeRateLimited {
-		t.Fatalf("still locked at 14 min: %v", err)
-	}
-	a.Clock.Advance(time.Minute)
-	if _, err := a.Svc.Login(ctx, steward.LoginInput{Email: u.Email, Password: apptest.Password, IP: "198.51.100.8"}); err != nil {
-		t.Fatalf("lock should have expired: %v", err)
-	}
-	pg, _ := a.Svc.ListAudit(apptest.System(), steward.AuditFilter{Action: "auth.lockout", TargetID: u.ID}, steward.ListParams{})
-	if len(pg.Data) != 1 {
-		t.Fatalf("lockout entries = %d", len(pg.Data))
-	}
-}
-
-func TestFailedLoginsPerIPAreThrottled(t *testing.T) {
-	a := apptest.New(t, testdb.Backends(t)[0], apptest.Options{Service: func(c *service.Config) { c.LoginFailuresPerIP = 3 }})
-	ctx := context.Background()
-	for i := 0; i < 3; i++ {
-		_, err := a.Svc.Login(ctx, steward.LoginInput{Email: "nobody@example.com", Password: "whatever-it-is", IP: "203.0.113.5"})
-		if code(err) != steward.CodeInvalidCredentials {
-			t.Fatalf("attempt %d: %v", i+1, err)
-		}
-	}
-	_, err := a.Svc.Login(ctx, steward.LoginInput{Email: "root@example.com", Password: apptest.Password, IP: "203.0.113.5"})
-	if code(err) != steward.CodeRateLimited {
-		t.Fatalf("fourth attempt from the address: %v", err)
-	}
-	if _, err := a.Svc.Login(ctx, steward.LoginInput{Email: "root@example.com", Password: apptest.Password, IP: "203.0.113.6"}); err != nil {
-		t.Fatalf("another address is not throttled: %v", err)
-	}
-	a.Clock.Advance(time.Minute)
-	if _, err := a.Svc.Login(ctx, steward.LoginInput{Email: "root@example.com", Password: apptest.Password, IP: "203.0.113.5"}); err != nil {
-		t.Fatalf("throttle should have refilled: %v", err)
-	}
-}
-
-func TestBcryptHashIsUpgradedAtLogin(t *testing.T) {
-	a := apptest.New(t, testdb.Backends(t)[0])
-	u := a.User(steward.RoleUser)
-	h, _ := bcrypt.GenerateFromPassword([]byte("imported-secret"), bcrypt.MinCost)
-	err := a.Store.Update(context.Background(), func(tx store.Tx) error {
-		cur, err := tx.GetUser(context.Background(), u.ID)
-		if err != nil {
-			return err
-		}
-		cur.PasswordHash = string(h)
-		return tx.UpdateUser(context.Background(), cur)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := a.Svc.Login(context.Background(), steward.LoginInput{Email: u.Email, Password: "imported-secret"}); err != nil {
-		t.Fatal(err)
-	}
-	got, _ := a.Store.GetUser(context.Background(), u.ID)
-	if !strings.HasPrefix(got.PasswordHash, "$argon2id$") {
-		t.Fatalf("hash not upgraded: %q", got.PasswordHash[:10])
-	}
-	if _, err := a.Svc.Login(context.Background(), steward.LoginInput{Email: u.Email, Password: "imported-secret"}); err != nil {
-		t.Fatalf("login after upgrade: %v", err)
-	}
-}
-
-func TestBanExpiryAndSweeper(t *testing.T) {
-	a := apptest.New(t, testdb.Backends(t)[0])
-	u := a.User(steward.RoleUser)
-	exp := a.Clock.Now().Add(time.Hour)
-	if _, err := a.Svc.BanUser(apptest.System(), u.ID, steward.BanInput{Reason: "spam", ExpiresAt: &exp}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := a.Svc.Login(context.Background(), steward.LoginInput{Email: u.Email, Password: apptest.Password}); code(err) != steward.CodeInvalidCredentials {
-		t.Fatalf("banned login: %v", err)
-	}
-	a.Clock.Advance(time.Hour)
-	got, _ := a.Svc.GetUser(apptest.System(), u.ID)
-	if got.Status != steward.StatusActive || got.Ban != nil {
-		t.Fatalf("expired ban still counts: %+v", got)
-	}
-	if _, err := a.Svc.Login(context.Background(), steward.LoginInput{Email: u.Email, Password: apptest.Password}); err != nil {
-		t.Fatalf("login after expiry: %v", err)
-	}
-	n, err := a.Svc.SweepExpiredBans(context.Background())
-	if err != nil || n != 1 {
-		t.Fatalf("sweep = %d, %v", n, err)
-	}
-	if n, _ := a.Svc.SweepExpiredBans(context.Background()); n != 0 {
-		t.Fatalf("second sweep lifted %d", n)
-	}
-	pg, _ := a.Svc.ListAudit(apptest.System(), steward.AuditFilter{Action: "user.ban_expired"}, steward.ListParams{})
-	if len(pg.Data) != 1 || pg.Data[0].TargetID != u.ID || pg.Data[0].ActorType != steward.ActorSystem {
-		t.Fatalf("ban_expired entries: %+v", pg.Data)
-	}
-	stored, _ := a.Store.GetUser(context.Background(), u.ID)
-	if stored.Status != steward.StatusActive {
-		t.Fatalf("stored status %s", stored.Status)
-	}
-}
-
-func TestSigningKeyRotationKeepsOldKeyPublished(t *testing.T) {
-	a := apptest.New(t, testdb.Backends(t)[0])
-	u := a.User(steward.RoleUser)
-	old, err := a.Svc.Login(context.Background(), steward.LoginInput{Email: u.Email, Password: apptest.Password})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.Clock.Advance(30*24*time.Hour - 10*time.Minute)
-	// Keep the session alive across the jump: a new login after rotation.
-	if err := a.Svc.Maintain(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	a.Clock.Advance(11 * time.Minute)
-	if err := a.Svc.Maintain(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	jwks := func() []string {
-		b, err := a.Svc.JWKS(context.Background())
+	apptest.Each(t, func(t *testing.T, a *apptest.App) {
+		u := a.User(steward.RoleUser)
+		res, err := a.Svc.Login(context.Background(), steward.LoginInput{Email: u.Email, Password: apptest.Password})
 		if err != nil {
 			t.Fatal(err)
 		}
-		var set struct{ Keys []struct{ Kid string } }
-		_ = json.Unmarshal(b, &set)
-		var ids []string
-		for _, k := range set.Keys {
-			ids = append(ids, k.Kid)
+		ctx := context.Background()
+		if _, err := a.Svc.Authenticate(ctx, res.AccessToken); err != nil {
+			t.Fatalf("fresh JWT refused: %v", err)
 		}
-		return ids
-	}
-	if ids := jwks(); len(ids) != 2 {
-		t.Fatalf("after rotation the JWKS should hold the new and the old key: %v", ids)
-	}
-	fresh, err := a.Svc.Login(context.Background(), steward.LoginInput{Email: u.Email, Password: apptest.Password})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := a.Svc.Authenticate(context.Background(), fresh.AccessToken); err != nil {
-		t.Fatalf("token from the new key: %v", err)
-	}
-	_ = old
-	a.Clock.Advance(16 * time.Minute)
-	a.Clock.Advance(time.Minute) // past the cache's reload interval
-	if ids := jwks(); len(ids) != 1 {
-		t.Fatalf("the retired key should leave the JWKS once its tokens expired: %v", ids)
-	}
+		a.Clock.Advance(15*time.Minute + time.Second)
+		if _, err := a.Svc.Authenticate(ctx, res.AccessToken); code(err) != steward.CodeUnauthenticated {
+			t.Fatalf("expired JWT: %v", err)
+		}
+		if _, err := a.Svc.Authenticate(ctx, res.SessionToken); err != nil {
+			t.Fatalf("session token refused before its expiry: %v", err)
+		}
+		ref, err := a.Svc.Refresh(ctx, res.SessionToken)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.Svc.Authenticate(ctx, ref.AccessToken); err != nil {
+			t.Fatalf("refreshed JWT refused: %v", err)
+		}
+		a.Clock.Advance(30 * 24 * time.Hour)
+		if _, err := a.Svc.Authenticate(ctx, res.SessionToken); code(err) != steward.CodeUnauthenticated {
+			t.Fatalf("expired session: %v", err)
+		}
+		if _, err := a.Svc.Refresh(ctx, res.SessionToken); code(err) != steward.CodeUnauthenticated {
+			t.Fatalf("refresh of an expired session: %v", err)
+		}
+		pg, err := a.Svc.ListSessions(apptest.System(), steward.SessionFilter{UserID: u.ID, Status: steward.SessionExpired}, steward.ListParams{})
+		if err != nil || len(pg.Data) != 1 {
+			t.Fatalf("expired sessions listed: %v %v", pg, err)
+		}
+	})
+}
+
+func TestTokenVersionEndsOutstandingJWTs(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, a *apptest.App) {
+		u := a.User(steward.RoleUser)
+		ctx := context.Background()
+		res, err := a.Svc.Login(ctx, steward.LoginInput{Email: u.Email, Password: apptest.Password})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.Svc.ForceLogout(apptest.System(), u.ID); err != nil {
+			t.Fatal(err)
+		}
+		for _, tok := range []string{res.AccessToken, res.SessionToken} {
+			if _, err := a.Svc.Authenticate(ctx, tok); code(err) != steward.CodeUnauthenticated {
+				t.Fatalf("token still works after force logout: %v", err)
+			}
+		}
+	})
+}
+
+func TestLockoutExpiresWithTheClock(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, a *apptest.App) {
+		u := a.User(steward.RoleUser)
+		ctx := context.Background()
+		for i := 0; i < 10; i++ {
+			_, err := a.Svc.Login(ctx, steward.LoginInput{Email: u.Email, Password: "wrong-password", IP: "198.51.100.7"})
+			if code(err) != steward.CodeInvalidCredentials {
+				t.Fatalf("failure %d: %v", i+1, err)
+			}
+		}
+		_, err := a.Svc.Login(ctx, steward.LoginInput{Email: u.Email, Password: apptest.Password, IP: "198.51.100.8"})
+		var e *steward.Error
+		if !errors.As(err, &e) || e.Code != steward.CodeRateLimited || e.Details["retry_after"].(int) != 900 {
+			t.Fatalf("locked account login: %v", err)
+		}
+		a.Clock.Advance(14 * time.Minute)
+		if _, err := a.Svc.Login(ctx, steward.LoginInput{Email: u.Email, Password: apptest.Password, IP: "198.51.100.8"}); code(err) != steward.CodeRateLimited {
+			t.Fatalf("still locked at 14 min: %v", err)
+		}
+		a.Clock.Advance(time.Minute)
+		if _, err := a.Svc.Login(ctx, steward.LoginInput{Email: u.Email, Password: apptest.Password, IP: "198.51.100.8"}); err != nil {
+			t.Fatalf("lock should have expired: %v", err)
+		}
+		pg, _ := a.Svc.ListAudit(apptest.System(), steward.AuditFilter{Action: "auth.lockout", TargetID: u.ID}, steward.ListParams{})
+		if len(pg.Data) != 1 {
+			t.Fatalf("lockout entries = %d", len(pg.Data))
+		}
+	})
+}
+
+func TestFailedLoginsPerIPAreThrottled(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, a *apptest.App) {
+		ctx := context.Background()
+		for i := 0; i < 3; i++ {
+			_, err := a.Svc.Login(ctx, steward.LoginInput{Email: "nobody@example.com", Password: "whatever-it-is", IP: "203.0.113.5"})
+			if code(err) != steward.CodeInvalidCredentials {
+				t.Fatalf("attempt %d: %v", i+1, err)
+			}
+		}
+		_, err := a.Svc.Login(ctx, steward.LoginInput{Email: "root@example.com", Password: apptest.Password, IP: "203.0.113.5"})
+		if code(err) != steward.CodeRateLimited {
+			t.Fatalf("fourth attempt from the address: %v", err)
+		}
+		if _, err := a.Svc.Login(ctx, steward.LoginInput{Email: "root@example.com", Password: apptest.Password, IP: "203.0.113.6"}); err != nil {
+			t.Fatalf("another address is not throttled: %v", err)
+		}
+		a.Clock.Advance(time.Minute)
+		if _, err := a.Svc.Login(ctx, steward.LoginInput{Email: "root@example.com", Password: apptest.Password, IP: "203.0.113.5"}); err != nil {
+			t.Fatalf("throttle should have refilled: %v", err)
+		}
+	}, apptest.Options{Service: func(c *service.Config) { c.LoginFailuresPerIP = 3 }})
+}
+
+func TestBcryptHashIsUpgradedAtLogin(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, a *apptest.App) {
+		u := a.User(steward.RoleUser)
+		h, _ := bcrypt.GenerateFromPassword([]byte("imported-secret"), bcrypt.MinCost)
+		err := a.Store.Update(context.Background(), func(tx store.Tx) error {
+			cur, err := tx.GetUser(context.Background(), u.ID)
+			if err != nil {
+				return err
+			}
+			cur.PasswordHash = string(h)
+			return tx.UpdateUser(context.Background(), cur)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.Svc.Login(context.Background(), steward.LoginInput{Email: u.Email, Password: "imported-secret"}); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := a.Store.GetUser(context.Background(), u.ID)
+		if !strings.HasPrefix(got.PasswordHash, "$argon2id$") {
+			t.Fatalf("hash not upgraded: %q", got.PasswordHash[:10])
+		}
+		if _, err := a.Svc.Login(context.Background(), steward.LoginInput{Email: u.Email, Password: "imported-secret"}); err != nil {
+			t.Fatalf("login after upgrade: %v", err)
+		}
+	})
+}
+
+func TestBanExpiryAndSweeper(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, a *apptest.App) {
+		u := a.User(steward.RoleUser)
+		exp := a.Clock.Now().Add(time.Hour)
+		if _, err := a.Svc.BanUser(apptest.System(), u.ID, steward.BanInput{Reason: "spam", ExpiresAt: &exp}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.Svc.Login(context.Background(), steward.LoginInput{Email: u.Email, Password: apptest.Password}); code(err) != steward.CodeInvalidCredentials {
+			t.Fatalf("banned login: %v", err)
+		}
+		a.Clock.Advance(time.Hour)
+		got, _ := a.Svc.GetUser(apptest.System(), u.ID)
+		if got.Status != steward.StatusActive || got.Ban != nil {
+			t.Fatalf("expired ban still counts: %+v", got)
+		}
+		if _, err := a.Svc.Login(context.Background(), steward.LoginInput{Email: u.Email, Password: apptest.Password}); err != nil {
+			t.Fatalf("login after expiry: %v", err)
+		}
+		n, err := a.Svc.SweepExpiredBans(context.Background())
+		if err != nil || n != 1 {
+			t.Fatalf("sweep = %d, %v", n, err)
+		}
+		if n, _ := a.Svc.SweepExpiredBans(context.Background()); n != 0 {
+			t.Fatalf("second sweep lifted %d", n)
+		}
+		pg, _ := a.Svc.ListAudit(apptest.System(), steward.AuditFilter{Action: "user.ban_expired"}, steward.ListParams{})
+		if len(pg.Data) != 1 || pg.Data[0].TargetID != u.ID || pg.Data[0].ActorType != steward.ActorSystem {
+			t.Fatalf("ban_expired entries: %+v", pg.Data)
+		}
+		stored, _ := a.Store.GetUser(context.Background(), u.ID)
+		if stored.Status != steward.StatusActive {
+			t.Fatalf("stored status %s", stored.Status)
+		}
+	})
+}
+
+func TestSigningKeyRotationKeepsOldKeyPublished(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, a *apptest.App) {
+		ctx := context.Background()
+		u := a.User(steward.RoleUser)
+		jwks := func() []string {
+			b, err := a.Svc.JWKS(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var set struct{ Keys []struct{ Kid string } }
+			_ = json.Unmarshal(b, &set)
+			var ids []string
+			for _, k := range set.Keys {
+				ids = append(ids, k.Kid)
+			}
+			return ids
+		}
+		a.Clock.Advance(30*24*time.Hour - 5*time.Minute)
+		before, err := a.Svc.Login(ctx, steward.LoginInput{Email: u.Email, Password: apptest.Password})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.Clock.Advance(6 * time.Minute)
+		if err := a.Svc.Maintain(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if ids := jwks(); len(ids) != 2 {
+			t.Fatalf("after rotation the JWKS should hold the new and the old key: %v", ids)
+		}
+		if _, err := a.Svc.Authenticate(ctx, before.AccessToken); err != nil {
+			t.Fatalf("a live token from the retired key: %v", err)
+		}
+		after, err := a.Svc.Login(ctx, steward.LoginInput{Email: u.Email, Password: apptest.Password})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.Svc.Authenticate(ctx, after.AccessToken); err != nil {
+			t.Fatalf("token from the new key: %v", err)
+		}
+		a.Clock.Advance(17 * time.Minute)
+		if ids := jwks(); len(ids) != 1 {
+			t.Fatalf("the retired key should leave the JWKS once its tokens expired: %v", ids)
+		}
+	})
 }

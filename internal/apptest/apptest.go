@@ -183,12 +183,12 @@ func (r *Response) Get(path string) any {
 	return cur
 }
 
-// Each runs fn as a subtest on every backend, each with a fresh app.
-func Each(t *testing.T, fn func(t *testing.T, a *App)) {
+// Each runs fn as a parallel subtest on every backend, each with a fresh app.
+func Each(t *testing.T, fn func(t *testing.T, a *App), opts ...Options) {
 	for _, b := range testdb.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
 			t.Parallel()
-			fn(t, New(t, b))
+			fn(t, New(t, b, opts...))
 		})
 	}
 }
