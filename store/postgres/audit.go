@@ -79,7 +79,7 @@ func (q *queries) ListAudit(ctx context.Context, f steward.AuditFilter) ([]*stew
 	if f.BeforeSeq > 0 {
 		w.add("seq < " + w.arg(f.BeforeSeq))
 	}
-	sql := "SELECT " + auditCols + " FROM audit_log" + w.String() + " ORDER BY seq DESC LIMIT " + w.arg(limitOr50(f.Limit))
+	sql := "SELECT " + auditCols + " FROM audit_log" + w.String() + " ORDER BY seq DESC LIMIT " + w.arg(pageLimit(f.Limit))
 	rows, err := q.q.Query(ctx, sql, w.args...)
 	if err != nil {
 		return nil, mapErr(err)

@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 
+	"github.com/stewardhq/steward"
 	"github.com/stewardhq/steward/store"
 )
 
@@ -27,9 +28,11 @@ var migrations embed.FS
 // Advisory lock keys. They are database-wide, so they stay clear of small
 // numbers other software is likely to use.
 const (
-	lockMigrate   int64 = 0x5374657761726401 // "Steward" 01
-	lockOperators int64 = 0x5374657761726402
-	lockAuditHead int64 = 0x5374657761726403
+	lockOperators int64 = 0x5374657761726401 // "Steward" 01
+	lockAuditHead int64 = 0x5374657761726402
+	// lockMigrate is paired with a hash of the schema: migrators of one schema
+	// queue, those of different schemas (parallel tests) do not.
+	lockMigrate int32 = 0x53747701
 )
 
 // maxAttempts bounds how often Update re-runs fn after a serialization
@@ -75,9 +78,9 @@ func newMigrator(db *sql.DB) (*goose.Provider, error) {
 	if err != nil {
 		return nil, err
 	}
-	// goose's own Postgres session locker polls every 5 s; a blocking advisory
-	// lock lets concurrent migrators (replicas, parallel tests) go one after
-	// another without waiting, and keeps CREATE EXTENSION from racing.
+	// goose's own Postgres session locker polls every 5 s and is one lock for
+	// the whole database; a blocking lock per schema lets concurrent migrators
+	// of one schema (replicas) go one after another without polling.
 	return goose.NewProvider(goose.DialectPostgres, db, sub,
 		goose.WithSessionLocker(advisoryLocker{}), goose.WithDisableGlobalRegistry(true))
 }
@@ -136,12 +139,12 @@ func (s *Store) MigrationVersion(ctx context.Context) (int64, error) {
 type advisoryLocker struct{}
 
 func (advisoryLocker) SessionLock(ctx context.Context, conn *sql.Conn) error {
-	_, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", lockMigrate)
+	_, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1, hashtext(coalesce(current_schema(), '')))", lockMigrate)
 	return err
 }
 
 func (advisoryLocker) SessionUnlock(ctx context.Context, conn *sql.Conn) error {
-	_, err := conn.ExecContext(ctx, "SELECT pg_advisory_unlock($1)", lockMigrate)
+	_, err := conn.ExecContext(ctx, "SELECT pg_advisory_unlock($1, hashtext(coalesce(current_schema(), '')))", lockMigrate)
 	return err
 }
 
@@ -269,9 +272,9 @@ func mapErr(err error) error {
 	return err
 }
 
-func limitOr50(n int) int {
+func pageLimit(n int) int {
 	if n <= 0 {
-		return 50
+		return steward.DefaultLimit
 	}
 	return n
 }

@@ -56,7 +56,7 @@ func (q *queries) ListSessions(ctx context.Context, f steward.SessionFilter) ([]
 		w.add("id < " + w.arg(f.Before))
 	}
 	rows, err := q.q.Query(ctx, "SELECT "+sessionCols+" FROM sessions"+w.String()+
-		" ORDER BY id DESC LIMIT "+w.arg(limitOr50(f.Limit)), w.args...)
+		" ORDER BY id DESC LIMIT "+w.arg(pageLimit(f.Limit)), w.args...)
 	if err != nil {
 		return nil, mapErr(err)
 	}

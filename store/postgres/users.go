@@ -128,7 +128,7 @@ func userWhere(f steward.UserFilter, keyset bool) *where {
 
 func (q *queries) ListUsers(ctx context.Context, f steward.UserFilter) ([]*steward.User, error) {
 	w := userWhere(f, true)
-	sql := "SELECT " + userCols + " FROM users" + w.String() + " ORDER BY id DESC LIMIT " + w.arg(limitOr50(f.Limit))
+	sql := "SELECT " + userCols + " FROM users" + w.String() + " ORDER BY id DESC LIMIT " + w.arg(pageLimit(f.Limit))
 	return collectUsers(q.q.Query(ctx, sql, searchArgs(f, w.args)...))
 }
 
@@ -152,7 +152,7 @@ func (q *queries) CountUsers(ctx context.Context, f steward.UserFilter) (int64, 
 func (q *queries) ListUsersBanExpired(ctx context.Context, now time.Time, limit int) ([]*steward.User, error) {
 	return collectUsers(q.q.Query(ctx, "SELECT "+userCols+` FROM users
 		WHERE status = 'banned' AND ban_expires_at <= $1
-		ORDER BY ban_expires_at, id LIMIT $2`, now, limitOr50(limit)))
+		ORDER BY ban_expires_at, id LIMIT $2`, now, pageLimit(limit)))
 }
 
 // userArgs are u's column values in the order of the INSERT and UPDATE below.

@@ -79,10 +79,15 @@ func auditWhere(f steward.AuditFilter, list bool) (string, []any) {
 	return whereClause(where), args
 }
 
-func (q queries) ListAudit(ctx context.Context, f steward.AuditFilter) ([]*steward.AuditEntry, error) {
+func listAuditSQL(f steward.AuditFilter) (string, []any) {
 	where, args := auditWhere(f, true)
-	rows, err := q.db.QueryContext(ctx, "SELECT "+auditColumns+" FROM audit_log"+where+
-		" ORDER BY seq DESC LIMIT ?", append(args, limit(f.Limit))...)
+	return "SELECT " + auditColumns + " FROM audit_log" + where + " ORDER BY seq DESC LIMIT ?",
+		append(args, limit(f.Limit))
+}
+
+func (q queries) ListAudit(ctx context.Context, f steward.AuditFilter) ([]*steward.AuditEntry, error) {
+	query, args := listAuditSQL(f)
+	rows, err := q.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list audit: %w", err)
 	}

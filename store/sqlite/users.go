@@ -138,7 +138,7 @@ func userQuery(f steward.UserFilter) (from, key string, where []string, args []a
 	from, key = "users u", "u.id"
 	if f.Tag != "" {
 		// Drive from the (tag, user_id) key of the side table: already in id order.
-		from, key = "user_tags t JOIN users u ON u.id = t.user_id", "t.user_id"
+		from, key = "user_tags t JOIN users u ON u.rowid = t.user_rowid", "t.user_id"
 		where = append(where, "t.tag = ?")
 		args = append(args, f.Tag)
 	}
@@ -208,6 +208,10 @@ func (q queries) ListUsers(ctx context.Context, f steward.UserFilter) ([]*stewar
 
 func (q queries) CountUsers(ctx context.Context, f steward.UserFilter) (int64, error) {
 	from, _, where, args := userQuery(f)
+	if f.Tag != "" && len(where) == 1 {
+		// Every user_tags row has its user, so the tag index alone can count.
+		from = "user_tags t"
+	}
 	var n int64
 	err := q.db.QueryRowContext(ctx, "SELECT count(*) FROM "+from+whereClause(where), args...).Scan(&n)
 	if err != nil {
@@ -216,11 +220,14 @@ func (q queries) CountUsers(ctx context.Context, f steward.UserFilter) (int64, e
 	return n, nil
 }
 
+// banExpiredSQL spells out status = 'banned' so the small partial index
+// applies, and names it: without statistics the planner would rather walk
+// every banned user through (status, id) and sort them.
+var banExpiredSQL = "SELECT " + userColumns + " FROM users u INDEXED BY users_ban_expires" +
+	" WHERE u.status = 'banned' AND u.ban_expires_at <= ? ORDER BY u.ban_expires_at LIMIT ?"
+
 func (q queries) ListUsersBanExpired(ctx context.Context, now time.Time, n int) ([]*steward.User, error) {
-	// status = 'banned' is spelled out so the partial index users_ban_expires applies.
-	users, err := q.queryUsers(ctx, "SELECT "+userColumns+" FROM users u"+
-		" WHERE u.status = 'banned' AND u.ban_expires_at <= ? ORDER BY u.ban_expires_at LIMIT ?",
-		micros(now), limit(n))
+	users, err := q.queryUsers(ctx, banExpiredSQL, micros(now), limit(n))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list expired bans: %w", err)
 	}

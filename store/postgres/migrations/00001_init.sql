@@ -104,14 +104,21 @@ CREATE TABLE signing_keys (
 -- Substring search (q) uses trigram indexes. Extensions are per database, not
 -- per schema: install pg_trgm into public (not the first schema on
 -- search_path, which may be a throwaway one) unless it is already installed
--- somewhere, and qualify the operator class with wherever it lives.
-CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public;
-
+-- somewhere, and qualify the operator class with wherever it lives. Migrators
+-- of different schemas may run at once, so losing the race to install it is
+-- fine.
 -- +goose StatementBegin
 DO $$
 DECLARE
     s text;
 BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm') THEN
+        BEGIN
+            CREATE EXTENSION pg_trgm WITH SCHEMA public;
+        EXCEPTION WHEN unique_violation OR duplicate_object THEN
+            NULL;
+        END;
+    END IF;
     SELECT n.nspname INTO STRICT s
     FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
     WHERE e.extname = 'pg_trgm';

@@ -4,9 +4,9 @@
 
 -- +goose Up
 
--- users declares rowid explicitly: an INTEGER PRIMARY KEY keeps rowids stable
--- across VACUUM, and the FTS index below refers to users by rowid. The domain
--- key is id.
+-- users declares its rowid: the search index and user_tags refer to rows by
+-- rowid, and only an INTEGER PRIMARY KEY rowid is promised to survive VACUUM
+-- and a .dump/restore. The domain key is id (PostgreSQL has no rowid column).
 CREATE TABLE users (
     rowid                INTEGER PRIMARY KEY,
     id                   TEXT    NOT NULL UNIQUE,
@@ -44,26 +44,28 @@ CREATE INDEX users_tenant_id ON users (tenant_id, id);
 CREATE INDEX users_ban_expires ON users (ban_expires_at) WHERE status = 'banned';
 
 -- Tags live in a side table kept by triggers: (tag, user_id) gives a tag filter
--- an ordered range scan, which json_each over every row cannot.
+-- an ordered range scan, which json_each over every row cannot. user_rowid
+-- joins back to users without a second index lookup.
 CREATE TABLE user_tags (
-    tag     TEXT NOT NULL,
-    user_id TEXT NOT NULL,
+    tag        TEXT    NOT NULL,
+    user_id    TEXT    NOT NULL,
+    user_rowid INTEGER NOT NULL,
     PRIMARY KEY (tag, user_id)
 ) WITHOUT ROWID;
 CREATE INDEX user_tags_user ON user_tags (user_id);
 
 -- +goose StatementBegin
 CREATE TRIGGER users_tags_ai AFTER INSERT ON users BEGIN
-    INSERT OR IGNORE INTO user_tags (tag, user_id)
-        SELECT value, new.id FROM json_each(new.tags);
+    INSERT OR IGNORE INTO user_tags (tag, user_id, user_rowid)
+        SELECT value, new.id, new.rowid FROM json_each(new.tags);
 END;
 -- +goose StatementEnd
 -- +goose StatementBegin
 CREATE TRIGGER users_tags_au AFTER UPDATE OF id, tags ON users
 WHEN old.id IS NOT new.id OR old.tags IS NOT new.tags BEGIN
     DELETE FROM user_tags WHERE user_id = old.id;
-    INSERT OR IGNORE INTO user_tags (tag, user_id)
-        SELECT value, new.id FROM json_each(new.tags);
+    INSERT OR IGNORE INTO user_tags (tag, user_id, user_rowid)
+        SELECT value, new.id, new.rowid FROM json_each(new.tags);
 END;
 -- +goose StatementEnd
 -- +goose StatementBegin

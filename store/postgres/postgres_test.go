@@ -1,0 +1,265 @@
+package postgres_test
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/stewardhq/steward"
+	"github.com/stewardhq/steward/internal/testdb"
+	"github.com/stewardhq/steward/store"
+	"github.com/stewardhq/steward/store/postgres"
+	"github.com/stewardhq/steward/store/storetest"
+)
+
+func TestStore(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store { return open(t) })
+}
+
+// open returns a fresh, migrated store in a schema of its own on the server
+// named by STEWARD_TEST_POSTGRES; it skips when that is unset, or fails if
+// STEWARD_REQUIRE_POSTGRES=1.
+func open(t *testing.T) *postgres.Store {
+	t.Helper()
+	return backend(t).Open(t).(*postgres.Store)
+}
+
+func backend(t *testing.T) testdb.Backend {
+	t.Helper()
+	for _, b := range testdb.Backends(t) {
+		if b.Name == "postgres" {
+			return b
+		}
+	}
+	t.Skip(testdb.EnvPostgres + " is not set")
+	return testdb.Backend{}
+}
+
+// Appenders in separate transactions must queue on LockAuditHead, or the
+// chain forks (two entries with the same seq or prev_hash).
+func TestAuditHeadConcurrent(t *testing.T) {
+	t.Parallel()
+	s := open(t)
+	ctx := t.Context()
+	const workers, rounds = 8, 10
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for r := range rounds {
+				err := s.Update(ctx, func(tx store.Tx) error {
+					seq, prev, err := tx.LockAuditHead(ctx)
+					if err != nil {
+						return err
+					}
+					e := &steward.AuditEntry{ID: fmt.Sprintf("aud_%d_%d", w, r), Seq: seq + 1,
+						Time: time.Now(), Action: "test", PrevHash: prev}
+					e.Hash = e.ComputeHash()
+					return tx.InsertAudit(ctx, e)
+				})
+				if err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	verifyChain(t, s, workers*rounds)
+}
+
+func verifyChain(t *testing.T, q store.Queries, want int64) {
+	t.Helper()
+	var n int64
+	prev := ""
+	err := q.ScanAudit(t.Context(), steward.AuditFilter{}, func(e *steward.AuditEntry) error {
+		n++
+		if e.Seq != n || e.PrevHash != prev || e.ComputeHash() != e.Hash {
+			return fmt.Errorf("chain breaks at seq %d", e.Seq)
+		}
+		prev = e.Hash
+		return nil
+	})
+	if err != nil || n != want {
+		t.Fatalf("verified %d entries, want %d: %v", n, want, err)
+	}
+}
+
+// Inside a transaction ScanAudit reads in batches so fn may query the same
+// connection; cross a batch boundary to cover it.
+func TestScanAuditInTx(t *testing.T) {
+	t.Parallel()
+	s := open(t)
+	ctx := t.Context()
+	const n = 1234
+	err := s.Update(ctx, func(tx store.Tx) error {
+		prev := ""
+		for i := 1; i <= n; i++ {
+			e := &steward.AuditEntry{ID: fmt.Sprintf("aud_%05d", i), Seq: int64(i), Time: time.Now(),
+				Action: "test", PrevHash: prev}
+			e.Hash = e.ComputeHash()
+			if err := tx.InsertAudit(ctx, e); err != nil {
+				return err
+			}
+			prev = e.Hash
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.Update(ctx, func(tx store.Tx) error {
+		verifyChain(t, tx, n)
+		return tx.ScanAudit(ctx, steward.AuditFilter{}, func(e *steward.AuditEntry) error {
+			_, err := tx.ListAudit(ctx, steward.AuditFilter{BeforeSeq: e.Seq, Limit: 1})
+			return err
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Two transactions locking two rows in opposite orders deadlock; PostgreSQL
+// aborts one, and Update re-runs it.
+func TestUpdateRetriesDeadlock(t *testing.T) {
+	t.Parallel()
+	s := open(t)
+	ctx := t.Context()
+	err := s.Update(ctx, func(tx store.Tx) error {
+		for _, id := range []string{"u1", "u2"} {
+			u := &steward.User{ID: id, Email: id + "@example.com", Role: steward.RoleUser, Status: steward.StatusActive}
+			if err := tx.CreateUser(ctx, u); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		both     sync.WaitGroup
+		wg       sync.WaitGroup
+		attempts atomic.Int64
+	)
+	both.Add(2)
+	for _, order := range [][2]string{{"u1", "u2"}, {"u2", "u1"}} {
+		wg.Go(func() {
+			first := true
+			err := s.Update(ctx, func(tx store.Tx) error {
+				attempts.Add(1)
+				if _, err := tx.GetUser(ctx, order[0]); err != nil {
+					return err
+				}
+				if first { // only the first attempt waits, so the retry can finish
+					first = false
+					both.Done()
+					both.Wait()
+				}
+				u, err := tx.GetUser(ctx, order[1])
+				if err != nil {
+					return err
+				}
+				u.TokenVersion++
+				return tx.UpdateUser(ctx, u)
+			})
+			if err != nil {
+				t.Errorf("Update: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := attempts.Load(); n < 3 {
+		t.Errorf("%d attempts, want a retry after the deadlock", n)
+	}
+	for _, id := range []string{"u1", "u2"} {
+		if u, err := s.GetUser(ctx, id); err != nil || u.TokenVersion != 1 {
+			t.Errorf("%s: TokenVersion %v, %v; want 1", id, u, err)
+		}
+	}
+}
+
+// Before Migrate the version is 0, even when a later schema on search_path
+// has a version table of its own; Migrate then puts everything in the first.
+func TestMigrationVersionBeforeMigrate(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	other := freshSchema(t)
+	if err := openDSN(t, withSearchPath(t, other, "public")).Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	s := openDSN(t, withSearchPath(t, freshSchema(t), other, "public"))
+	if v, err := s.MigrationVersion(ctx); err != nil || v != 0 {
+		t.Fatalf("MigrationVersion before Migrate = %d, %v; want 0", v, err)
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := s.MigrationVersion(ctx); err != nil || v != 1 {
+		t.Fatalf("MigrationVersion after Migrate = %d, %v; want 1", v, err)
+	}
+	err := s.Update(ctx, func(tx store.Tx) error {
+		return tx.CreateUser(ctx, &steward.User{ID: "u1", Email: "a@example.com", Role: steward.RoleUser,
+			Status: steward.StatusActive})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := s.Pool().QueryRow(ctx, "SELECT count(*) FROM "+other+".users").Scan(&n); err != nil || n != 0 {
+		t.Fatalf("users in the other schema = %d, %v; want 0", n, err)
+	}
+}
+
+func openDSN(t *testing.T, dsn string) *postgres.Store {
+	t.Helper()
+	s, err := postgres.Open(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() }) // registered after freshSchema's drop, so it runs first
+	return s
+}
+
+// freshSchema creates an empty schema and drops it when t ends.
+func freshSchema(t *testing.T) string {
+	t.Helper()
+	backend(t) // skips without a server
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, os.Getenv(testdb.EnvPostgres))
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema := "t_" + strings.ToLower(rand.Text()[:12])
+	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if _, err := admin.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+			t.Errorf("drop schema: %v", err)
+		}
+		admin.Close(ctx)
+	})
+	return schema
+}
+
+func withSearchPath(t *testing.T, schemas ...string) string {
+	t.Helper()
+	u, err := url.Parse(os.Getenv(testdb.EnvPostgres))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", strings.Join(schemas, ","))
+	u.RawQuery = q.Encode()
+	return u.String()
+}
