@@ -176,8 +176,41 @@ func (s *Service) signAccess(u *steward.User, sess *steward.Session) (string, ti
 	return tok, exp, err
 }
 
+// verifiedTokens remembers access tokens whose signature already checked
+// out. A signature is a pure function of the token and a public key that
+// never changes, so this skips the Ed25519 verification on repeat requests;
+// expiry and everything in the database are still checked every time.
+type verifiedTokens struct {
+	mu sync.RWMutex
+	m  map[string]*accessClaims
+}
+
+// maxVerifiedTokens bounds the cache; past it the cache starts afresh.
+const maxVerifiedTokens = 50_000
+
+func (v *verifiedTokens) get(raw string) *accessClaims {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return v.m[raw]
+}
+
+func (v *verifiedTokens) put(raw string, c *accessClaims) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.m == nil || len(v.m) >= maxVerifiedTokens {
+		v.m = make(map[string]*accessClaims)
+	}
+	v.m[raw] = c
+}
+
 // parseAccess checks an access token's signature, issuer and expiry.
 func (s *Service) parseAccess(ctx context.Context, raw string) (*accessClaims, error) {
+	if c := s.verified.get(raw); c != nil {
+		if err := c.ValidateWithLeeway(jwt.Expected{Issuer: Issuer, Time: s.now()}, 0); err != nil {
+			return nil, errUnauthenticated
+		}
+		return c, nil
+	}
 	tok, err := jwt.ParseSigned(raw, []jose.SignatureAlgorithm{jose.EdDSA})
 	if err != nil || len(tok.Headers) != 1 {
 		return nil, errUnauthenticated
@@ -193,6 +226,7 @@ func (s *Service) parseAccess(ctx context.Context, raw string) (*accessClaims, e
 	if err := c.ValidateWithLeeway(jwt.Expected{Issuer: Issuer, Time: s.now()}, 0); err != nil {
 		return nil, errUnauthenticated
 	}
+	s.verified.put(raw, &c)
 	return &c, nil
 }
 

@@ -41,13 +41,14 @@ type Config struct {
 // Service implements steward.UserService, SessionService, AuditService and
 // AuthService.
 type Service struct {
-	store   store.Store
-	now     func() time.Time
-	log     *slog.Logger
-	cfg     Config
-	hasher  password.Hasher
-	keys    *keyRing
-	ipLimit *failureLimiter
+	store    store.Store
+	now      func() time.Time
+	log      *slog.Logger
+	cfg      Config
+	hasher   password.Hasher
+	keys     *keyRing
+	verified verifiedTokens
+	ipLimit  *failureLimiter
 }
 
 var (

@@ -377,3 +377,43 @@ func TestSigningKeyRotationKeepsOldKeyPublished(t *testing.T) {
 		}
 	})
 }
+
+func TestForgedAccessTokensAreRefused(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, a *apptest.App) {
+		ctx := context.Background()
+		u := a.User(steward.RoleUser)
+		res, err := a.Svc.Login(ctx, steward.LoginInput{Email: u.Email, Password: apptest.Password})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.Svc.Authenticate(ctx, res.AccessToken); err != nil { // now cached as verified
+			t.Fatal(err)
+		}
+		parts := strings.Split(res.AccessToken, ".")
+		flip := func(s string) string {
+			b := []byte(s)
+			if b[len(b)/2] == 'A' {
+				b[len(b)/2] = 'B'
+			} else {
+				b[len(b)/2] = 'A'
+			}
+			return string(b)
+		}
+		forged := []string{
+			parts[0] + "." + parts[1] + "." + flip(parts[2]), // bad signature
+			parts[0] + "." + flip(parts[1]) + "." + parts[2], // changed claims
+			"eyJhbGciOiJub25lIn0." + parts[1] + ".",          // alg none
+			res.AccessToken + "x",
+		}
+		for i, tok := range forged {
+			if _, err := a.Svc.Authenticate(ctx, tok); code(err) != steward.CodeUnauthenticated {
+				t.Errorf("forged token %d accepted: %v", i, err)
+			}
+		}
+		// A verified token still expires on time.
+		a.Clock.Advance(15*time.Minute + time.Second)
+		if _, err := a.Svc.Authenticate(ctx, res.AccessToken); code(err) != steward.CodeUnauthenticated {
+			t.Fatalf("cached token outlived its expiry: %v", err)
+		}
+	})
+}
