@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/stewardhq/steward"
 )
@@ -114,9 +115,20 @@ func (s *server) unsuspendUser(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *server) banUser(w http.ResponseWriter, r *http.Request) error {
-	var in steward.BanInput
-	if err := decode(r, &in, false); err != nil {
+	var b struct {
+		Reason    string  `json:"reason"`
+		ExpiresAt *string `json:"expires_at"`
+	}
+	if err := decode(r, &b, false); err != nil {
 		return err
+	}
+	in := steward.BanInput{Reason: b.Reason}
+	if b.ExpiresAt != nil && *b.ExpiresAt != "" {
+		t, err := time.Parse(time.RFC3339Nano, *b.ExpiresAt)
+		if err != nil {
+			return badRequest("expires_at must be an RFC 3339 time", map[string]any{"expires_at": "must be an RFC 3339 time"})
+		}
+		in.ExpiresAt = &t
 	}
 	return s.userResult(w)(s.Users.BanUser(r.Context(), r.PathValue("id"), in))
 }

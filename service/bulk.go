@@ -25,8 +25,14 @@ type notifyParams struct {
 // id runs in its own transaction with its own audit entry, so one bad id does
 // not stop the others.
 func (s *Service) BulkUsers(ctx context.Context, in *steward.BulkRequest) (*steward.BulkResult, error) {
-	fe := steward.FieldErrors{}
 	perm := steward.PermUsersWrite
+	if in.Action == steward.BulkDelete {
+		perm = steward.PermUsersDelete
+	}
+	if _, err := authorize(ctx, perm); err != nil {
+		return nil, err
+	}
+	fe := steward.FieldErrors{}
 	var run func(ctx context.Context, uid string) (string, error)
 	switch in.Action {
 	case steward.BulkSuspend:
@@ -40,7 +46,6 @@ func (s *Service) BulkUsers(ctx context.Context, in *steward.BulkRequest) (*stew
 			return "", err
 		}
 	case steward.BulkDelete:
-		perm = steward.PermUsersDelete
 		run = func(ctx context.Context, uid string) (string, error) {
 			_, err := s.DeleteUser(ctx, uid, "")
 			return "", err
@@ -77,9 +82,6 @@ func (s *Service) BulkUsers(ctx context.Context, in *steward.BulkRequest) (*stew
 		fe.Add("user_ids", "at most 1000 ids")
 	}
 	if err := fe.Err(); err != nil {
-		return nil, err
-	}
-	if _, err := authorize(ctx, perm); err != nil {
 		return nil, err
 	}
 	res := &steward.BulkResult{Results: make([]steward.BulkItem, 0, len(ids))}

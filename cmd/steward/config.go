@@ -3,8 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"io"
+	"log/slog"
 	"strings"
 
 	"github.com/spf13/cobra"

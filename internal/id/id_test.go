@@ -32,3 +32,15 @@ func TestNewIsUnique(t *testing.T) {
 		seen[v] = true
 	}
 }
+
+func TestNewIsMonotonicWithinAMillisecond(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	prev := New("usr", now)
+	for i := 0; i < 10000; i++ {
+		v := New("usr", now)
+		if v <= prev {
+			t.Fatalf("id %q does not sort after %q in the same millisecond", v, prev)
+		}
+		prev = v
+	}
+}
