@@ -400,17 +400,6 @@ func length(n int) check {
 	}
 }
 
-// normalize gives a Go value the shape encoding/json decodes it to.
-func normalize(v any) any {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(err)
-	}
-	var out any
-	_ = json.Unmarshal(b, &out)
-	return out
-}
-
 func (f *fix) checkField(r *apptest.Response, path string, want any) {
 	f.t.Helper()
 	got, found := lookup(r.Body, path)
