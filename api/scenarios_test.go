@@ -1824,6 +1824,24 @@ func sessionScenarios() []scenario {
 					f.t.Errorf("the second page repeats the first")
 				}
 			}},
+		{Name: "admin sessions: include_total counts every match", Method: get, Path: sessionsPath + "?user_id={target}&limit=1&include_total=true", Token: "{root}",
+			Setup: func(f *fix) { twoSessions(f); f.op("other", steward.RoleUser) }, Status: 200,
+			Want: M{"data": length(1), "has_more": true, "total": 2},
+			After: func(f *fix, r *apptest.Response) {
+				n := f.must(200, get, sessionsPath+"?user_id={target}&limit=1&include_total=true&cursor="+str(r, "next_cursor"), "{root}", nil)
+				f.checkField(n, "total", 2)
+				f.must(200, del, sessionsPath+"/{sid1}", "{root}", nil)
+				act := f.must(200, get, sessionsPath+"?user_id={target}&status=active&include_total=true", "{root}", nil)
+				f.checkField(act, "total", 1)
+				f.checkField(f.must(200, get, sessionsPath+"?user_id={target}&limit=1", "{root}", nil), "total", absent())
+			}},
+		{Name: "user sessions: include_total counts the user's sessions", Method: get, Path: usersPath + "/{target}/sessions?limit=1&include_total=true", Token: "{root}",
+			Setup: func(f *fix) { twoSessions(f); f.op("other", steward.RoleUser) }, Status: 200,
+			Want: M{"data": length(1), "has_more": true, "total": 2},
+			After: func(f *fix, r *apptest.Response) {
+				f.checkField(f.must(200, get, usersPath+"/{target}/sessions?status=revoked&include_total=true", "{root}", nil), "total", 0)
+				f.checkField(f.must(200, get, usersPath+"/{target}/sessions", "{root}", nil), "total", absent())
+			}},
 		{Name: "revoke a session ends its tokens, once", Method: del, Path: sessionsPath + "/{sid1}", Token: "{root}",
 			Setup: twoSessions, Status: 200, Want: M{"id": "{sid1}", "user_id": "{target}", "revoked_at": present()},
 			After: func(f *fix, r *apptest.Response) {
@@ -1961,6 +1979,28 @@ func auditScenarios() []scenario {
 				if !slices.Equal(acts, []string{"user.unsuspend", "user.suspend", "user.create"}) {
 					f.t.Errorf("walked %v", acts)
 				}
+			}},
+		{Name: "audit: include_total counts every match", Method: get, Path: auditPath + "?target_id={target}&limit=1&include_total=true", Token: "{root}",
+			Setup: func(f *fix) {
+				f.user("target", steward.RoleUser)
+				f.must(200, post, usersPath+"/{target}/suspend", "{root}", nil)
+				f.must(200, post, usersPath+"/{target}/unsuspend", "{root}", nil)
+			}, Status: 200, Want: M{"data": length(1), "has_more": true, "total": 3},
+			After: func(f *fix, r *apptest.Response) {
+				n := f.must(200, get, auditPath+"?target_id={target}&limit=1&include_total=true&cursor="+str(r, "next_cursor"), "{root}", nil)
+				f.checkField(n, "total", 3)
+				a := f.must(200, get, auditPath+"?target_id={target}&action=user.suspend&include_total=true", "{root}", nil)
+				f.checkField(a, "total", 1)
+				f.checkField(f.must(200, get, auditPath+"?target_id={target}&limit=1", "{root}", nil), "total", absent())
+			}},
+		{Name: "audit: include_total on a user's own log", Method: get, Path: usersPath + "/{target}/audit-log?limit=1&include_total=true", Token: "{root}",
+			Setup: func(f *fix) {
+				f.user("target", steward.RoleUser)
+				f.must(200, post, usersPath+"/{target}/suspend", "{root}", nil)
+			}, Status: 200, Want: M{"data": length(1), "has_more": true, "total": 2},
+			After: func(f *fix, r *apptest.Response) {
+				f.checkField(f.must(200, get, usersPath+"/{target}/audit-log?action=user.create&include_total=true", "{root}", nil), "total", 1)
+				f.checkField(f.must(200, get, usersPath+"/{target}/audit-log", "{root}", nil), "total", absent())
 			}},
 		{Name: "audit: a user's own log", Method: get, Path: usersPath + "/{target}/audit-log?target_id={root_id}", Token: "{root}",
 			Setup: func(f *fix) {

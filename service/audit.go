@@ -25,9 +25,17 @@ func (s *Service) ListAudit(ctx context.Context, f steward.AuditFilter, p stewar
 	if err != nil {
 		return nil, err
 	}
-	return page(rows, limit, func(e *steward.AuditEntry) string {
+	pg := page(rows, limit, func(e *steward.AuditEntry) string {
 		return encodeCursor(strconv.FormatInt(e.Seq, 10))
-	}), nil
+	})
+	if p.IncludeTotal {
+		n, err := s.store.CountAudit(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		pg.Total = &n
+	}
+	return pg, nil
 }
 
 // VerifyAudit implements steward.AuditService: it recomputes every hash and

@@ -29,7 +29,15 @@ func (s *Service) ListSessions(ctx context.Context, f steward.SessionFilter, p s
 	if err != nil {
 		return nil, err
 	}
-	return page(rows, limit, func(x *steward.Session) string { return encodeCursor(x.ID) }), nil
+	pg := page(rows, limit, func(x *steward.Session) string { return encodeCursor(x.ID) })
+	if p.IncludeTotal {
+		n, err := s.store.CountSessions(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		pg.Total = &n
+	}
+	return pg, nil
 }
 
 // RevokeSession implements steward.SessionService.

@@ -57,9 +57,13 @@ type Queries interface {
 	GetSessionByTokenHash(ctx context.Context, hash []byte) (*steward.Session, error)
 	// ListSessions returns up to f.Limit sessions matching f, id descending.
 	ListSessions(ctx context.Context, f steward.SessionFilter) ([]*steward.Session, error)
+	// CountSessions counts sessions matching f, ignoring Before and Limit.
+	CountSessions(ctx context.Context, f steward.SessionFilter) (int64, error)
 
 	// ListAudit returns up to f.Limit entries matching f, seq descending.
 	ListAudit(ctx context.Context, f steward.AuditFilter) ([]*steward.AuditEntry, error)
+	// CountAudit counts entries matching f, ignoring BeforeSeq and Limit.
+	CountAudit(ctx context.Context, f steward.AuditFilter) (int64, error)
 	// ScanAudit calls fn for every entry matching f (Limit and BeforeSeq
 	// ignored), seq ascending, without holding all rows in memory. An error
 	// from fn stops the scan and is returned.

@@ -48,6 +48,8 @@ func textOrNull(m json.RawMessage) *string {
 	return &s
 }
 
+// auditWhere holds the conditions of f, BeforeSeq and Limit aside: a list
+// adds its keyset condition, scans and counts do not.
 func auditWhere(f steward.AuditFilter) *where {
 	w := &where{}
 	if f.ActorID != "" {
@@ -72,6 +74,13 @@ func auditWhere(f steward.AuditFilter) *where {
 		w.add("time < " + w.arg(*f.Until))
 	}
 	return w
+}
+
+func (q *queries) CountAudit(ctx context.Context, f steward.AuditFilter) (int64, error) {
+	w := auditWhere(f)
+	var n int64
+	err := q.q.QueryRow(ctx, "SELECT count(*) FROM audit_log"+w.String(), w.args...).Scan(&n)
+	return n, mapErr(err)
 }
 
 func (q *queries) ListAudit(ctx context.Context, f steward.AuditFilter) ([]*steward.AuditEntry, error) {

@@ -36,7 +36,9 @@ func (q *queries) GetSessionByTokenHash(ctx context.Context, hash []byte) (*stew
 	return scanSession(q.q.QueryRow(ctx, "SELECT "+sessionCols+" FROM sessions WHERE token_hash = $1"+q.forUpdate(), hash))
 }
 
-func (q *queries) ListSessions(ctx context.Context, f steward.SessionFilter) ([]*steward.Session, error) {
+// sessionWhere holds the conditions of f, Before and Limit aside: the list
+// adds its keyset condition, a count does not.
+func sessionWhere(f steward.SessionFilter) (*where, error) {
 	w := &where{}
 	if f.UserID != "" {
 		w.add("user_id = " + w.arg(f.UserID))
@@ -50,7 +52,15 @@ func (q *queries) ListSessions(ctx context.Context, f steward.SessionFilter) ([]
 	case steward.SessionExpired:
 		w.add("revoked_at IS NULL AND expires_at <= " + w.arg(f.Now))
 	default:
-		return nil, fmt.Errorf("postgres: list sessions: unknown status %q", f.Status)
+		return nil, fmt.Errorf("unknown status %q", f.Status)
+	}
+	return w, nil
+}
+
+func (q *queries) ListSessions(ctx context.Context, f steward.SessionFilter) ([]*steward.Session, error) {
+	w, err := sessionWhere(f)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list sessions: %w", err)
 	}
 	if f.Before != "" {
 		w.add("id < " + w.arg(f.Before))
@@ -70,6 +80,16 @@ func (q *queries) ListSessions(ctx context.Context, f steward.SessionFilter) ([]
 		out = append(out, s)
 	}
 	return out, mapErr(rows.Err())
+}
+
+func (q *queries) CountSessions(ctx context.Context, f steward.SessionFilter) (int64, error) {
+	w, err := sessionWhere(f)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: count sessions: %w", err)
+	}
+	var n int64
+	err = q.q.QueryRow(ctx, "SELECT count(*) FROM sessions"+w.String(), w.args...).Scan(&n)
+	return n, mapErr(err)
 }
 
 func (t *tx) CreateSession(ctx context.Context, s *steward.Session) error {

@@ -48,6 +48,8 @@ func nullJSON(b json.RawMessage) any {
 	return string(b)
 }
 
+// auditWhere returns the WHERE clause and arguments for f; list adds the
+// page's keyset condition (BeforeSeq), which scans and counts leave out.
 func auditWhere(f steward.AuditFilter, list bool) (string, []any) {
 	var (
 		where []string
@@ -104,6 +106,15 @@ func (q queries) ListAudit(ctx context.Context, f steward.AuditFilter) ([]*stewa
 		return nil, fmt.Errorf("sqlite: list audit: %w", err)
 	}
 	return list, nil
+}
+
+func (q queries) CountAudit(ctx context.Context, f steward.AuditFilter) (int64, error) {
+	where, args := auditWhere(f, false)
+	var n int64
+	if err := q.db.QueryRowContext(ctx, "SELECT count(*) FROM audit_log"+where, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("sqlite: count audit: %w", err)
+	}
+	return n, nil
 }
 
 // ScanAudit streams rows from one read transaction, so fn sees a consistent

@@ -49,7 +49,9 @@ func (q queries) GetSessionByTokenHash(ctx context.Context, hash []byte) (*stewa
 	return q.getSession(ctx, "token_hash = ?", hash)
 }
 
-func (q queries) ListSessions(ctx context.Context, f steward.SessionFilter) ([]*steward.Session, error) {
+// sessionWhere returns the WHERE clause and arguments for f; list adds the
+// page's keyset condition (Before), which a count leaves out.
+func sessionWhere(f steward.SessionFilter, list bool) (string, []any, error) {
 	var (
 		where []string
 		args  []any
@@ -69,14 +71,22 @@ func (q queries) ListSessions(ctx context.Context, f steward.SessionFilter) ([]*
 		where = append(where, "revoked_at IS NULL AND expires_at <= ?")
 		args = append(args, micros(f.Now))
 	default:
-		return nil, fmt.Errorf("sqlite: list sessions: unknown status %q", f.Status)
+		return "", nil, fmt.Errorf("unknown status %q", f.Status)
 	}
-	if f.Before != "" {
+	if list && f.Before != "" {
 		where = append(where, "id < ?")
 		args = append(args, f.Before)
 	}
+	return whereClause(where), args, nil
+}
+
+func (q queries) ListSessions(ctx context.Context, f steward.SessionFilter) ([]*steward.Session, error) {
+	where, args, err := sessionWhere(f, true)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list sessions: %w", err)
+	}
 	args = append(args, limit(f.Limit))
-	rows, err := q.db.QueryContext(ctx, "SELECT "+sessionColumns+" FROM sessions"+whereClause(where)+
+	rows, err := q.db.QueryContext(ctx, "SELECT "+sessionColumns+" FROM sessions"+where+
 		" ORDER BY id DESC LIMIT ?", args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list sessions: %w", err)
@@ -94,6 +104,18 @@ func (q queries) ListSessions(ctx context.Context, f steward.SessionFilter) ([]*
 		return nil, fmt.Errorf("sqlite: list sessions: %w", err)
 	}
 	return list, nil
+}
+
+func (q queries) CountSessions(ctx context.Context, f steward.SessionFilter) (int64, error) {
+	where, args, err := sessionWhere(f, false)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: count sessions: %w", err)
+	}
+	var n int64
+	if err := q.db.QueryRowContext(ctx, "SELECT count(*) FROM sessions"+where, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("sqlite: count sessions: %w", err)
+	}
+	return n, nil
 }
 
 func sessionArgs(s *steward.Session) []any {

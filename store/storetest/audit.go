@@ -155,6 +155,15 @@ func testAuditListFilters(t *testing.T, s store.Store) {
 		must(t, "ListAudit", err)
 		sameIDs(t, tc.name, ids(got, func(e *steward.AuditEntry) string { return e.ID }), want)
 
+		// Counts ignore the page: BeforeSeq and Limit are set to show it.
+		cf := tc.f
+		cf.BeforeSeq, cf.Limit = 12, 1
+		n, err := s.CountAudit(ctx, cf)
+		must(t, "CountAudit", err)
+		if n != int64(len(want)) {
+			t.Errorf("%s: CountAudit = %d, want %d", tc.name, n, len(want))
+		}
+
 		var paged []string
 		f := tc.f
 		f.Limit = 4

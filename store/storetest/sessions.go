@@ -102,6 +102,14 @@ func testSessionList(t *testing.T, s store.Store) {
 			name := fmt.Sprintf("user %q status %q", user, status)
 			sameIDs(t, name, sessionIDs(got), want)
 
+			// Counts ignore the page: Before and Limit are set to show it.
+			n, err := s.CountSessions(ctx, steward.SessionFilter{UserID: user, Status: status, Now: now,
+				Before: all[len(all)/2].ID, Limit: 1})
+			must(t, "CountSessions", err)
+			if n != int64(len(want)) {
+				t.Errorf("%s: CountSessions = %d, want %d", name, n, len(want))
+			}
+
 			var paged []string
 			f.Limit = 3
 			for range len(want) + 1 {
