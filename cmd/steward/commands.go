@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stewardhq/steward/api"
+	"github.com/stewardhq/steward/internal/backend"
 	"github.com/stewardhq/steward/service"
 	"github.com/stewardhq/steward/store"
 )
@@ -41,7 +42,7 @@ func newRootCmd(ctx context.Context, getenv func(string) string, stdout, stderr 
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		st, err := openStore(ctx, cfg.DB)
+		st, err := backend.Open(ctx, cfg.DB)
 		if err != nil {
 			return nil, nil, nil, err
 		}

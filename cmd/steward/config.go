@@ -1,17 +1,12 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"strings"
 
 	"github.com/spf13/cobra"
-
-	"github.com/stewardhq/steward/store"
-	"github.com/stewardhq/steward/store/postgres"
-	"github.com/stewardhq/steward/store/sqlite"
 )
 
 // config is every setting, read from flags with environment fallbacks.
@@ -65,30 +60,4 @@ func (c *config) logger(w io.Writer) (*slog.Logger, error) {
 		return slog.New(slog.NewTextHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("log format %q: want text or json", c.LogFormat)
-}
-
-// openStore opens and migrates the database named by dsn.
-func openStore(ctx context.Context, dsn string) (store.Store, error) {
-	var st store.Store
-	switch {
-	case strings.HasPrefix(dsn, "sqlite:"):
-		s, err := sqlite.Open(ctx, strings.TrimPrefix(dsn, "sqlite:"))
-		if err != nil {
-			return nil, err
-		}
-		st = s
-	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
-		s, err := postgres.Open(ctx, dsn)
-		if err != nil {
-			return nil, err
-		}
-		st = s
-	default:
-		return nil, fmt.Errorf("database %q: want sqlite:<path> or a postgres:// URL", dsn)
-	}
-	if err := st.Migrate(ctx); err != nil {
-		st.Close()
-		return nil, fmt.Errorf("migrating: %w", err)
-	}
-	return st, nil
 }
