@@ -204,8 +204,8 @@ func TestMigrationVersionBeforeMigrate(t *testing.T) {
 	if err := s.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if v, err := s.MigrationVersion(ctx); err != nil || v != 1 {
-		t.Fatalf("MigrationVersion after Migrate = %d, %v; want 1", v, err)
+	if v, err := s.MigrationVersion(ctx); err != nil || v != 2 {
+		t.Fatalf("MigrationVersion after Migrate = %d, %v; want 2", v, err)
 	}
 	err := s.Update(ctx, func(tx store.Tx) error {
 		return tx.CreateUser(ctx, &steward.User{ID: "u1", Email: "a@example.com", Role: steward.RoleUser,

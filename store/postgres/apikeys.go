@@ -1,0 +1,246 @@
+package postgres
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/stewardhq/steward"
+	"github.com/stewardhq/steward/store"
+)
+
+func init() {
+	// The unique constraints of 00002_api_keys.sql.
+	constraintFields["api_keys_pkey"] = "id"
+	constraintFields["api_keys_secret_hash_key"] = "secret_hash"
+	constraintFields["idempotency_pkey"] = "key_hash"
+}
+
+const apiKeyCols = `id, name, key_type, purpose, coalesce(tenant_id, ''), user_id, scopes, rate_limit_rpm,
+	expires_at, allowed_ips, status, revoked_at, revoked_reason, rotated_from, key_prefix, last_four,
+	last_used_at, last_used_ip, created_by, created_at, updated_at, secret_hash`
+
+const (
+	getAPIKeySQL       = "SELECT " + apiKeyCols + " FROM api_keys WHERE id = $1"
+	getAPIKeyByHashSQL = "SELECT " + apiKeyCols + " FROM api_keys WHERE secret_hash = $1"
+)
+
+func scanAPIKey(row pgx.Row) (*steward.APIKey, error) {
+	var (
+		k           steward.APIKey
+		typ, status string
+	)
+	err := row.Scan(&k.ID, &k.Name, &typ, &k.Purpose, &k.TenantID, &k.UserID, &k.Scopes, &k.RateLimitRPM,
+		&k.ExpiresAt, &k.AllowedIPs, &status, &k.RevokedAt, &k.RevokedReason, &k.RotatedFrom, &k.KeyPrefix,
+		&k.LastFour, &k.LastUsedAt, &k.LastUsedIP, &k.CreatedBy, &k.CreatedAt, &k.UpdatedAt, &k.SecretHash)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	k.Type, k.Status = steward.KeyType(typ), steward.KeyStatus(status)
+	if k.Scopes == nil {
+		k.Scopes = []steward.Permission{}
+	}
+	if k.AllowedIPs == nil {
+		k.AllowedIPs = []string{}
+	}
+	k.ExpiresAt, k.RevokedAt, k.LastUsedAt = utcPtr(k.ExpiresAt), utcPtr(k.RevokedAt), utcPtr(k.LastUsedAt)
+	k.CreatedAt, k.UpdatedAt = k.CreatedAt.UTC(), k.UpdatedAt.UTC()
+	return &k, nil
+}
+
+func (q *queries) GetAPIKey(ctx context.Context, id string) (*steward.APIKey, error) {
+	return scanAPIKey(q.q.QueryRow(ctx, getAPIKeySQL+q.forUpdate(), id))
+}
+
+// GetAPIKeyByHash is one lookup in the unique index on secret_hash.
+func (q *queries) GetAPIKeyByHash(ctx context.Context, hash []byte) (*steward.APIKey, error) {
+	return scanAPIKey(q.q.QueryRow(ctx, getAPIKeyByHashSQL+q.forUpdate(), hash))
+}
+
+// apiKeyWhere holds the conditions of f, Before and Limit aside: the list
+// adds its keyset condition, a count does not.
+func apiKeyWhere(f steward.KeyFilter) *where {
+	w := &where{}
+	eq := func(col, v string) {
+		if v != "" {
+			w.add(col + " = " + w.arg(v))
+		}
+	}
+	eq("tenant_id", f.TenantID)
+	eq("user_id", f.UserID)
+	eq("status", string(f.Status))
+	eq("key_type", string(f.Type))
+	return w
+}
+
+func (q *queries) ListAPIKeys(ctx context.Context, f steward.KeyFilter) ([]*steward.APIKey, error) {
+	w := apiKeyWhere(f)
+	if f.Before != "" {
+		w.add("id < " + w.arg(f.Before))
+	}
+	rows, err := q.q.Query(ctx, "SELECT "+apiKeyCols+" FROM api_keys"+w.String()+
+		" ORDER BY id DESC LIMIT "+w.arg(pageLimit(f.Limit)), w.args...)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	keys := []*steward.APIKey{}
+	for rows.Next() {
+		k, err := scanAPIKey(rows)
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, k)
+	}
+	return keys, mapErr(rows.Err())
+}
+
+func (q *queries) CountAPIKeys(ctx context.Context, f steward.KeyFilter) (int64, error) {
+	w := apiKeyWhere(f)
+	var n int64
+	err := q.q.QueryRow(ctx, "SELECT count(*) FROM api_keys"+w.String(), w.args...).Scan(&n)
+	return n, mapErr(err)
+}
+
+// apiKeyStatsSQL counts keys by state at $1 and type in one pass; the state
+// is steward.APIKey.State spelled in SQL. $2 and $3 start the 24-hour and
+// 30-day windows, which end at $1 inclusive.
+const apiKeyStatsSQL = `SELECT
+    CASE
+        WHEN status = 'revoked' OR revoked_at <= $1 THEN 'revoked'
+        WHEN expires_at <= $1 THEN 'expired'
+        WHEN status = 'disabled' THEN 'disabled'
+        ELSE 'active'
+    END,
+    key_type,
+    count(*),
+    count(*) FILTER (WHERE created_at BETWEEN $2 AND $1),
+    count(*) FILTER (WHERE created_at BETWEEN $3 AND $1),
+    count(*) FILTER (WHERE last_used_at BETWEEN $2 AND $1),
+    count(*) FILTER (WHERE last_used_at BETWEEN $3 AND $1)
+FROM api_keys
+GROUP BY 1, 2`
+
+func (q *queries) APIKeyStats(ctx context.Context, now time.Time) (*steward.KeyStats, error) {
+	rows, err := q.q.Query(ctx, apiKeyStatsSQL, now, now.Add(-24*time.Hour), now.Add(-30*24*time.Hour))
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	st := newKeyStats()
+	for rows.Next() {
+		var (
+			state, typ                              string
+			n, created24, created30, used24, used30 int64
+		)
+		if err := rows.Scan(&state, &typ, &n, &created24, &created30, &used24, &used30); err != nil {
+			return nil, mapErr(err)
+		}
+		st.ByStatus[steward.KeyStatus(state)] += n
+		st.ByType[steward.KeyType(typ)] += n
+		st.Total += n
+		st.Created24 += created24
+		st.Created30 += created30
+		st.Used24 += used24
+		st.Used30 += used30
+	}
+	if err := rows.Err(); err != nil {
+		return nil, mapErr(err)
+	}
+	return st, nil
+}
+
+// newKeyStats has every status and type counted at zero.
+func newKeyStats() *steward.KeyStats {
+	return &steward.KeyStats{
+		ByStatus: map[steward.KeyStatus]int64{
+			steward.KeyActive: 0, steward.KeyRevoked: 0, steward.KeyExpired: 0, steward.KeyDisabled: 0,
+		},
+		ByType: map[steward.KeyType]int64{steward.KeyUser: 0, steward.KeyAdmin: 0, steward.KeyPlatform: 0},
+	}
+}
+
+// apiKeyArgs are k's column values in the order of the INSERT and UPDATE below.
+func apiKeyArgs(k *steward.APIKey) []any {
+	scopes := k.Scopes
+	if scopes == nil {
+		scopes = []steward.Permission{}
+	}
+	ips := k.AllowedIPs
+	if ips == nil {
+		ips = []string{}
+	}
+	return []any{
+		k.ID, k.Name, string(k.Type), k.Purpose, nullIfEmpty(k.TenantID), k.UserID, scopes, k.RateLimitRPM,
+		k.ExpiresAt, ips, string(k.Status), k.RevokedAt, k.RevokedReason, k.RotatedFrom, k.KeyPrefix,
+		k.LastFour, k.LastUsedAt, k.LastUsedIP, k.CreatedBy, k.CreatedAt, k.UpdatedAt, k.SecretHash,
+	}
+}
+
+func (t *tx) CreateAPIKey(ctx context.Context, k *steward.APIKey) error {
+	_, err := t.q.Exec(ctx, `INSERT INTO api_keys (id, name, key_type, purpose, tenant_id, user_id,
+		scopes, rate_limit_rpm, expires_at, allowed_ips, status, revoked_at, revoked_reason,
+		rotated_from, key_prefix, last_four, last_used_at, last_used_ip, created_by, created_at,
+		updated_at, secret_hash)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+		$19, $20, $21, $22)`, apiKeyArgs(k)...)
+	return mapErr(err)
+}
+
+func (t *tx) UpdateAPIKey(ctx context.Context, k *steward.APIKey) error {
+	tag, err := t.q.Exec(ctx, `UPDATE api_keys SET name = $2, key_type = $3, purpose = $4,
+		tenant_id = $5, user_id = $6, scopes = $7, rate_limit_rpm = $8, expires_at = $9,
+		allowed_ips = $10, status = $11, revoked_at = $12, revoked_reason = $13, rotated_from = $14,
+		key_prefix = $15, last_four = $16, last_used_at = $17, last_used_ip = $18, created_by = $19,
+		created_at = $20, updated_at = $21, secret_hash = $22
+		WHERE id = $1`, apiKeyArgs(k)...)
+	if err != nil {
+		return mapErr(err)
+	}
+	if tag.RowsAffected() == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
+const recordKeyUseSQL = `UPDATE api_keys SET last_used_at = $2, last_used_ip = $3
+	WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2)`
+
+// batcher is what a pgx.Tx offers beyond querier.
+type batcher interface {
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+// RecordKeyUses sends one UPDATE a key in a single round trip. Keys are
+// updated in id order, so two replicas flushing at once lock rows in the same
+// order and do not deadlock.
+func (t *tx) RecordKeyUses(ctx context.Context, uses []steward.KeyUse) error {
+	uses = latestUses(uses)
+	if len(uses) == 0 {
+		return nil
+	}
+	bt, ok := t.q.(batcher)
+	if !ok {
+		return errors.New("postgres: record key uses: transaction cannot send batches")
+	}
+	b := &pgx.Batch{}
+	for _, u := range uses {
+		b.Queue(recordKeyUseSQL, u.KeyID, u.At, u.IP)
+	}
+	return mapErr(bt.SendBatch(ctx, b).Close())
+}
+
+// latestUses keeps the newest use of each key, in id order: what applying
+// every use in turn would leave, with one UPDATE a key.
+func latestUses(uses []steward.KeyUse) []steward.KeyUse {
+	sorted := slices.Clone(uses)
+	slices.SortStableFunc(sorted, func(a, b steward.KeyUse) int {
+		return cmp.Or(strings.Compare(a.KeyID, b.KeyID), b.At.Compare(a.At))
+	})
+	return slices.CompactFunc(sorted, func(a, b steward.KeyUse) bool { return a.KeyID == b.KeyID })
+}
