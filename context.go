@@ -1,6 +1,9 @@
 package steward
 
-import "context"
+import (
+	"context"
+	"slices"
+)
 
 // Actor is who performs a request, resolved fresh from the database on every
 // admin request so a role change takes effect on the very next call.
@@ -10,6 +13,17 @@ type Actor struct {
 	Role           Role
 	CredentialID   string // session or key id the request came with
 	ImpersonatorID string
+	// Scopes caps what a request made with an API key may do; nil for
+	// sessions, which carry the whole role.
+	Scopes []Permission
+}
+
+// Can reports whether the actor's role and, for a key, its scopes both allow p.
+func (a Actor) Can(p Permission) bool {
+	if !a.Role.Can(p) {
+		return false
+	}
+	return a.Scopes == nil || slices.Contains(a.Scopes, PermAll) || slices.Contains(a.Scopes, p)
 }
 
 // SystemActor is used by background jobs and start-up tasks.

@@ -44,6 +44,7 @@ const (
 	PermSessionsRevoke   Permission = "sessions:revoke"
 	PermKeysRead         Permission = "keys:read"
 	PermKeysWrite        Permission = "keys:write"
+	PermKeysVerify       Permission = "keys:verify"
 	PermTenantsRead      Permission = "tenants:read"
 	PermTenantsWrite     Permission = "tenants:write"
 	PermTenantsDelete    Permission = "tenants:delete"
@@ -65,7 +66,7 @@ var (
 		PermCreditsRead, PermConfigRead, PermAuditRead,
 	}
 	adminPerms = append(slices.Clone(supportPerms),
-		PermUsersWrite, PermUsersBan, PermSessionsRevoke, PermKeysWrite,
+		PermUsersWrite, PermUsersBan, PermSessionsRevoke, PermKeysWrite, PermKeysVerify,
 		PermTenantsWrite, PermCreditsWrite, PermAuditExport)
 	ownerPerms = append(slices.Clone(adminPerms),
 		PermUsersDelete, PermUsersRole, PermUsersImpersonate, PermTenantsDelete,

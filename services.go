@@ -197,5 +197,103 @@ type LoginResult struct {
 type Principal struct {
 	Actor   Actor
 	User    *User
-	Session *Session
+	Session *Session // nil when the credential is an API key
+	Key     *APIKey  // nil when the credential is a session
+}
+
+// KeyService manages API keys and verifies them.
+type KeyService interface {
+	// CreateKey: VALIDATION_FAILED (each bad field), NOT_FOUND (user_id),
+	// CANNOT_ESCALATE (scopes the actor does not hold), INSUFFICIENT_ROLE.
+	CreateKey(ctx context.Context, in *KeyCreate) (*CreatedKey, error)
+	ListKeys(ctx context.Context, f KeyFilter, p ListParams) (*Page[*APIKey], error)
+	// GetKey: NOT_FOUND.
+	GetKey(ctx context.Context, id string) (*APIKey, error)
+	// UpdateKey changes name, allowed_ips or rate_limit_rpm: NOT_FOUND,
+	// VALIDATION_FAILED, INVALID_STATE (revoked), INSUFFICIENT_ROLE.
+	UpdateKey(ctx context.Context, id string, p *KeyPatch) (*APIKey, error)
+	// RevokeKey: NOT_FOUND, INVALID_STATE (already revoked), INSUFFICIENT_ROLE.
+	RevokeKey(ctx context.Context, id, reason string) (*APIKey, error)
+	// BulkRevokeKeys revokes each id in its own transaction.
+	BulkRevokeKeys(ctx context.Context, ids []string) (*BulkResult, error)
+	// RotateKey makes a new key with the same settings and revokes the old
+	// one now or after the grace period: NOT_FOUND, INVALID_STATE, VALIDATION_FAILED.
+	RotateKey(ctx context.Context, id string, in *KeyRotate) (*CreatedKey, error)
+	KeyStats(ctx context.Context) (*KeyStats, error)
+	// VerifyKey answers for any key text; only the caller's own errors
+	// (authentication, permission) are errors.
+	VerifyKey(ctx context.Context, in *VerifyRequest) (*VerifyResult, error)
+}
+
+// KeyCreate is the body of POST /admin/api-keys.
+type KeyCreate struct {
+	Name         string       `json:"name"`
+	Type         KeyType      `json:"key_type"`
+	UserID       string       `json:"user_id"`
+	TenantID     string       `json:"tenant_id"`
+	Purpose      string       `json:"purpose"`
+	Scopes       []Permission `json:"scopes"`
+	RateLimitRPM int          `json:"rate_limit_rpm"`
+	ExpiresAt    *time.Time   `json:"expires_at"`
+	AllowedIPs   []string     `json:"allowed_ips"`
+}
+
+// CreatedKey is a key with its plaintext, shown this once.
+type CreatedKey struct {
+	*APIKey
+	Key string `json:"key"`
+}
+
+// KeyPatch is the body of PATCH /admin/api-keys/{id}.
+type KeyPatch struct {
+	Name         Optional[string]   `json:"name"`
+	AllowedIPs   Optional[[]string] `json:"allowed_ips"`
+	RateLimitRPM Optional[int]      `json:"rate_limit_rpm"`
+}
+
+// KeyRotate is the body of POST /admin/api-keys/{id}/rotate.
+type KeyRotate struct {
+	// GracePeriodSeconds keeps the old key working this long (0: revoked now).
+	GracePeriodSeconds int `json:"grace_period_seconds"`
+}
+
+// VerifyRequest is the body of POST /platform/keys/verify.
+type VerifyRequest struct {
+	Key   string     `json:"key"`
+	IP    string     `json:"ip"`
+	Scope Permission `json:"scope"`
+}
+
+// RateLimitState is a key's rate-limit window as of a verification.
+type RateLimitState struct {
+	Limit     int   `json:"limit"`     // requests per minute; 0 = unlimited
+	Remaining int   `json:"remaining"` // requests left now
+	Reset     int64 `json:"reset"`     // unix seconds when the bucket is full again
+}
+
+// VerifyResult is the answer of POST /platform/keys/verify.
+type VerifyResult struct {
+	Valid     bool           `json:"valid"`
+	Code      string         `json:"code"`
+	KeyID     string         `json:"key_id"`
+	KeyType   KeyType        `json:"key_type"`
+	UserID    string         `json:"user_id"`
+	TenantID  string         `json:"tenant_id"`
+	Scopes    []Permission   `json:"scopes"`
+	RateLimit RateLimitState `json:"ratelimit"`
+}
+
+// Answer is an HTTP-level result that the idempotency mechanism keeps and
+// replays: a status and a body.
+type Answer struct {
+	Status int
+	Body   []byte
+}
+
+// IdempotencyService runs a request at most once per Idempotency-Key.
+type IdempotencyService interface {
+	// Idempotent runs fn once per (scope, key) within 24 h and answers
+	// repeats with the first answer (replayed = true): BAD_REQUEST (malformed
+	// key), IDEMPOTENCY_KEY_REUSED (same key, other body).
+	Idempotent(ctx context.Context, scope, key string, request []byte, fn func() Answer) (ans Answer, replayed bool, err error)
 }

@@ -35,13 +35,9 @@ func badRequest(msg string, fields map[string]any) error {
 // fields refused, trailing data refused. An empty body decodes as {} when
 // optional is true.
 func decode(r *http.Request, v any, optional bool) error {
-	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxBodyBytes))
-	var tooBig *http.MaxBytesError
-	if errors.As(err, &tooBig) {
-		return steward.Errorf(steward.CodePayloadTooLarge, "request body is larger than 1 MiB")
-	}
+	body, err := readBody(r)
 	if err != nil {
-		return badRequest("could not read the request body", nil)
+		return err
 	}
 	if len(strings.TrimSpace(string(body))) == 0 {
 		if optional {
@@ -61,6 +57,19 @@ func decode(r *http.Request, v any, optional bool) error {
 		return badRequest("unexpected data after the JSON object", nil)
 	}
 	return nil
+}
+
+// readBody reads the whole body, up to MaxBodyBytes.
+func readBody(r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxBodyBytes))
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return nil, steward.Errorf(steward.CodePayloadTooLarge, "request body is larger than 1 MiB")
+	}
+	if err != nil {
+		return nil, badRequest("could not read the request body", nil)
+	}
+	return body, nil
 }
 
 func decodeError(err error) error {

@@ -8,6 +8,7 @@ const (
 	authPublic authKind = iota // no credential
 	authUser                   // any live session (the auth surface)
 	authAdmin                  // an operator, not under impersonation
+	authPlatform               // a platform key
 )
 
 // route is one endpoint. The OpenAPI test and the authorization test both
@@ -54,6 +55,18 @@ func (s *server) routes() []route {
 
 		{http.MethodGet, "/api/v1/admin/sessions", authAdmin, s.listSessions},
 		{http.MethodDelete, "/api/v1/admin/sessions/{id}", authAdmin, s.revokeSession},
+
+		{http.MethodGet, "/api/v1/admin/users/{id}/api-keys", authAdmin, s.userKeys},
+		{http.MethodGet, "/api/v1/admin/api-keys", authAdmin, s.listKeys},
+		{http.MethodPost, "/api/v1/admin/api-keys", authAdmin, s.idempotent(s.createKey)},
+		{http.MethodGet, "/api/v1/admin/api-keys/stats", authAdmin, s.keyStats},
+		{http.MethodPost, "/api/v1/admin/api-keys/bulk-revoke", authAdmin, s.bulkRevokeKeys},
+		{http.MethodGet, "/api/v1/admin/api-keys/{id}", authAdmin, s.getKey},
+		{http.MethodPatch, "/api/v1/admin/api-keys/{id}", authAdmin, s.updateKey},
+		{http.MethodDelete, "/api/v1/admin/api-keys/{id}", authAdmin, s.revokeKey},
+		{http.MethodPost, "/api/v1/admin/api-keys/{id}/rotate", authAdmin, s.idempotent(s.rotateKey)},
+
+		{http.MethodPost, "/api/v1/platform/keys/verify", authPlatform, s.verifyKey},
 
 		{http.MethodGet, "/api/v1/admin/audit-log", authAdmin, s.listAudit},
 		{http.MethodGet, "/api/v1/admin/audit-log/verify", authAdmin, s.verifyAudit},

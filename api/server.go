@@ -25,6 +25,8 @@ type Deps struct {
 	Sessions steward.SessionService
 	Audit    steward.AuditService
 	Auth     steward.AuthService
+	Keys     steward.KeyService
+	Idem     steward.IdempotencyService
 	// Ready reports whether the database answers (for /readyz).
 	Ready  func(ctx context.Context) error
 	Logger *slog.Logger
@@ -80,7 +82,7 @@ func (s *server) adapt(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		switch rt.Auth {
-		case authAdmin, authUser:
+		case authAdmin, authUser, authPlatform:
 			p, err := s.authenticate(r, rt.Auth)
 			if err != nil {
 				s.writeError(w, r, err)
@@ -127,7 +129,19 @@ func (s *server) authenticate(r *http.Request, kind authKind) (*steward.Principa
 	if err != nil {
 		return nil, err
 	}
-	if kind == authAdmin {
+	switch kind {
+	case authUser:
+		if p.Session == nil {
+			return nil, steward.Errorf(steward.CodeWrongSurface, "the auth surface takes session tokens, not API keys")
+		}
+	case authPlatform:
+		if p.Key == nil || p.Key.Type != steward.KeyPlatform {
+			return nil, steward.Errorf(steward.CodeWrongSurface, "the platform surface takes platform keys only")
+		}
+	case authAdmin:
+		if p.Key != nil && p.Key.Type == steward.KeyUser {
+			return nil, steward.Errorf(steward.CodeWrongSurface, "user keys are not accepted on the admin surface")
+		}
 		if p.Actor.ImpersonatorID != "" {
 			return nil, steward.Errorf(steward.CodeWrongSurface, "impersonation tokens are not accepted on the admin surface")
 		}

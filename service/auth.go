@@ -202,6 +202,9 @@ func (s *Service) Logout(ctx context.Context, token string) error {
 	if err != nil {
 		return err
 	}
+	if p.Session == nil {
+		return steward.Errorf(steward.CodeWrongSurface, "an API key has no session to log out of")
+	}
 	ctx = steward.WithActor(ctx, p.Actor)
 	return s.update(ctx, func(tx store.Tx) error {
 		sess, err := tx.GetSession(ctx, p.Session.ID)
@@ -227,6 +230,9 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*steward.Prin
 	var err error
 	var ver int64 = -1
 	switch {
+	case strings.HasPrefix(token, s.cfg.KeyPrefix+"_a_"), strings.HasPrefix(token, s.cfg.KeyPrefix+"_p_"),
+		strings.HasPrefix(token, s.cfg.KeyPrefix+"_u_"):
+		return s.authenticateKey(ctx, token)
 	case strings.HasPrefix(token, s.cfg.KeyPrefix+"_s_"):
 		sess, err = s.store.GetSessionByTokenHash(ctx, TokenHash(token))
 	case strings.Count(token, ".") == 2:

@@ -68,11 +68,15 @@ func (s *Service) Bootstrap(ctx context.Context, email, password string) (create
 	return true, generated, nil
 }
 
-// Maintain runs the periodic jobs: signing-key rotation and the ban sweeper.
+// Maintain runs the periodic jobs: signing-key rotation, the ban sweeper
+// and the purge of expired idempotency records.
 func (s *Service) Maintain(ctx context.Context) error {
 	if err := s.keys.ensure(ctx); err != nil {
 		return err
 	}
-	_, err := s.SweepExpiredBans(ctx)
+	if _, err := s.SweepExpiredBans(ctx); err != nil {
+		return err
+	}
+	_, err := s.PurgeIdempotency(ctx)
 	return err
 }

@@ -84,19 +84,24 @@ func (s *Service) BulkUsers(ctx context.Context, in *steward.BulkRequest) (*stew
 	if err := fe.Err(); err != nil {
 		return nil, err
 	}
+	return runBulk(ctx, s, ids, run)
+}
+
+// runBulk runs one action per id, each on its own, collecting per-id results.
+func runBulk(ctx context.Context, s *Service, ids []string, run func(ctx context.Context, id string) (string, error)) (*steward.BulkResult, error) {
 	res := &steward.BulkResult{Results: make([]steward.BulkItem, 0, len(ids))}
-	for _, uid := range ids {
+	for _, one := range ids {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		msg, err := run(ctx, uid)
-		item := steward.BulkItem{ID: uid, OK: err == nil, Message: msg}
+		msg, err := run(ctx, one)
+		item := steward.BulkItem{ID: one, OK: err == nil, Message: msg}
 		if err != nil {
 			item.Code = steward.ErrorCode(err)
 			if e, ok := err.(*steward.Error); ok {
 				item.Message = e.Message
 			} else {
-				s.log.ErrorContext(ctx, "bulk item failed", "user_id", uid, "err", err)
+				s.log.ErrorContext(ctx, "bulk item failed", "id", one, "err", err)
 				item.Message = "internal error"
 			}
 			res.Failed++

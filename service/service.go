@@ -36,6 +36,11 @@ type Config struct {
 	// LoginFailuresPerIP is how many failed logins one IP may make per
 	// minute (burst the same) before it gets 429; default 20.
 	LoginFailuresPerIP int
+	// UserKeyScopes are the scopes end users' keys may carry; default
+	// DefaultUserKeyScopes.
+	UserKeyScopes []string
+	// KeyPurposes are the purposes a key may name; default DefaultKeyPurposes.
+	KeyPurposes []string
 }
 
 // Service implements steward.UserService, SessionService, AuditService and
@@ -49,13 +54,18 @@ type Service struct {
 	keys     *keyRing
 	verified verifiedTokens
 	ipLimit  *failureLimiter
+	limits   keyLimiter
+	uses     keyUses
+	idem     idempotency
 }
 
 var (
-	_ steward.UserService    = (*Service)(nil)
-	_ steward.SessionService = (*Service)(nil)
-	_ steward.AuditService   = (*Service)(nil)
-	_ steward.AuthService    = (*Service)(nil)
+	_ steward.UserService        = (*Service)(nil)
+	_ steward.SessionService     = (*Service)(nil)
+	_ steward.AuditService       = (*Service)(nil)
+	_ steward.AuthService        = (*Service)(nil)
+	_ steward.KeyService         = (*Service)(nil)
+	_ steward.IdempotencyService = (*Service)(nil)
 )
 
 // New returns a Service. Call Start before serving so a signing key exists.
@@ -90,6 +100,12 @@ func New(cfg Config) *Service {
 	if cfg.LoginFailuresPerIP == 0 {
 		cfg.LoginFailuresPerIP = 20
 	}
+	if len(cfg.UserKeyScopes) == 0 {
+		cfg.UserKeyScopes = DefaultUserKeyScopes
+	}
+	if len(cfg.KeyPurposes) == 0 {
+		cfg.KeyPurposes = DefaultKeyPurposes
+	}
 	s := &Service{
 		store:  cfg.Store,
 		now:    func() time.Time { return cfg.Now().UTC().Truncate(time.Microsecond) },
@@ -114,9 +130,9 @@ func authorize(ctx context.Context, perm steward.Permission) (steward.Actor, err
 	if !ok {
 		return a, steward.Errorf(steward.CodeUnauthenticated, "authentication required")
 	}
-	if !a.Role.Can(perm) {
+	if !a.Can(perm) {
 		return a, &steward.Error{Code: steward.CodeForbidden,
-			Message: "your role does not allow this",
+			Message: "your role (or your key's scopes) does not allow this",
 			Details: map[string]any{"required_permission": string(perm), "role": string(a.Role)}}
 	}
 	return a, nil

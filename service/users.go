@@ -202,7 +202,7 @@ func validateUser(u *steward.User) steward.FieldErrors {
 // guardGrant: nobody grants a role above their own, and granting any
 // operator role needs users:role.
 func guardGrant(a steward.Actor, role steward.Role) error {
-	if !a.Role.Can(steward.PermUsersRole) {
+	if !a.Can(steward.PermUsersRole) {
 		return &steward.Error{Code: steward.CodeForbidden, Message: "your role does not allow granting roles",
 			Details: map[string]any{"required_permission": string(steward.PermUsersRole)}}
 	}
@@ -332,7 +332,7 @@ func (s *Service) currentActor(ctx context.Context, tx store.Tx, perm steward.Pe
 		return a, steward.Errorf(steward.CodeUnauthenticated, "your account is no longer active")
 	}
 	a.Role = me.Role
-	if !a.Role.Can(perm) {
+	if !a.Can(perm) {
 		return a, &steward.Error{Code: steward.CodeForbidden, Message: "your role does not allow this",
 			Details: map[string]any{"required_permission": string(perm), "role": string(a.Role)}}
 	}
@@ -732,9 +732,10 @@ func mergeValue(target any, patch any) any {
 	return tm
 }
 
-// userDiff lists the public fields that differ, plus a redacted marker when
-// the password changed. updated_at is noise and left out.
-func userDiff(before, after *steward.User) map[string]change {
+// diff lists the public (JSON) fields that differ between two values of one
+// type. updated_at is noise and left out; secrets are json:"-" and so never
+// appear.
+func diff(before, after any) map[string]change {
 	b, a := fieldsOf(before), fieldsOf(after)
 	out := map[string]change{}
 	for k, av := range a {
@@ -742,6 +743,12 @@ func userDiff(before, after *steward.User) map[string]change {
 			out[k] = change{Before: bv, After: av}
 		}
 	}
+	return out
+}
+
+// userDiff is diff plus a redacted marker when the password changed.
+func userDiff(before, after *steward.User) map[string]change {
+	out := diff(before, after)
 	if before.PasswordHash != after.PasswordHash {
 		out["password"] = change{Before: redactedIf(before.PasswordHash), After: redactedIf(after.PasswordHash)}
 	}
@@ -755,8 +762,8 @@ func redactedIf(s string) any {
 	return redacted
 }
 
-func fieldsOf(u *steward.User) map[string]any {
-	b, _ := json.Marshal(u)
+func fieldsOf(v any) map[string]any {
+	b, _ := json.Marshal(v)
 	m := map[string]any{}
 	_ = json.Unmarshal(b, &m)
 	return m

@@ -71,6 +71,24 @@ type Queries interface {
 
 	// ListSigningKeys returns every signing key, oldest first.
 	ListSigningKeys(ctx context.Context) ([]*steward.SigningKey, error)
+
+	// ListUsersByIDs returns the users among ids that exist, in any order.
+	ListUsersByIDs(ctx context.Context, ids []string) ([]*steward.User, error)
+
+	GetAPIKey(ctx context.Context, id string) (*steward.APIKey, error)
+	GetAPIKeyByHash(ctx context.Context, hash []byte) (*steward.APIKey, error)
+	// ListAPIKeys returns up to f.Limit keys matching f (stored status), id descending.
+	ListAPIKeys(ctx context.Context, f steward.KeyFilter) ([]*steward.APIKey, error)
+	// CountAPIKeys counts keys matching f, ignoring Before and Limit.
+	CountAPIKeys(ctx context.Context, f steward.KeyFilter) (int64, error)
+	// APIKeyStats counts keys by state at now (revoked: stored revoked or a
+	// scheduled revocation at or before now; expired: expires_at at or
+	// before now and not revoked; disabled: stored disabled and neither of
+	// those; active: the rest), by type, and created/used in the 24 h and
+	// 30 days before now.
+	APIKeyStats(ctx context.Context, now time.Time) (*steward.KeyStats, error)
+
+	GetIdempotency(ctx context.Context, keyHash []byte) (*steward.IdempotencyRecord, error)
 }
 
 // Tx is one write transaction.
@@ -81,7 +99,8 @@ type Tx interface {
 	CreateUser(ctx context.Context, u *steward.User) error
 	// UpdateUser writes every column of u; ErrNotFound if it does not exist.
 	UpdateUser(ctx context.Context, u *steward.User) error
-	// PurgeUser deletes the user and every row that hangs off it (sessions).
+	// PurgeUser deletes the user and every row that hangs off it (sessions,
+	// API keys).
 	PurgeUser(ctx context.Context, id string) error
 	// LockOperators serialises changes to operators' roles and statuses until
 	// the transaction ends, so the last-active-owner count cannot race.
@@ -101,4 +120,21 @@ type Tx interface {
 
 	InsertSigningKey(ctx context.Context, k *steward.SigningKey) error
 	UpdateSigningKey(ctx context.Context, k *steward.SigningKey) error
+
+	// CreateAPIKey inserts k; a taken id or secret hash is a *DuplicateError.
+	CreateAPIKey(ctx context.Context, k *steward.APIKey) error
+	// UpdateAPIKey writes every column of k; ErrNotFound if it does not exist.
+	UpdateAPIKey(ctx context.Context, k *steward.APIKey) error
+	// RecordKeyUses sets last_used_at/last_used_ip of each key, but only
+	// where the recorded use is newer than the stored one. Unknown ids are
+	// ignored (the key may have been purged meanwhile).
+	RecordKeyUses(ctx context.Context, uses []steward.KeyUse) error
+
+	// InsertIdempotency claims r.KeyHash; a *DuplicateError if it is taken.
+	InsertIdempotency(ctx context.Context, r *steward.IdempotencyRecord) error
+	// UpdateIdempotency stores the answer; ErrNotFound if the claim is gone.
+	UpdateIdempotency(ctx context.Context, r *steward.IdempotencyRecord) error
+	DeleteIdempotency(ctx context.Context, keyHash []byte) error
+	// DeleteExpiredIdempotency removes records that expired at or before now.
+	DeleteExpiredIdempotency(ctx context.Context, now time.Time) (int64, error)
 }

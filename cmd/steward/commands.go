@@ -46,7 +46,8 @@ func newRootCmd(ctx context.Context, getenv func(string) string, stdout, stderr 
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		svc := service.New(service.Config{Store: st, Logger: log, KeyPrefix: cfg.KeyPrefix})
+		svc := service.New(service.Config{Store: st, Logger: log, KeyPrefix: cfg.KeyPrefix,
+			UserKeyScopes: cfg.UserKeyScopes, KeyPurposes: cfg.KeyPurposes})
 		return svc, st, log, nil
 	}
 
@@ -159,7 +160,7 @@ func serve(ctx context.Context, cfg config, svc *service.Service, st store.Store
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	handler := api.NewServer(api.Deps{
-		Users: svc, Sessions: svc, Audit: svc, Auth: svc,
+		Users: svc, Sessions: svc, Audit: svc, Auth: svc, Keys: svc, Idem: svc,
 		Ready: st.Ping, Logger: log, Metrics: reg,
 	})
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -193,21 +194,34 @@ func serve(ctx context.Context, cfg config, svc *service.Service, st store.Store
 	defer cancel()
 	err = srv.Shutdown(shutCtx)
 	<-jobsDone
+	// Requests are done: write the last key uses before the process ends.
+	if ferr := svc.FlushKeyUses(shutCtx); ferr != nil {
+		log.Error("flushing key uses", "err", ferr)
+	}
 	return err
 }
 
-// maintain runs the periodic jobs (ban sweeper, key rotation) once a minute.
+// maintain runs the periodic jobs: the ban sweeper, key rotation and the
+// idempotency purge once a minute, and the key-use flush every few seconds.
 func maintain(ctx context.Context, svc *service.Service, log *slog.Logger) {
-	t := time.NewTicker(time.Minute)
-	defer t.Stop()
-	for {
-		if err := svc.Maintain(ctx); err != nil && ctx.Err() == nil {
-			log.Error("maintenance", "err", err)
+	minute := time.NewTicker(time.Minute)
+	defer minute.Stop()
+	flush := time.NewTicker(service.KeyUseFlushInterval)
+	defer flush.Stop()
+	run := func(what string, job func(context.Context) error) {
+		if err := job(ctx); err != nil && ctx.Err() == nil {
+			log.Error(what, "err", err)
 		}
+	}
+	run("maintenance", svc.Maintain)
+	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-minute.C:
+			run("maintenance", svc.Maintain)
+		case <-flush.C:
+			run("flushing key uses", svc.FlushKeyUses)
 		}
 	}
 }

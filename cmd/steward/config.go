@@ -19,6 +19,8 @@ type config struct {
 	BootstrapPassword string
 	LogLevel          string
 	LogFormat         string
+	UserKeyScopes     []string
+	KeyPurposes       []string
 }
 
 // bindConfig registers the flags; an environment variable fills a flag the
@@ -38,6 +40,21 @@ func bindConfig(cmd *cobra.Command, getenv func(string) string, c *config) {
 	c.BootstrapPassword = getenv("STEWARD_BOOTSTRAP_PASSWORD") // environment only: flags show up in ps
 	f.StringVar(&c.LogLevel, "log-level", env("STEWARD_LOG_LEVEL", "info"), "debug, info, warn or error (STEWARD_LOG_LEVEL)")
 	f.StringVar(&c.LogFormat, "log-format", env("STEWARD_LOG_FORMAT", "text"), "text or json (STEWARD_LOG_FORMAT)")
+	f.StringSliceVar(&c.UserKeyScopes, "user-key-scopes", list(getenv("STEWARD_USER_KEY_SCOPES")),
+		"scopes end users' keys may carry, comma-separated (STEWARD_USER_KEY_SCOPES; default read,write)")
+	f.StringSliceVar(&c.KeyPurposes, "key-purposes", list(getenv("STEWARD_KEY_PURPOSES")),
+		"purposes a key may name, comma-separated (STEWARD_KEY_PURPOSES; default api,automation,ci,integration,internal,testing)")
+}
+
+// list splits a comma-separated setting, dropping empty items.
+func list(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func (c *config) validate() error {

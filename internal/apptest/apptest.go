@@ -69,7 +69,7 @@ func New(t testing.TB, b testdb.Backend, opts ...Options) *App {
 	if _, _, err := svc.Bootstrap(ctx, "root@example.com", Password); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(api.NewServer(api.Deps{Users: svc, Sessions: svc, Audit: svc, Auth: svc,
+	srv := httptest.NewServer(api.NewServer(api.Deps{Users: svc, Sessions: svc, Audit: svc, Auth: svc, Keys: svc, Idem: svc,
 		Ready: st.Ping, Logger: log, Now: clk.Now}))
 	t.Cleanup(srv.Close)
 	a := &App{T: t, Backend: b, Store: st, Svc: svc, Clock: clk, Server: srv}

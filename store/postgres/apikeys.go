@@ -73,7 +73,20 @@ func apiKeyWhere(f steward.KeyFilter) *where {
 	}
 	eq("tenant_id", f.TenantID)
 	eq("user_id", f.UserID)
-	eq("status", string(f.Status))
+	if f.Status != "" {
+		// The key's own state at Now, as steward.APIKey.State computes it.
+		now := w.arg(f.Now)
+		live := "(revoked_at IS NULL OR revoked_at > " + now + ") AND status <> 'revoked'"
+		switch f.Status {
+		case steward.KeyRevoked:
+			w.add("(status = 'revoked' OR revoked_at <= " + now + ")")
+		case steward.KeyExpired:
+			w.add(live + " AND expires_at <= " + now)
+		default: // active, disabled
+			w.add("status = " + w.arg(string(f.Status)) + " AND " + live +
+				" AND (expires_at IS NULL OR expires_at > " + now + ")")
+		}
+	}
 	eq("key_type", string(f.Type))
 	return w
 }

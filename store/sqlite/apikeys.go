@@ -137,7 +137,23 @@ func apiKeyWhere(f steward.KeyFilter, list bool) (string, []any) {
 	}
 	eq("tenant_id", f.TenantID)
 	eq("user_id", f.UserID)
-	eq("status", string(f.Status))
+	if f.Status != "" {
+		// The key's own state at Now, as steward.APIKey.State computes it.
+		now := micros(f.Now)
+		live := "(revoked_at IS NULL OR revoked_at > ?) AND status <> 'revoked'"
+		unexpired := "(expires_at IS NULL OR expires_at > ?)"
+		switch f.Status {
+		case steward.KeyRevoked:
+			where = append(where, "(status = 'revoked' OR revoked_at <= ?)")
+			args = append(args, now)
+		case steward.KeyExpired:
+			where = append(where, live+" AND expires_at <= ?")
+			args = append(args, now, now)
+		default: // active, disabled
+			where = append(where, "status = ? AND "+live+" AND "+unexpired)
+			args = append(args, string(f.Status), now, now)
+		}
+	}
 	eq("key_type", string(f.Type))
 	if list && f.Before != "" {
 		where = append(where, "id < ?")

@@ -298,6 +298,25 @@ func testAPIKeyStats(t *testing.T, s store.Store) {
 			t.Fatalf("test table: %s is %s at now by APIKey.State, the table says %s", k.ID, st, state[k.ID])
 		}
 	}
+
+	// The status filter is the same state at Now, for lists and counts.
+	for _, status := range []steward.KeyStatus{steward.KeyActive, steward.KeyRevoked, steward.KeyExpired, steward.KeyDisabled} {
+		var want []string
+		for i := len(keys) - 1; i >= 0; i-- {
+			if state[keys[i].ID] == status {
+				want = append(want, keys[i].ID)
+			}
+		}
+		f := steward.KeyFilter{Status: status, Now: now, Limit: 100}
+		got, err := s.ListAPIKeys(ctx, f)
+		must(t, "ListAPIKeys", err)
+		sameIDs(t, "status "+string(status), keyIDs(got), want)
+		n, err := s.CountAPIKeys(ctx, f)
+		must(t, "CountAPIKeys", err)
+		if n != int64(len(want)) {
+			t.Errorf("CountAPIKeys(status %s) = %d, want %d", status, n, len(want))
+		}
+	}
 	// Windows include both ends; a time after now (key 9) is in neither.
 	want := &steward.KeyStats{
 		ByStatus:  map[steward.KeyStatus]int64{steward.KeyActive: 3, steward.KeyRevoked: 5, steward.KeyExpired: 3, steward.KeyDisabled: 2},
