@@ -29,9 +29,15 @@ type keyRing struct {
 	reloaded time.Time
 }
 
-// ensure creates a signing key when none is current, and rotates one older
-// than SigningKeyMaxAge. The retired key stays published until the tokens
-// it signed have expired.
+// publishDelay is how long a new signing key is only published before it
+// signs: every replica reloads its key set at least once a minute, so by
+// then every replica's JWKS shows the key its tokens will name.
+const publishDelay = 2 * time.Minute
+
+// ensure creates the first signing key, or a successor once the newest is
+// older than SigningKeyMaxAge, and retires keys that a successor replaced.
+// A retired key no longer signs but stays published until the tokens it
+// signed have expired.
 func (k *keyRing) ensure(ctx context.Context) error {
 	ctx = steward.WithActor(ctx, steward.SystemActor)
 	now := k.s.now()
@@ -44,14 +50,24 @@ func (k *keyRing) ensure(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		var current *steward.SigningKey
-		for _, key := range keys {
-			if key.RetiredAt == nil {
-				current = key
+		if len(keys) > 0 {
+			newest := keys[len(keys)-1]
+			signsFrom := newest.CreatedAt.Add(publishDelay)
+			for _, old := range keys[:len(keys)-1] {
+				if old.RetiredAt == nil && !now.Before(signsFrom) {
+					old.RetiredAt = &signsFrom
+					if err := tx.UpdateSigningKey(ctx, old); err != nil {
+						return err
+					}
+					if err := k.s.audit(ctx, tx, event{Action: "signing_key.retire", TargetType: "signing_key",
+						TargetID: old.ID, Metadata: map[string]any{"successor": newest.ID}}); err != nil {
+						return err
+					}
+				}
 			}
-		}
-		if current != nil && now.Sub(current.CreatedAt) < k.s.cfg.SigningKeyMaxAge {
-			return nil
+			if now.Sub(newest.CreatedAt) < k.s.cfg.SigningKeyMaxAge {
+				return nil
+			}
 		}
 		_, priv, err := ed25519.GenerateKey(rand.Reader)
 		if err != nil {
@@ -61,18 +77,7 @@ func (k *keyRing) ensure(ctx context.Context) error {
 		if err := tx.InsertSigningKey(ctx, nk); err != nil {
 			return err
 		}
-		meta := map[string]any{"kid": nk.ID}
-		for _, key := range keys {
-			if key.RetiredAt == nil {
-				key.RetiredAt = &now
-				if err := tx.UpdateSigningKey(ctx, key); err != nil {
-					return err
-				}
-				meta["retired_kid"] = key.ID
-			}
-		}
-		return k.s.audit(ctx, tx, event{Action: "signing_key.rotate", TargetType: "signing_key",
-			TargetID: nk.ID, Metadata: meta})
+		return k.s.audit(ctx, tx, event{Action: "signing_key.create", TargetType: "signing_key", TargetID: nk.ID})
 	})
 	if err != nil {
 		return err
@@ -91,16 +96,26 @@ func (k *keyRing) reload(ctx context.Context) error {
 	return nil
 }
 
-// current is the newest unretired key.
+// current is the key to sign with: the newest unretired key that has been
+// published for publishDelay, or failing that (a first start) the newest.
 func (k *keyRing) current() *steward.SigningKey {
 	k.mu.RLock()
 	defer k.mu.RUnlock()
+	now := k.s.now()
+	var fallback *steward.SigningKey
 	for i := len(k.keys) - 1; i >= 0; i-- {
-		if k.keys[i].RetiredAt == nil {
-			return k.keys[i]
+		key := k.keys[i]
+		if key.RetiredAt != nil {
+			continue
+		}
+		if now.Sub(key.CreatedAt) >= publishDelay {
+			return key
+		}
+		if fallback == nil {
+			fallback = key
 		}
 	}
-	return nil
+	return fallback
 }
 
 // find returns the public key for kid. An unknown kid (another replica

@@ -2,6 +2,7 @@ package service_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -349,30 +350,55 @@ func TestSigningKeyRotationKeepsOldKeyPublished(t *testing.T) {
 			}
 			return ids
 		}
+		kidOf := func(tok string) string {
+			var h struct{ Kid string }
+			b, _ := base64.RawURLEncoding.DecodeString(strings.Split(tok, ".")[0])
+			_ = json.Unmarshal(b, &h)
+			return h.Kid
+		}
+		login := func() *steward.LoginResult {
+			res, err := a.Svc.Login(ctx, steward.LoginInput{Email: u.Email, Password: apptest.Password})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return res
+		}
+		first := jwks()
+		if len(first) != 1 {
+			t.Fatalf("a new install publishes one key: %v", first)
+		}
 		a.Clock.Advance(30*24*time.Hour - 5*time.Minute)
-		before, err := a.Svc.Login(ctx, steward.LoginInput{Email: u.Email, Password: apptest.Password})
-		if err != nil {
+		before := login()
+		a.Clock.Advance(6 * time.Minute)
+		if err := a.Svc.Maintain(ctx); err != nil { // creates the successor
 			t.Fatal(err)
 		}
-		a.Clock.Advance(6 * time.Minute)
-		if err := a.Svc.Maintain(ctx); err != nil {
+		a.Clock.Advance(time.Minute + time.Second) // past the JWKS cache
+		published := jwks()
+		if len(published) != 2 {
+			t.Fatalf("the successor is published before it signs: %v", published)
+		}
+		if kid := kidOf(login().AccessToken); kid != first[0] {
+			t.Fatalf("a key signed before it was published for 2 minutes: %s", kid)
+		}
+		a.Clock.Advance(time.Minute)
+		if err := a.Svc.Maintain(ctx); err != nil { // retires the old key
 			t.Fatal(err)
+		}
+		after := login()
+		if kid := kidOf(after.AccessToken); kid == first[0] {
+			t.Fatal("the successor does not sign after its publish delay")
+		}
+		for _, tok := range []string{before.AccessToken, after.AccessToken} {
+			if _, err := a.Svc.Authenticate(ctx, tok); err != nil {
+				t.Fatalf("a live token: %v", err)
+			}
 		}
 		if ids := jwks(); len(ids) != 2 {
-			t.Fatalf("after rotation the JWKS should hold the new and the old key: %v", ids)
+			t.Fatalf("the retired key stays published while its tokens live: %v", ids)
 		}
-		if _, err := a.Svc.Authenticate(ctx, before.AccessToken); err != nil {
-			t.Fatalf("a live token from the retired key: %v", err)
-		}
-		after, err := a.Svc.Login(ctx, steward.LoginInput{Email: u.Email, Password: apptest.Password})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := a.Svc.Authenticate(ctx, after.AccessToken); err != nil {
-			t.Fatalf("token from the new key: %v", err)
-		}
-		a.Clock.Advance(17 * time.Minute)
-		if ids := jwks(); len(ids) != 1 {
+		a.Clock.Advance(16 * time.Minute)
+		if ids := jwks(); len(ids) != 1 || ids[0] == first[0] {
 			t.Fatalf("the retired key should leave the JWKS once its tokens expired: %v", ids)
 		}
 	})
