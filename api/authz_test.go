@@ -26,8 +26,8 @@ type authzRoute struct {
 func (r authzRoute) key() string { return r.Method + " " + r.Pattern }
 
 // authzTable is the expected permission of every admin route, read off the
-// service: each method's authorize/mutateUser permission. Reads of a user's
-// sessions or audit log first load the user (users:read).
+// service: each method's authorize/mutateUser/mutateKey permission. Reads of
+// a user's sessions, audit log or API keys first load the user (users:read).
 func authzTable() []authzRoute {
 	const base = "/api/v1/admin"
 	target := func(f *fix) string { return createUser(f.t, f.a, steward.RoleUser).ID }
@@ -93,6 +93,32 @@ func authzTable() []authzRoute {
 				u := createUser(f.t, f.a, steward.RoleUser)
 				return base + "/sessions/" + f.sessionID(svcLogin(f.t, f.a, u.Email)), nil
 			}},
+		{"GET", base + "/users/{id}/api-keys", []steward.Permission{steward.PermUsersRead, steward.PermKeysRead},
+			func(f *fix) (string, any) { return base + "/users/" + authzKey(f).UserID + "/api-keys", nil }},
+		{"GET", base + "/api-keys", []steward.Permission{steward.PermKeysRead},
+			func(f *fix) (string, any) { return base + "/api-keys?limit=5&type=user", nil }},
+		{"POST", base + "/api-keys", []steward.Permission{steward.PermKeysWrite},
+			func(f *fix) (string, any) {
+				return base + "/api-keys", M{"name": "authz", "key_type": "user", "user_id": target(f), "scopes": []string{"read"}}
+			}},
+		{"GET", base + "/api-keys/stats", []steward.Permission{steward.PermKeysRead},
+			func(f *fix) (string, any) { return base + "/api-keys/stats", nil }},
+		{"POST", base + "/api-keys/bulk-revoke", []steward.Permission{steward.PermKeysWrite},
+			func(f *fix) (string, any) {
+				return base + "/api-keys/bulk-revoke", M{"key_ids": []string{authzKey(f).ID, authzKey(f).ID}}
+			}},
+		{"GET", base + "/api-keys/{id}", []steward.Permission{steward.PermKeysRead},
+			func(f *fix) (string, any) { return base + "/api-keys/" + authzKey(f).ID, nil }},
+		{"PATCH", base + "/api-keys/{id}", []steward.Permission{steward.PermKeysWrite},
+			func(f *fix) (string, any) {
+				return base + "/api-keys/" + authzKey(f).ID, M{"name": "Renamed key", "allowed_ips": []string{"10.0.0.0/8"}, "rate_limit_rpm": 60}
+			}},
+		{"DELETE", base + "/api-keys/{id}", []steward.Permission{steward.PermKeysWrite},
+			func(f *fix) (string, any) { return base + "/api-keys/" + authzKey(f).ID, M{"reason": "authz"} }},
+		{"POST", base + "/api-keys/{id}/rotate", []steward.Permission{steward.PermKeysWrite},
+			func(f *fix) (string, any) {
+				return base + "/api-keys/" + authzKey(f).ID + "/rotate", M{"grace_period_seconds": 60}
+			}},
 		{"GET", base + "/audit-log", []steward.Permission{steward.PermAuditRead},
 			func(f *fix) (string, any) { return base + "/audit-log?limit=5", nil }},
 		{"GET", base + "/audit-log/verify", []steward.Permission{steward.PermAuditRead},
@@ -100,6 +126,16 @@ func authzTable() []authzRoute {
 		{"GET", base + "/audit-log/export", []steward.Permission{steward.PermAuditExport},
 			func(f *fix) (string, any) { return base + "/audit-log/export?format=ndjson&action=user.ban", nil }},
 	}
+}
+
+// authzKey mints, as the system, a user key for a fresh end user: a target
+// every operator with keys:write outranks.
+func authzKey(f *fix) *steward.CreatedKey {
+	f.t.Helper()
+	u := createUser(f.t, f.a, steward.RoleUser)
+	k, err := f.a.Svc.CreateKey(apptest.System(), &steward.KeyCreate{Name: "authz target", Type: steward.KeyUser, UserID: u.ID})
+	f.ok(err)
+	return k
 }
 
 // routeLineRe matches one entry of the route table in routes.go:
@@ -232,6 +268,70 @@ func TestAuthorizationMatrix(t *testing.T) {
 		for _, c := range creds[2:] {
 			if _, err := a.Svc.Authenticate(context.Background(), tokens[c.Name]); err != nil {
 				t.Errorf("%s's session died during the matrix: %v", c.Name, err)
+			}
+		}
+	})
+}
+
+// TestPlatformVerifyTakesOnlyPlatformKeys puts every kind of credential to
+// the platform surface's route: only a platform key whose scopes and whose
+// operator's role both hold keys:verify gets an answer.
+func TestPlatformVerifyTakesOnlyPlatformKeys(t *testing.T) {
+	const verifyPath = "/api/v1/platform/keys/verify"
+	apptest.Each(t, func(t *testing.T, a *apptest.App) {
+		f := newFix(t, a)
+		adm := createUser(t, a, steward.RoleAdmin)
+		sup := createUser(t, a, steward.RoleSupport)
+		end := createUser(t, a, steward.RoleUser)
+		mint := func(owner *steward.User, typ steward.KeyType, scopes ...steward.Permission) string {
+			t.Helper()
+			k, err := a.Svc.CreateKey(apptest.System(), &steward.KeyCreate{Name: "surface " + string(typ), Type: typ, UserID: owner.ID, Scopes: scopes})
+			f.ok(err)
+			return k.Key
+		}
+		login, err := a.Svc.Login(context.Background(), steward.LoginInput{Email: adm.Email, Password: apptest.Password, IP: "192.0.2.10"})
+		f.ok(err)
+		revoked, err := a.Svc.CreateKey(apptest.System(), &steward.KeyCreate{Name: "revoked platform", Type: steward.KeyPlatform,
+			UserID: adm.ID, Scopes: []steward.Permission{steward.PermKeysVerify}})
+		f.ok(err)
+		_, err = a.Svc.RevokeKey(apptest.System(), revoked.ID, "")
+		f.ok(err)
+		checked := mint(end, steward.KeyUser)
+
+		cases := []struct {
+			name, token string
+			status      int
+			code        string
+		}{
+			{"no credential", "", 401, steward.CodeUnauthenticated},
+			{"garbage", "garbage", 401, steward.CodeUnauthenticated},
+			{"unknown platform key", "stw_p_" + strings.Repeat("A", 43), 401, steward.CodeUnauthenticated},
+			{"revoked platform key", revoked.Key, 401, steward.CodeUnauthenticated},
+			{"operator session token", login.SessionToken, 403, steward.CodeWrongSurface},
+			{"operator access token", login.AccessToken, 403, steward.CodeWrongSurface},
+			{"root session token", a.RootToken, 403, steward.CodeWrongSurface},
+			{"end user's session token", svcLogin(t, a, end.Email), 403, steward.CodeWrongSurface},
+			{"admin key", mint(adm, steward.KeyAdmin), 403, steward.CodeWrongSurface},
+			{"root's admin key holding *", mint(a.Root, steward.KeyAdmin, steward.PermAll), 403, steward.CodeWrongSurface},
+			{"user key", mint(end, steward.KeyUser), 403, steward.CodeWrongSurface},
+			{"platform key without keys:verify", mint(adm, steward.KeyPlatform, steward.PermUsersRead, steward.PermKeysRead), 403, steward.CodeForbidden},
+			{"platform key of a support operator", mint(sup, steward.KeyPlatform, steward.PermKeysVerify), 403, steward.CodeForbidden},
+			{"platform key with keys:verify", mint(adm, steward.KeyPlatform, steward.PermKeysVerify), 200, ""},
+			{"platform key with *", mint(a.Root, steward.KeyPlatform, steward.PermAll), 200, ""},
+		}
+		for _, c := range cases {
+			r := f.do(post, verifyPath, c.token, M{"key": checked})
+			if c.status == 200 {
+				if r.Status != 200 || r.Get("valid") != true || r.Get("code") != steward.VerifyValid {
+					t.Errorf("%s: %d %s, want 200 VALID", c.name, r.Status, r.Raw)
+				}
+				continue
+			}
+			if r.Status != c.status || r.Get("code") != c.code {
+				t.Errorf("%s: %d %s, want %d %s", c.name, r.Status, r.Raw, c.status, c.code)
+			}
+			if c.code == steward.CodeForbidden && r.Get("details.required_permission") != string(steward.PermKeysVerify) {
+				t.Errorf("%s: required_permission %v, want keys:verify", c.name, r.Get("details.required_permission"))
 			}
 		}
 	})
