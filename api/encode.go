@@ -81,6 +81,12 @@ func decodeError(err error) error {
 		return badRequest("malformed JSON at byte "+strconv.FormatInt(syn.Offset, 10), nil)
 	case errors.As(err, &typ):
 		field := typ.Field
+		// A field of an embedded struct comes as "GoType.json_name"; our
+		// JSON names are lower-case, so an upper-case first segment is the
+		// Go type and not part of what the client sent.
+		if head, rest, ok := strings.Cut(field, "."); ok && head != "" && head[0] >= 'A' && head[0] <= 'Z' {
+			field = rest
+		}
 		if field == "" {
 			field = "body"
 		}

@@ -5,10 +5,10 @@ import "net/http"
 type authKind int
 
 const (
-	authPublic authKind = iota // no credential
-	authUser                   // any live session (the auth surface)
-	authAdmin                  // an operator, not under impersonation
-	authPlatform               // a platform key
+	authPublic   authKind = iota // no credential
+	authUser                     // any live session (the auth surface)
+	authAdmin                    // an operator, not under impersonation
+	authPlatform                 // a platform key
 )
 
 // route is one endpoint. The OpenAPI test and the authorization test both

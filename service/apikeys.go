@@ -471,10 +471,11 @@ func (s *Service) BulkRevokeKeys(ctx context.Context, ids []string) (*steward.Bu
 
 // RotateKey implements steward.KeyService.
 func (s *Service) RotateKey(ctx context.Context, kid string, in *steward.KeyRotate) (*steward.CreatedKey, error) {
-	grace := time.Duration(in.GracePeriodSeconds) * time.Second
-	if in.GracePeriodSeconds < 0 || grace > maxRotationGrace {
+	// Bounds first: a huge count of seconds would overflow a Duration.
+	if in.GracePeriodSeconds < 0 || in.GracePeriodSeconds > int(maxRotationGrace/time.Second) {
 		return nil, steward.FieldError("grace_period_seconds", "must be between 0 and 2592000 (30 days)")
 	}
+	grace := time.Duration(in.GracePeriodSeconds) * time.Second
 	var created *steward.CreatedKey
 	_, _, err := s.mutateKey(ctx, kid, func(tx store.Tx, a steward.Actor, old *steward.APIKey) (event, error) {
 		now := s.now()
