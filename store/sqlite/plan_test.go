@@ -33,16 +33,60 @@ func TestListPlans(t *testing.T) {
 		{steward.UserFilter{TenantID: "ten_1", Before: before}, "users_tenant_id"},
 		{steward.UserFilter{Tag: "vip", Before: before}, "PRIMARY KEY"},
 	} {
-		query, args := listUsersSQL(tc.f)
+		query, args := listUsersSQL(tc.f, searchFTS, "")
 		plan := explain(t, s, query, args...)
 		if !strings.Contains(plan, tc.index) || strings.Contains(plan, "TEMP B-TREE") || strings.Contains(plan, "SCAN u ") {
 			t.Errorf("%+v: plan %q, want a search of %s and no sort", tc.f, plan, tc.index)
 		}
+		// A common search term walks the same index, keeping the matches.
+		tc.f.Q = "example"
+		query, args = listUsersSQL(tc.f, searchWalk, "")
+		plan = explain(t, s, query, args...)
+		if !strings.Contains(plan, tc.index) || strings.Contains(plan, "TEMP B-TREE") || strings.Contains(plan, "SCAN u ") ||
+			!strings.Contains(plan, "users_fts") {
+			t.Errorf("%+v, walk: plan %q, want a search of %s probing the trigram index, and no sort", tc.f, plan, tc.index)
+		}
 	}
-
-	query, args := listUsersSQL(steward.UserFilter{Q: "example"})
+	// The same walk without a cursor scans the id index newest first.
+	query, args := listUsersSQL(steward.UserFilter{Q: "example"}, searchWalk, "")
+	if plan := explain(t, s, query, args...); !strings.Contains(plan, "SCAN u USING INDEX sqlite_autoindex_users_1") ||
+		strings.Contains(plan, "TEMP B-TREE") {
+		t.Errorf("q walk plan %q, want a scan of the id index and no sort", plan)
+	}
+	// A rare one, and a count, start from the matches.
+	query, args = listUsersSQL(steward.UserFilter{Q: "example"}, searchFTS, "")
 	if plan := explain(t, s, query, args...); !strings.Contains(plan, "users_fts") {
 		t.Errorf("q plan %q does not use the trigram index", plan)
+	}
+	// Listed or sorted matches drive the query, whatever the other filters.
+	for _, f := range []steward.UserFilter{
+		{Q: "example"},
+		{Q: "example", Status: steward.StatusActive, Before: before},
+		{Q: "example", Tag: "vip", TenantID: "ten_1", Before: before},
+	} {
+		query, args = listUsersSQL(f, searchListed, "[1,2]")
+		if plan := explain(t, s, query, args...); !strings.Contains(plan, "MULTI-INDEX OR") || !strings.Contains(plan, "json_each") ||
+			!strings.Contains(plan, "SEARCH u USING INTEGER PRIMARY KEY (rowid=?)") || strings.Contains(plan, "users_fts") {
+			t.Errorf("%+v: plan for listed matches %q, want rowid lookups", f, plan)
+		}
+		query, args = listUsersSQL(f, searchSorted, "")
+		if plan := explain(t, s, query, args...); !strings.Contains(plan, "MULTI-INDEX OR") || !strings.Contains(plan, "users_fts") ||
+			!strings.Contains(plan, "SEARCH u USING INTEGER PRIMARY KEY (rowid=?)") {
+			t.Errorf("%+v: plan for sorted matches %q, want rowid lookups", f, plan)
+		}
+	}
+	// newestPage's check and the rowid where a page starts read the id index.
+	for _, tc := range []struct {
+		query string
+		args  []any
+	}{
+		{outOfOrderSQL, []any{before, 1, 2}},
+		{outOfOrderBeforeSQL, []any{"usr_1", before, 1, 2}},
+		{rowidBeforeSQL, []any{before}},
+	} {
+		if plan := explain(t, s, tc.query, tc.args...); !strings.Contains(plan, "COVERING INDEX sqlite_autoindex_users_1 (id") {
+			t.Errorf("%s: plan %q, want a search of the id index", tc.query, plan)
+		}
 	}
 	for _, tc := range []struct {
 		f     steward.AuditFilter

@@ -4,7 +4,8 @@
 // write transactions are serialised in-process and take the database lock up
 // front instead of failing with SQLITE_BUSY on their first write. Reads outside
 // a transaction use a separate pool of read-only connections, which WAL lets
-// run alongside the writer.
+// run alongside the writer, and reuse their prepared statements (see
+// stmtCache).
 package sqlite
 
 import (
@@ -42,9 +43,10 @@ const (
 
 // Store is a SQLite database holding Steward's state. It implements store.Store.
 type Store struct {
-	queries // reads outside a transaction, on the reader pool
+	queries // reads outside a transaction, on the reader pool through stmts
 	writer  *sql.DB
 	reader  *sql.DB
+	stmts   *stmtCache
 	goose   *goose.Provider
 }
 
@@ -90,7 +92,8 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("sqlite: migrations: %w", err), writer.Close(), reader.Close())
 	}
-	return &Store{queries: queries{db: reader}, writer: writer, reader: reader, goose: p}, nil
+	stmts := newStmtCache(reader)
+	return &Store{queries: queries{db: stmts}, writer: writer, reader: reader, stmts: stmts, goose: p}, nil
 }
 
 // Migrate applies every migration not yet applied. It is safe to call again.
@@ -149,12 +152,13 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the reader pool and the writer.
+// Close closes the reader's prepared statements, the reader pool and the
+// writer.
 func (s *Store) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = s.optimize(ctx) // best effort: stale statistics only cost speed
-	return errors.Join(s.reader.Close(), s.writer.Close())
+	return errors.Join(s.stmts.Close(), s.reader.Close(), s.writer.Close())
 }
 
 // Update runs fn in a write transaction on the writer connection. It rolls
@@ -167,7 +171,7 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 	}
 	// A no-op after Commit; otherwise it releases the writer, also when fn panics.
 	defer sqlTx.Rollback()
-	if err := fn(&tx{queries: queries{db: sqlTx}, tx: sqlTx}); err != nil {
+	if err := fn(&tx{queries: queries{db: sqlTx, search: s.search}, tx: sqlTx}); err != nil {
 		return err
 	}
 	if err := sqlTx.Commit(); err != nil {
@@ -184,7 +188,10 @@ type querier interface {
 }
 
 // queries implements store.Queries on whichever querier it is given.
-type queries struct{ db querier }
+type queries struct {
+	db     querier
+	search searchLimits // zero but in tests
+}
 
 // tx implements store.Tx. Its reads go through the transaction, so they see
 // its own writes.

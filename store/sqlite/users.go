@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/stewardhq/steward"
 	"github.com/stewardhq/steward/store"
@@ -133,39 +132,65 @@ func (q queries) GetUserByUsername(ctx context.Context, username string) (*stewa
 // userQuery returns the FROM clause, WHERE conditions and arguments for f
 // (Before and Limit aside), and the column that orders the result. Each
 // single filter is a range scan of an index ending in id (see the migration),
-// so rows come out in page order and LIMIT stops the scan early.
-func userQuery(f steward.UserFilter) (from, key string, where []string, args []any) {
+// so rows come out in page order and LIMIT stops the scan early. plan says how
+// a q of three or more characters is matched (see search.go); matches is the
+// JSON array of rowids for searchListed.
+func userQuery(f steward.UserFilter, plan searchPlan, matches string) (from, key string, where []string, args []any) {
+	// With a list of matches to drive from, the other filters are checked
+	// on those rows only: a unary + keeps SQLite from walking a filter's
+	// index instead (which, for a status most users have, reads most of
+	// the table), and the tag is a key lookup rather than the driving table.
+	fromMatches := drivesFromMatches(f, plan)
+	col := func(c string) string {
+		if fromMatches {
+			return "+" + c
+		}
+		return c
+	}
 	from, key = "users u", "u.id"
 	if f.Tag != "" {
-		// Drive from the (tag, user_id) key of the side table: already in id order.
-		from, key = "user_tags t JOIN users u ON u.rowid = t.user_rowid", "t.user_id"
-		where = append(where, "t.tag = ?")
+		if fromMatches {
+			where = append(where, "EXISTS (SELECT 1 FROM user_tags t WHERE t.tag = ? AND t.user_id = u.id)")
+		} else {
+			// Drive from the (tag, user_id) key of the side table: already in id order.
+			from, key = "user_tags t JOIN users u ON u.rowid = t.user_rowid", "t.user_id"
+			where = append(where, "t.tag = ?")
+		}
 		args = append(args, f.Tag)
 	}
 	if f.Status != "" {
-		where = append(where, "u.status = ?")
+		where = append(where, col("u.status")+" = ?")
 		args = append(args, string(f.Status))
 	}
 	if f.Role != "" {
-		where = append(where, "u.role = ?")
+		where = append(where, col("u.role")+" = ?")
 		args = append(args, string(f.Role))
 	}
 	if len(f.Roles) > 0 {
-		where = append(where, "u.role IN (?"+strings.Repeat(", ?", len(f.Roles)-1)+")")
+		where = append(where, col("u.role")+" IN (?"+strings.Repeat(", ?", len(f.Roles)-1)+")")
 		for _, r := range f.Roles {
 			args = append(args, string(r))
 		}
 	}
 	if f.TenantID != "" {
-		where = append(where, "u.tenant_id = ?")
+		where = append(where, col("u.tenant_id")+" = ?")
 		args = append(args, f.TenantID)
 	}
 	if f.Q != "" {
-		if utf8.RuneCountInString(f.Q) >= 3 {
+		if searchesIndex(f.Q) {
 			// The trigram index answers substring matches in a few index
 			// lookups, where LIKE would read every row.
-			where = append(where, "(u.rowid IN (SELECT rowid FROM users_fts WHERE users_fts MATCH ?) OR u.id = ?)")
-			args = append(args, ftsPhrase(f.Q), f.Q)
+			switch plan {
+			case searchFTS, searchSorted:
+				where = append(where, "(u.rowid IN (SELECT rowid FROM users_fts WHERE users_fts MATCH ?) OR u.id = ?)")
+				args = append(args, ftsPhrase(f.Q), f.Q)
+			case searchListed:
+				where = append(where, "(u.rowid IN (SELECT value FROM json_each(?)) OR u.id = ?)")
+				args = append(args, matches, f.Q)
+			case searchWalk:
+				where = append(where, "(+u.rowid IN (SELECT rowid FROM users_fts WHERE users_fts MATCH ?) OR u.id = ?)")
+				args = append(args, ftsPhrase(f.Q), f.Q)
+			}
 		} else {
 			// Trigrams need three characters; short terms scan instead.
 			p := "%" + likeEscape(f.Q) + "%"
@@ -186,20 +211,40 @@ func likeEscape(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
 
-func listUsersSQL(f steward.UserFilter) (string, []any) {
-	from, key, where, args := userQuery(f)
+func listUsersSQL(f steward.UserFilter, plan searchPlan, matches string) (string, []any) {
+	from, key, where, args := userQuery(f, plan, matches)
+	fromMatches := drivesFromMatches(f, plan)
 	if f.Before != "" {
-		where = append(where, key+" < ?")
+		if fromMatches {
+			where = append(where, "+"+key+" < ?") // as in userQuery
+		} else {
+			where = append(where, key+" < ?")
+		}
 		args = append(args, f.Before)
+	}
+	args = append(args, limit(f.Limit))
+	if fromMatches {
+		// Sort the matches by id alone, then read the page's rows: sorting
+		// whole rows decoded every column of every match.
+		return "SELECT " + userColumns + " FROM users u WHERE u.rowid IN (SELECT u.rowid FROM " + from +
+			whereClause(where) + " ORDER BY " + key + " DESC LIMIT ?) ORDER BY u.id DESC", args
 	}
 	query := "SELECT " + userColumns + " FROM " + from + whereClause(where) +
 		" ORDER BY " + key + " DESC LIMIT ?"
-	return query, append(args, limit(f.Limit))
+	return query, args
 }
 
 func (q queries) ListUsers(ctx context.Context, f steward.UserFilter) ([]*steward.User, error) {
-	query, args := listUsersSQL(f)
-	users, err := q.queryUsers(ctx, query, args...)
+	var (
+		users []*steward.User
+		err   error
+	)
+	if searchesIndex(f.Q) {
+		users, err = q.searchUsers(ctx, f)
+	} else {
+		query, args := listUsersSQL(f, searchFTS, "")
+		users, err = queryUsers(ctx, q.db, query, args...)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list users: %w", err)
 	}
@@ -207,7 +252,7 @@ func (q queries) ListUsers(ctx context.Context, f steward.UserFilter) ([]*stewar
 }
 
 func (q queries) CountUsers(ctx context.Context, f steward.UserFilter) (int64, error) {
-	from, _, where, args := userQuery(f)
+	from, _, where, args := userQuery(f, searchFTS, "")
 	if f.Tag != "" && len(where) == 1 {
 		// Every user_tags row has its user, so the tag index alone can count.
 		from = "user_tags t"
@@ -227,15 +272,15 @@ var banExpiredSQL = "SELECT " + userColumns + " FROM users u INDEXED BY users_ba
 	" WHERE u.status = 'banned' AND u.ban_expires_at <= ? ORDER BY u.ban_expires_at LIMIT ?"
 
 func (q queries) ListUsersBanExpired(ctx context.Context, now time.Time, n int) ([]*steward.User, error) {
-	users, err := q.queryUsers(ctx, banExpiredSQL, micros(now), limit(n))
+	users, err := queryUsers(ctx, q.db, banExpiredSQL, micros(now), limit(n))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list expired bans: %w", err)
 	}
 	return users, nil
 }
 
-func (q queries) queryUsers(ctx context.Context, query string, args ...any) ([]*steward.User, error) {
-	rows, err := q.db.QueryContext(ctx, query, args...)
+func queryUsers(ctx context.Context, db querier, query string, args ...any) ([]*steward.User, error) {
+	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
