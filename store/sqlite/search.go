@@ -134,7 +134,7 @@ func (q queries) searchUsers(ctx context.Context, f steward.UserFilter) ([]*stew
 		return nil, err
 	}
 	if len(rowids) <= n {
-		listedSQL, listedArgs := listUsersSQL(f, searchListed, jsonList(rowids))
+		listedSQL, listedArgs := listUsersSQL(f, searchListed, rowidList(rowids))
 		return queryUsers(ctx, db, listedSQL, listedArgs...)
 	}
 
@@ -207,7 +207,7 @@ func newestPage(ctx context.Context, db querier, f steward.UserFilter, start int
 	if len(newest) == 0 {
 		return nil, false, nil
 	}
-	listedSQL, listedArgs := listUsersSQL(f, searchListed, jsonList(newest))
+	listedSQL, listedArgs := listUsersSQL(f, searchListed, rowidList(newest))
 	page, err := queryUsers(ctx, db, listedSQL, listedArgs...)
 	if err != nil || len(page) < n {
 		return nil, false, err
@@ -228,8 +228,8 @@ func newestPage(ctx context.Context, db querier, f steward.UserFilter, start int
 	return page, true, nil
 }
 
-// jsonList spells rowids as a JSON array, for json_each.
-func jsonList(rowids []int64) string {
+// rowidList spells rowids as a JSON array, for json_each.
+func rowidList(rowids []int64) string {
 	b := make([]byte, 0, 8*len(rowids)+2)
 	b = append(b, '[')
 	for i, r := range rowids {

@@ -21,7 +21,7 @@ func (q queries) ListUsersByIDs(ctx context.Context, ids []string) ([]*steward.U
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list users by ids: %w", err)
 	}
-	users, err := q.queryUsers(ctx, usersByIDsSQL, string(list))
+	users, err := queryUsers(ctx, q.db, usersByIDsSQL, string(list))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list users by ids: %w", err)
 	}
