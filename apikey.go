@@ -171,3 +171,23 @@ type IdempotencyRecord struct {
 	CreatedAt   time.Time
 	ExpiresAt   time.Time
 }
+
+// KeyOwner is the part of a key's owner that verification needs, read in
+// the same query as the key.
+type KeyOwner struct {
+	ID           string
+	Role         Role
+	Status       UserStatus
+	BanExpiresAt *time.Time
+	TenantID     string
+}
+
+// IsActive reports whether the owner may act at now (an expired ban counts
+// as lifted, as for User.IsActive).
+func (o *KeyOwner) IsActive(now time.Time) bool {
+	u := User{Status: o.Status}
+	if o.Status == StatusBanned {
+		u.Ban = &Ban{ExpiresAt: o.BanExpiresAt}
+	}
+	return u.IsActive(now)
+}

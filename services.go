@@ -196,7 +196,7 @@ type LoginResult struct {
 // and session.
 type Principal struct {
 	Actor   Actor
-	User    *User
+	User    *User    // nil when the credential is an API key: Actor has its owner
 	Session *Session // nil when the credential is an API key
 	Key     *APIKey  // nil when the credential is a session
 }

@@ -110,15 +110,15 @@ func (s *Service) FlushKeyUses(ctx context.Context) error {
 	return s.update(ctx, func(tx store.Tx) error { return tx.RecordKeyUses(ctx, uses) })
 }
 
-// checkKey verifies key text as of now. It returns the result (never an
-// error for a bad key), the key and its owner when found, and how long to
-// wait when rate-limited.
-func (s *Service) checkKey(ctx context.Context, text, ip string, scope steward.Permission) (*steward.VerifyResult, *steward.APIKey, *steward.User, time.Duration, error) {
+// checkKey verifies key text as of now with one read (the key and its
+// owner's state). It returns the result (never an error for a bad key), the
+// key and its owner when found, and how long to wait when rate-limited.
+func (s *Service) checkKey(ctx context.Context, text, ip string, scope steward.Permission) (*steward.VerifyResult, *steward.APIKey, *steward.KeyOwner, time.Duration, error) {
 	res := &steward.VerifyResult{Code: steward.VerifyNotFound, Scopes: []steward.Permission{}}
 	if s.keyTypeOf(text) == "" {
 		return res, nil, nil, 0, nil
 	}
-	k, err := s.store.GetAPIKeyByHash(ctx, keyHash(text))
+	k, owner, err := s.store.GetAPIKeyForVerify(ctx, keyHash(text))
 	if errors.Is(err, store.ErrNotFound) {
 		return res, nil, nil, 0, nil
 	}
@@ -131,17 +131,13 @@ func (s *Service) checkKey(ctx context.Context, text, ip string, scope steward.P
 	switch k.State(now) {
 	case steward.KeyRevoked:
 		res.Code = steward.VerifyRevoked
-		return res, k, nil, 0, nil
+		return res, k, owner, 0, nil
 	case steward.KeyExpired:
 		res.Code = steward.VerifyExpired
-		return res, k, nil, 0, nil
+		return res, k, owner, 0, nil
 	case steward.KeyDisabled:
 		res.Code = steward.VerifyDisabled
-		return res, k, nil, 0, nil
-	}
-	owner, err := s.store.GetUser(ctx, k.UserID)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return nil, nil, nil, 0, err
+		return res, k, owner, 0, nil
 	}
 	if owner == nil || !owner.IsActive(now) {
 		res.Code = steward.VerifyOwnerInactive
@@ -211,6 +207,6 @@ func (s *Service) authenticateKey(ctx context.Context, text string) (*steward.Pr
 	}
 	return &steward.Principal{
 		Actor: steward.Actor{Type: t, ID: owner.ID, Role: owner.Role, CredentialID: k.ID, Scopes: scopes},
-		User:  s.present(owner), Key: k,
+		Key:   k,
 	}, nil
 }

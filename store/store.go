@@ -77,6 +77,10 @@ type Queries interface {
 
 	GetAPIKey(ctx context.Context, id string) (*steward.APIKey, error)
 	GetAPIKeyByHash(ctx context.Context, hash []byte) (*steward.APIKey, error)
+	// GetAPIKeyForVerify is GetAPIKeyByHash with its owner's state, in one
+	// query: the read of every key verification. The owner is nil when the
+	// user row is gone. It never locks.
+	GetAPIKeyForVerify(ctx context.Context, hash []byte) (*steward.APIKey, *steward.KeyOwner, error)
 	// ListAPIKeys returns up to f.Limit keys matching f (stored status), id descending.
 	ListAPIKeys(ctx context.Context, f steward.KeyFilter) ([]*steward.APIKey, error)
 	// CountAPIKeys counts keys matching f, ignoring Before and Limit.

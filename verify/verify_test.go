@@ -455,8 +455,13 @@ func TestJWKSRefetchOnUnknownKid(t *testing.T) {
 			t.Fatalf("%d JWKS fetches, want 1", n)
 		}
 
-		// Steward rotates its signing key; the next token names a new kid.
+		// Steward rotates its signing key; once the successor has been
+		// published for its delay, the next token names a new kid.
 		a.Clock.Advance(2 * time.Hour)
+		if err := a.Svc.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		a.Clock.Advance(3 * time.Minute)
 		if err := a.Svc.Start(ctx); err != nil {
 			t.Fatal(err)
 		}

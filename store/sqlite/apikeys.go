@@ -29,7 +29,41 @@ var (
 	updateAPIKeyStmt   = "UPDATE api_keys SET " + strings.Join(apiKeyWriteCols, " = ?, ") + " = ? WHERE id = ?"
 	getAPIKeySQL       = "SELECT " + apiKeyColumns + " FROM api_keys WHERE id = ?"
 	getAPIKeyByHashSQL = "SELECT " + apiKeyColumns + " FROM api_keys WHERE secret_hash = ?"
+	// The key's columns, prefixed, then the owner's state: one lookup in the
+	// secret_hash index and one in users' id index.
+	getAPIKeyForVerifySQL = "SELECT k." + strings.ReplaceAll(apiKeyColumns, ", ", ", k.") +
+		", u.id, u.role, u.status, u.ban_expires_at, u.tenant_id FROM api_keys k LEFT JOIN users u ON u.id = k.user_id WHERE k.secret_hash = ?"
 )
+
+// extraScan scans a row's leading columns with the inner scanner's caller
+// and the trailing ones into extra.
+type extraScan struct {
+	row   scanner
+	extra []any
+}
+
+func (e extraScan) Scan(dest ...any) error { return e.row.Scan(append(dest, e.extra...)...) }
+
+// GetAPIKeyForVerify is one query: the key by its hash and its owner's state.
+func (q queries) GetAPIKeyForVerify(ctx context.Context, hash []byte) (*steward.APIKey, *steward.KeyOwner, error) {
+	var (
+		id, role, status, tenant sql.NullString
+		banExpires               sql.NullInt64
+	)
+	k, err := scanAPIKey(extraScan{q.db.QueryRowContext(ctx, getAPIKeyForVerifySQL, hash),
+		[]any{&id, &role, &status, &banExpires, &tenant}})
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, nil, err
+		}
+		return nil, nil, fmt.Errorf("sqlite: get api key for verify: %w", err)
+	}
+	if !id.Valid {
+		return k, nil, nil
+	}
+	return k, &steward.KeyOwner{ID: id.String, Role: steward.Role(role.String), Status: steward.UserStatus(status.String),
+		BanExpiresAt: timePtr(banExpires), TenantID: tenant.String}, nil
+}
 
 func apiKeyArgs(k *steward.APIKey) ([]any, error) {
 	scopes, err := jsonList(k.Scopes)

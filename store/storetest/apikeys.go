@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -366,6 +367,42 @@ func testAPIKeyRecordUses(t *testing.T, s store.Store) {
 	for _, want := range []*steward.APIKey{a, b, c, d} {
 		equal(t, "after a second RecordKeyUses", getKey(t, s, want.ID), want)
 	}
+}
+
+// GetAPIKeyForVerify reads the key and its owner's state in one go.
+func testAPIKeyForVerify(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	owner := newUser(1)
+	owner.Role, owner.TenantID, owner.TenantRole = steward.RoleAdmin, "ten_7", steward.TenantMember
+	owner.Status = steward.StatusBanned
+	owner.Ban = &steward.Ban{Reason: "x", ExpiresAt: ptr(at(time.Hour)), By: userID(9), At: t0}
+	createUsers(t, s, owner, newUser(2))
+	k := newKey(1, userID(1))
+	k.Scopes, k.AllowedIPs = []steward.Permission{steward.PermUsersRead}, []string{"10.0.0.0/8"}
+	createKeys(t, s, k, newKey(2, userID(2)))
+
+	got, o, err := s.GetAPIKeyForVerify(ctx, k.SecretHash)
+	must(t, "GetAPIKeyForVerify", err)
+	byHash, err := s.GetAPIKeyByHash(ctx, k.SecretHash)
+	must(t, "GetAPIKeyByHash", err)
+	if !reflect.DeepEqual(got, byHash) {
+		t.Errorf("the key differs from GetAPIKeyByHash:\n got %+v\nwant %+v", got, byHash)
+	}
+	want := &steward.KeyOwner{ID: userID(1), Role: steward.RoleAdmin, Status: steward.StatusBanned,
+		BanExpiresAt: ptr(at(time.Hour)), TenantID: "ten_7"}
+	if o == nil || !reflect.DeepEqual(o, want) {
+		t.Fatalf("owner = %+v, want %+v", o, want)
+	}
+	if o.IsActive(at(time.Hour-time.Microsecond)) || !o.IsActive(at(time.Hour)) {
+		t.Error("an owner's ban counts until its expiry and not after")
+	}
+	_, o2, err := s.GetAPIKeyForVerify(ctx, newKey(2, userID(2)).SecretHash)
+	must(t, "GetAPIKeyForVerify", err)
+	if o2 == nil || o2.Status != steward.StatusActive || o2.BanExpiresAt != nil || o2.TenantID != "" {
+		t.Errorf("plain owner = %+v", o2)
+	}
+	_, _, err = s.GetAPIKeyForVerify(ctx, []byte("no such hash"))
+	notFound(t, "GetAPIKeyForVerify of an unknown hash", err)
 }
 
 func testAPIKeyPurgeUser(t *testing.T, s store.Store) {

@@ -46,6 +46,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SigningKeys", testSigningKeys},
 		{"UsersByIDs", testUsersByIDs},
 		{"APIKeyCRUD", testAPIKeyCRUD},
+		{"APIKeyForVerify", testAPIKeyForVerify},
 		{"APIKeyList", testAPIKeyList},
 		{"APIKeyStats", testAPIKeyStats},
 		{"APIKeyRecordUses", testAPIKeyRecordUses},
