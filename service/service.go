@@ -56,6 +56,7 @@ type Service struct {
 	ipLimit  *failureLimiter
 	limits   keyLimiter
 	uses     keyUses
+	reads    keyReads
 	idem     idempotency
 }
 

@@ -142,3 +142,12 @@ type Tx interface {
 	// DeleteExpiredIdempotency removes records that expired at or before now.
 	DeleteExpiredIdempotency(ctx context.Context, now time.Time) (int64, error)
 }
+
+// Generational is implemented by a store whose every write goes through this
+// process (SQLite: one writer connection). Generation moves after each
+// committed write transaction, before Update returns, so a value read at
+// generation g is still current while Generation() == g. A store shared with
+// other processes (PostgreSQL behind several replicas) must not implement it.
+type Generational interface {
+	Generation() uint64
+}

@@ -17,6 +17,7 @@ import (
 	"io/fs"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -48,7 +49,14 @@ type Store struct {
 	reader  *sql.DB
 	stmts   *stmtCache
 	goose   *goose.Provider
+	// writes counts committed write transactions: see Generation.
+	writes atomic.Uint64
 }
+
+// Generation implements store.Generational. Every write to the file goes
+// through this Store's one writer connection, so the count moves after
+// every commit that could change what a read returns.
+func (s *Store) Generation() uint64 { return s.writes.Load() }
 
 var (
 	_ store.Store = (*Store)(nil)
@@ -177,6 +185,9 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 	if err := sqlTx.Commit(); err != nil {
 		return fmt.Errorf("sqlite: commit: %w", err)
 	}
+	// After the commit and before Update returns: a read that starts once
+	// the caller has its answer sees the new generation.
+	s.writes.Add(1)
 	return nil
 }
 
