@@ -43,9 +43,9 @@ var forcedPlans = []struct {
 	name   string
 	limits searchLimits
 }{
-	{"newest", searchLimits{listed: 1, walk: math.MaxInt64}}, // or walk, when newestPage cannot
-	{"walk", searchLimits{listed: 1, walk: math.MaxInt64, noNewest: true}},
-	{"sorted", searchLimits{listed: 1, walk: -1}},
+	{"newest", searchLimits{listed: 1, newest: math.MaxInt64, walk: math.MaxInt64}}, // or walk, when newestPage cannot
+	{"walk", searchLimits{listed: 1, newest: -1, walk: math.MaxInt64}},
+	{"sorted", searchLimits{listed: 1, newest: -1, walk: -1}},
 }
 
 // TestStoreSearchPlans runs the behaviour suite with each plan for common
@@ -165,7 +165,7 @@ func TestSearchPlansAgree(t *testing.T) {
 		limits searchLimits
 	}{
 		{"default", searchLimits{}}, // lists every match: the fixture has fewer than maxListedMatches
-		{"estimated", searchLimits{listed: 5, walk: 30}},
+		{"estimated", searchLimits{listed: 5, newest: 60, walk: 30}},
 	}, forcedPlans...)
 	for _, p := range plans {
 		s.search = p.limits
