@@ -204,20 +204,8 @@ func listAPIKeysSQL(f steward.KeyFilter) (string, []any) {
 
 func (q queries) ListAPIKeys(ctx context.Context, f steward.KeyFilter) ([]*steward.APIKey, error) {
 	query, args := listAPIKeysSQL(f)
-	rows, err := q.db.QueryContext(ctx, query, args...)
+	keys, err := queryAll(ctx, q.db, scanAPIKey, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: list api keys: %w", err)
-	}
-	defer rows.Close()
-	keys := []*steward.APIKey{}
-	for rows.Next() {
-		k, err := scanAPIKey(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: list api keys: %w", err)
-		}
-		keys = append(keys, k)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlite: list api keys: %w", err)
 	}
 	return keys, nil

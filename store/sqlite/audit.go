@@ -89,20 +89,8 @@ func listAuditSQL(f steward.AuditFilter) (string, []any) {
 
 func (q queries) ListAudit(ctx context.Context, f steward.AuditFilter) ([]*steward.AuditEntry, error) {
 	query, args := listAuditSQL(f)
-	rows, err := q.db.QueryContext(ctx, query, args...)
+	list, err := queryAll(ctx, q.db, scanAudit, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: list audit: %w", err)
-	}
-	defer rows.Close()
-	list := []*steward.AuditEntry{}
-	for rows.Next() {
-		e, err := scanAudit(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: list audit: %w", err)
-		}
-		list = append(list, e)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlite: list audit: %w", err)
 	}
 	return list, nil

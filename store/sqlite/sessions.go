@@ -86,21 +86,9 @@ func (q queries) ListSessions(ctx context.Context, f steward.SessionFilter) ([]*
 		return nil, fmt.Errorf("sqlite: list sessions: %w", err)
 	}
 	args = append(args, limit(f.Limit))
-	rows, err := q.db.QueryContext(ctx, "SELECT "+sessionColumns+" FROM sessions"+where+
+	list, err := queryAll(ctx, q.db, scanSession, "SELECT "+sessionColumns+" FROM sessions"+where+
 		" ORDER BY id DESC LIMIT ?", args...)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: list sessions: %w", err)
-	}
-	defer rows.Close()
-	list := []*steward.Session{}
-	for rows.Next() {
-		s, err := scanSession(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: list sessions: %w", err)
-		}
-		list = append(list, s)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlite: list sessions: %w", err)
 	}
 	return list, nil

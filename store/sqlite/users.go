@@ -280,20 +280,25 @@ func (q queries) ListUsersBanExpired(ctx context.Context, now time.Time, n int) 
 }
 
 func queryUsers(ctx context.Context, db querier, query string, args ...any) ([]*steward.User, error) {
+	return queryAll(ctx, db, scanUser, query, args...)
+}
+
+// queryAll runs query and scans every row with scan; never nil.
+func queryAll[T any](ctx context.Context, db querier, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
 	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	users := []*steward.User{}
+	out := []T{}
 	for rows.Next() {
-		u, err := scanUser(rows)
+		v, err := scan(rows)
 		if err != nil {
 			return nil, err
 		}
-		users = append(users, u)
+		out = append(out, v)
 	}
-	return users, rows.Err()
+	return out, rows.Err()
 }
 
 func (t *tx) CreateUser(ctx context.Context, u *steward.User) error {
