@@ -173,8 +173,10 @@ func (s *server) idempotent(h handler) handler {
 		if err != nil {
 			return err
 		}
+		// Scoped to who acts, not to the credential: a client that signs in
+		// again and retries still gets its first answer.
 		a, _ := steward.ActorFrom(r.Context())
-		scope := a.ID + " " + a.CredentialID + " " + r.Method + " " + r.URL.Path
+		scope := a.Type + " " + a.ID + " " + r.Method + " " + r.URL.Path
 		var first *capture
 		ans, replayed, err := s.Idem.Idempotent(r.Context(), scope, key, body, func() steward.Answer {
 			first = &capture{header: http.Header{}}

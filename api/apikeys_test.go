@@ -964,6 +964,26 @@ func keyIdempotencyScenarios() []scenario {
 				}
 				f.checkField(f.must(200, get, keysPath+"?user_id={owner}", "{root}", nil), "data", length(2))
 			}},
+		{Name: "keys: the same caller signed in again gets the replay", Method: post, Path: keysPath, Token: "{adm_jwt}",
+			Setup: func(f *fix) {
+				f.op("adm", steward.RoleAdmin)
+				f.user("owner", steward.RoleUser)
+				first := f.do(post, keysPath, "{adm_tok}", M{"name": "again", "key_type": "user", "user_id": "{owner}"},
+					map[string]string{"Idempotency-Key": "again-{owner}"})
+				if first.Status != 201 {
+					f.t.Fatalf("first create: %d %s", first.Status, first.Raw)
+				}
+				f.e["first"] = str(first, "id")
+				f.loginHTTP("adm") // a second session of the same operator
+			},
+			Header: map[string]string{"Idempotency-Key": "again-{owner}"},
+			Body:   M{"name": "again", "key_type": "user", "user_id": "{owner}"}, Status: 201,
+			After: func(f *fix, r *apptest.Response) {
+				if r.Header.Get("Idempotent-Replayed") != "true" || str(r, "id") != f.e["first"] {
+					f.t.Errorf("a retry from a new session was not replayed: %s", r.Raw)
+				}
+				f.checkField(f.must(200, get, keysPath+"?user_id={owner}", "{root}", nil), "data", length(1))
+			}},
 		{Name: "keys: a 422 answer is replayed too", Method: post, Path: keysPath, Token: "{root}",
 			Setup:  func(f *fix) { f.user("owner", steward.RoleUser) },
 			Header: map[string]string{"Idempotency-Key": "bad-{owner}"},
