@@ -163,28 +163,7 @@ func adminScopes() []string {
 	return out
 }
 
-func TestAPIKeyScenarios(t *testing.T) {
-	scs := keyScenarios()
-	seen := map[string]bool{}
-	for _, sc := range scs {
-		if seen[sc.Name] {
-			t.Fatalf("two scenarios are named %q", sc.Name)
-		}
-		seen[sc.Name] = true
-	}
-	apptest.Each(t, func(t *testing.T, shared *apptest.App) {
-		for _, sc := range scs {
-			t.Run(sc.Name, func(t *testing.T) {
-				t.Parallel()
-				a := shared
-				if sc.Fresh {
-					a = apptest.New(t, shared.Backend)
-				}
-				sc.run(t, a)
-			})
-		}
-	})
-}
+func TestAPIKeyScenarios(t *testing.T) { runScenarios(t, keyScenarios()) }
 
 func keyScenarios() []scenario {
 	var all []scenario

@@ -538,8 +538,12 @@ func (sc scenario) run(t *testing.T, a *apptest.App) {
 	}
 }
 
-func TestAPIScenarios(t *testing.T) {
-	scs := allScenarios()
+func TestAPIScenarios(t *testing.T) { runScenarios(t, allScenarios()) }
+
+// runScenarios runs every scenario on every backend: in parallel on one
+// shared app, or on a fresh one when the scenario moves the clock or counts
+// something global.
+func runScenarios(t *testing.T, scs []scenario) {
 	seen := map[string]bool{}
 	for _, sc := range scs {
 		if seen[sc.Name] {
