@@ -226,7 +226,7 @@ func (s *Service) Logout(ctx context.Context, token string) error {
 // the user active, and a JWT's token version current, so a suspension,
 // ban, logout or password change takes effect on the next request.
 func (s *Service) Authenticate(ctx context.Context, token string) (*steward.Principal, error) {
-	var sess *steward.Session
+	var r sessionRead
 	var err error
 	var ver int64 = -1
 	switch {
@@ -234,15 +234,20 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*steward.Prin
 		strings.HasPrefix(token, s.cfg.KeyPrefix+"_u_"):
 		return s.authenticateKey(ctx, token)
 	case strings.HasPrefix(token, s.cfg.KeyPrefix+"_s_"):
-		sess, err = s.store.GetSessionByTokenHash(ctx, TokenHash(token))
+		hash := TokenHash(token)
+		r, err = s.readSession(ctx, "h"+string(hash), func() (*steward.Session, error) {
+			return s.store.GetSessionByTokenHash(ctx, hash)
+		})
 	case strings.Count(token, ".") == 2:
 		c, perr := s.parseAccess(ctx, token)
 		if perr != nil {
 			return nil, perr
 		}
 		ver = c.Ver
-		sess, err = s.store.GetSession(ctx, c.SID)
-		if err == nil && sess.UserID != c.Subject {
+		r, err = s.readSession(ctx, "i"+c.SID, func() (*steward.Session, error) {
+			return s.store.GetSession(ctx, c.SID)
+		})
+		if err == nil && r.sess.UserID != c.Subject {
 			return nil, errUnauthenticated
 		}
 	default:
@@ -255,20 +260,31 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*steward.Prin
 		return nil, err
 	}
 	now := s.now()
-	if sess.State(now) != steward.SessionActive {
+	if r.sess.State(now) != steward.SessionActive || !r.user.IsActive(now) || (ver >= 0 && ver != r.user.TokenVersion) {
 		return nil, errUnauthenticated
 	}
-	u, err := s.store.GetUser(ctx, sess.UserID)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, errUnauthenticated
-	}
-	if err != nil {
-		return nil, err
-	}
-	if !u.IsActive(now) || (ver >= 0 && ver != u.TokenVersion) {
-		return nil, errUnauthenticated
-	}
-	return &steward.Principal{Actor: actorFor(u, sess), User: s.present(u), Session: sess}, nil
+	// Copies: the reads may be shared with other requests.
+	sess, u := *r.sess, *r.user
+	return &steward.Principal{Actor: actorFor(&u, &sess), User: s.present(&u), Session: &sess}, nil
+}
+
+// sessionRead is a session and its user, read together.
+type sessionRead struct {
+	sess *steward.Session
+	user *steward.User
+}
+
+// readSession loads a session and its user through the read cache. A
+// session whose user is gone reads as not found.
+func (s *Service) readSession(ctx context.Context, key string, load func() (*steward.Session, error)) (sessionRead, error) {
+	return readThrough(s, &s.sessionReads, key, func() (sessionRead, error) {
+		sess, err := load()
+		if err != nil {
+			return sessionRead{}, err
+		}
+		u, err := s.store.GetUser(ctx, sess.UserID)
+		return sessionRead{sess, u}, err
+	})
 }
 
 func actorFor(u *steward.User, sess *steward.Session) steward.Actor {

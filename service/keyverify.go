@@ -110,52 +110,21 @@ func (s *Service) FlushKeyUses(ctx context.Context) error {
 	return s.update(ctx, func(tx store.Tx) error { return tx.RecordKeyUses(ctx, uses) })
 }
 
-// keyReads remembers what GetAPIKeyForVerify returned, for stores whose
-// writes all pass through this process (store.Generational: SQLite). An
-// entry is used only while the store's generation is the one it was read at,
-// so any committed write — a revocation, a suspension, a ban, anything —
-// sends the next verification back to the database. With several replicas
-// (PostgreSQL) there is no such guarantee, and every verification reads.
-type keyReads struct {
-	mu sync.RWMutex
-	m  map[string]keyRead
-}
-
+// keyRead is what GetAPIKeyForVerify returned for one hash.
 type keyRead struct {
-	gen   uint64
 	key   *steward.APIKey
 	owner *steward.KeyOwner
 }
 
-// maxKeyReads bounds the memory; past it the map starts afresh.
-const maxKeyReads = 100_000
-
-// readKey is GetAPIKeyForVerify through the cache when the store allows it.
-// Unknown keys are never cached, so guessing fills nothing. What it returns
-// is shared: callers must not change it.
+// readKey is GetAPIKeyForVerify through the read cache. Unknown keys are
+// never cached, so guessing fills nothing. What it returns is shared:
+// callers must not change it.
 func (s *Service) readKey(ctx context.Context, hash []byte) (*steward.APIKey, *steward.KeyOwner, error) {
-	g, ok := s.store.(store.Generational)
-	if !ok {
-		return s.store.GetAPIKeyForVerify(ctx, hash)
-	}
-	gen := g.Generation()
-	s.reads.mu.RLock()
-	r, hit := s.reads.m[string(hash)]
-	s.reads.mu.RUnlock()
-	if hit && r.gen == gen {
-		return r.key, r.owner, nil
-	}
-	k, owner, err := s.store.GetAPIKeyForVerify(ctx, hash)
-	if err != nil {
-		return nil, nil, err
-	}
-	s.reads.mu.Lock()
-	if s.reads.m == nil || len(s.reads.m) >= maxKeyReads {
-		s.reads.m = make(map[string]keyRead)
-	}
-	s.reads.m[string(hash)] = keyRead{gen: gen, key: k, owner: owner}
-	s.reads.mu.Unlock()
-	return k, owner, nil
+	r, err := readThrough(s, &s.keyReads, string(hash), func() (keyRead, error) {
+		k, owner, err := s.store.GetAPIKeyForVerify(ctx, hash)
+		return keyRead{k, owner}, err
+	})
+	return r.key, r.owner, err
 }
 
 // checkKey verifies key text as of now with one read (the key and its

@@ -46,18 +46,19 @@ type Config struct {
 // Service implements steward.UserService, SessionService, AuditService and
 // AuthService.
 type Service struct {
-	store    store.Store
-	now      func() time.Time
-	log      *slog.Logger
-	cfg      Config
-	hasher   password.Hasher
-	keys     *keyRing
-	verified verifiedTokens
-	ipLimit  *failureLimiter
-	limits   keyLimiter
-	uses     keyUses
-	reads    keyReads
-	idem     idempotency
+	store        store.Store
+	now          func() time.Time
+	log          *slog.Logger
+	cfg          Config
+	hasher       password.Hasher
+	keys         *keyRing
+	verified     verifiedTokens
+	ipLimit      *failureLimiter
+	limits       keyLimiter
+	uses         keyUses
+	keyReads     readCache[keyRead]
+	sessionReads readCache[sessionRead]
+	idem         idempotency
 }
 
 var (

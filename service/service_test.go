@@ -443,3 +443,65 @@ func TestForgedAccessTokensAreRefused(t *testing.T) {
 		}
 	})
 }
+
+// Every way of ending access is seen by the very next request, even when the
+// credential was just checked (and so its reads are remembered on SQLite).
+func TestEndingAccessIsSeenByTheNextRequest(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, a *apptest.App) {
+		ctx := context.Background()
+		sys := apptest.System()
+		for _, end := range []struct {
+			name string
+			do   func(u *steward.User, sess *steward.LoginResult) error
+		}{
+			{"suspend", func(u *steward.User, _ *steward.LoginResult) error {
+				_, err := a.Svc.SuspendUser(sys, u.ID, "")
+				return err
+			}},
+			{"ban", func(u *steward.User, _ *steward.LoginResult) error {
+				_, err := a.Svc.BanUser(sys, u.ID, steward.BanInput{Reason: "x"})
+				return err
+			}},
+			{"delete", func(u *steward.User, _ *steward.LoginResult) error {
+				_, err := a.Svc.DeleteUser(sys, u.ID, "")
+				return err
+			}},
+			{"force logout", func(u *steward.User, _ *steward.LoginResult) error {
+				_, err := a.Svc.ForceLogout(sys, u.ID)
+				return err
+			}},
+			{"password change", func(u *steward.User, _ *steward.LoginResult) error {
+				_, err := a.Svc.ChangePassword(sys, u.ID, "another-password")
+				return err
+			}},
+			{"session revoke", func(_ *steward.User, r *steward.LoginResult) error {
+				p, err := a.Svc.Authenticate(ctx, r.SessionToken)
+				if err != nil {
+					return err
+				}
+				_, err = a.Svc.RevokeSession(sys, p.Session.ID)
+				return err
+			}},
+			{"logout", func(_ *steward.User, r *steward.LoginResult) error { return a.Svc.Logout(ctx, r.AccessToken) }},
+		} {
+			u := a.User(steward.RoleUser)
+			res, err := a.Svc.Login(ctx, steward.LoginInput{Email: u.Email, Password: apptest.Password})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, tok := range []string{res.SessionToken, res.AccessToken} {
+				if _, err := a.Svc.Authenticate(ctx, tok); err != nil {
+					t.Fatalf("%s: warm-up: %v", end.name, err)
+				}
+			}
+			if err := end.do(u, res); err != nil {
+				t.Fatalf("%s: %v", end.name, err)
+			}
+			for i, tok := range []string{res.SessionToken, res.AccessToken} {
+				if _, err := a.Svc.Authenticate(ctx, tok); code(err) != steward.CodeUnauthenticated {
+					t.Errorf("%s: credential %d still works: %v", end.name, i, err)
+				}
+			}
+		}
+	})
+}
