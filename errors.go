@@ -14,27 +14,30 @@ import (
 // Error codes. api/errors.go maps each to one HTTP status; an error that is
 // not a *Error becomes INTERNAL and its cause goes to the log only.
 const (
-	CodeBadRequest           = "BAD_REQUEST"            // 400 malformed request
-	CodeConfirmationRequired = "CONFIRMATION_REQUIRED"  // 400 destructive call without confirm=true
-	CodeUnauthenticated      = "UNAUTHENTICATED"        // 401 missing or unknown credential
-	CodeInvalidCredentials   = "INVALID_CREDENTIALS"    // 401 login failed (never says which part)
-	CodeForbidden            = "FORBIDDEN"              // 403 valid credential without the permission
-	CodeWrongSurface         = "WRONG_SURFACE"          // 403 credential not accepted on this surface
-	CodeCannotEscalate       = "CANNOT_ESCALATE"        // 403
-	CodeInsufficientRole     = "INSUFFICIENT_ROLE"      // 403
-	CodeNotFound             = "NOT_FOUND"              // 404
-	CodeMethodNotAllowed     = "METHOD_NOT_ALLOWED"     // 405
-	CodeAlreadyExists        = "ALREADY_EXISTS"         // 409
-	CodeAlreadyBanned        = "ALREADY_BANNED"         // 409
-	CodeInvalidState         = "INVALID_STATE"          // 409 the target is not in a state the action applies to
-	CodeIdempotencyKeyReused = "IDEMPOTENCY_KEY_REUSED" // 409
-	CodePayloadTooLarge      = "PAYLOAD_TOO_LARGE"      // 413
-	CodeValidation           = "VALIDATION_FAILED"      // 422 details.fields names each bad field
-	CodeCannotTargetSelf     = "CANNOT_TARGET_SELF"     // 422
-	CodeLastActiveOwner      = "LAST_ACTIVE_OWNER"      // 422
-	CodeRateLimited          = "RATE_LIMITED"           // 429 details.retry_after in seconds
-	CodeUnavailable          = "UNAVAILABLE"            // 503
-	CodeInternal             = "INTERNAL"               // 500
+	CodeBadRequest           = "BAD_REQUEST"           // 400 malformed request
+	CodeConfirmationRequired = "CONFIRMATION_REQUIRED" // 400 destructive call without confirm=true
+	CodeUnauthenticated      = "UNAUTHENTICATED"       // 401 missing or unknown credential
+	CodeInvalidCredentials   = "INVALID_CREDENTIALS"   // 401 login failed (never says which part)
+	CodeForbidden            = "FORBIDDEN"             // 403 valid credential without the permission
+	CodeWrongSurface         = "WRONG_SURFACE"         // 403 credential not accepted on this surface
+	CodeCannotEscalate       = "CANNOT_ESCALATE"       // 403
+	CodeInsufficientRole     = "INSUFFICIENT_ROLE"     // 403
+	// CodeImpersonationWriteDenied: an unsafe request under a read-only
+	// impersonation (403), answered by the product's verify middleware.
+	CodeImpersonationWriteDenied = "IMPERSONATION_WRITE_DENIED"
+	CodeNotFound                 = "NOT_FOUND"              // 404
+	CodeMethodNotAllowed         = "METHOD_NOT_ALLOWED"     // 405
+	CodeAlreadyExists            = "ALREADY_EXISTS"         // 409
+	CodeAlreadyBanned            = "ALREADY_BANNED"         // 409
+	CodeInvalidState             = "INVALID_STATE"          // 409 the target is not in a state the action applies to
+	CodeIdempotencyKeyReused     = "IDEMPOTENCY_KEY_REUSED" // 409
+	CodePayloadTooLarge          = "PAYLOAD_TOO_LARGE"      // 413
+	CodeValidation               = "VALIDATION_FAILED"      // 422 details.fields names each bad field
+	CodeCannotTargetSelf         = "CANNOT_TARGET_SELF"     // 422
+	CodeLastActiveOwner          = "LAST_ACTIVE_OWNER"      // 422
+	CodeRateLimited              = "RATE_LIMITED"           // 429 details.retry_after in seconds
+	CodeUnavailable              = "UNAVAILABLE"            // 503
+	CodeInternal                 = "INTERNAL"               // 500
 )
 
 // Error is the one error type that crosses layers. Message is a sentence for a

@@ -17,7 +17,7 @@ import (
 
 // CodeImpersonationWriteDenied is the error code of an unsafe request made
 // under a read-only impersonation (403).
-const CodeImpersonationWriteDenied = "IMPERSONATION_WRITE_DENIED"
+const CodeImpersonationWriteDenied = steward.CodeImpersonationWriteDenied
 
 // Principal kinds.
 const (
