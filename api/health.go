@@ -4,7 +4,6 @@ import (
 	"context"
 	_ "embed"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/stewardhq/steward"
@@ -51,5 +50,3 @@ func (s *server) openapi(w http.ResponseWriter, r *http.Request) error {
 	_, err := w.Write(openAPIDoc)
 	return err
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -33,7 +34,6 @@ type Deps struct {
 	// Metrics is where request metrics are registered and what /metrics
 	// serves; nil gets a fresh registry.
 	Metrics *prometheus.Registry
-	Now     func() time.Time
 }
 
 type server struct {
@@ -54,9 +54,6 @@ func NewServer(d Deps) http.Handler {
 	}
 	if d.Metrics == nil {
 		d.Metrics = prometheus.NewRegistry()
-	}
-	if d.Now == nil {
-		d.Now = time.Now
 	}
 	s := &server{Deps: d, log: d.Logger}
 	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -195,7 +192,7 @@ func (s *server) outer(next http.Handler) http.Handler {
 			if status == 0 {
 				status = http.StatusOK
 			}
-			s.requests.WithLabelValues(r.Method, route, itoa(status)).Inc()
+			s.requests.WithLabelValues(r.Method, route, strconv.Itoa(status)).Inc()
 			s.latency.WithLabelValues(r.Method, route).Observe(time.Since(start).Seconds())
 			if status >= 500 {
 				s.log.WarnContext(ctx, "request", "method", r.Method, "path", r.URL.Path, "status", status,

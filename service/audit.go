@@ -44,11 +44,11 @@ func (s *Service) VerifyAudit(ctx context.Context) (*steward.AuditVerification, 
 	if _, err := authorize(ctx, steward.PermAuditRead); err != nil {
 		return nil, err
 	}
-	return s.verifyChain(ctx)
+	return s.VerifyChain(ctx)
 }
 
-// verifyChain is VerifyAudit without the permission check, for `steward doctor`.
-func (s *Service) verifyChain(ctx context.Context) (*steward.AuditVerification, error) {
+// VerifyChain is VerifyAudit without the permission check, for `steward doctor`.
+func (s *Service) VerifyChain(ctx context.Context) (*steward.AuditVerification, error) {
 	res := &steward.AuditVerification{OK: true}
 	prev, prevSeq := "", int64(0)
 	err := s.store.ScanAudit(ctx, steward.AuditFilter{}, func(e *steward.AuditEntry) error {
@@ -73,11 +73,6 @@ func (s *Service) verifyChain(ctx context.Context) (*steward.AuditVerification, 
 		return nil, err
 	}
 	return res, nil
-}
-
-// VerifyChain checks the chain as the system, for the CLI's doctor command.
-func (s *Service) VerifyChain(ctx context.Context) (*steward.AuditVerification, error) {
-	return s.verifyChain(ctx)
 }
 
 // ExportAudit implements steward.AuditService. The export is a sensitive read,

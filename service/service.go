@@ -123,9 +123,6 @@ func New(cfg Config) *Service {
 // Start makes sure a current signing key exists, rotating an old one.
 func (s *Service) Start(ctx context.Context) error { return s.keys.ensure(ctx) }
 
-// Now is the service's clock.
-func (s *Service) Now() time.Time { return s.now() }
-
 // authorize returns the actor in ctx if it holds perm.
 func authorize(ctx context.Context, perm steward.Permission) (steward.Actor, error) {
 	a, ok := steward.ActorFrom(ctx)

@@ -273,6 +273,9 @@ type userOp struct {
 // mutateUser is the one path every single-user change takes: authorize,
 // lock the operator set, load the target and the actor's current role in the
 // transaction, apply, write the row and its audit entry together.
+// Actions that validate a body call authorize themselves first, so a caller
+// without the permission gets 403 rather than a 422 about the body;
+// mutateUser checks again, and once more inside the transaction.
 func (s *Service) mutateUser(ctx context.Context, uid string, op userOp) (*steward.User, error) {
 	if _, err := authorize(ctx, op.perm); err != nil {
 		return nil, err

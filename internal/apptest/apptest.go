@@ -70,7 +70,7 @@ func New(t testing.TB, b testdb.Backend, opts ...Options) *App {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(api.NewServer(api.Deps{Users: svc, Sessions: svc, Audit: svc, Auth: svc, Keys: svc, Idem: svc,
-		Ready: st.Ping, Logger: log, Now: clk.Now}))
+		Ready: st.Ping, Logger: log}))
 	t.Cleanup(srv.Close)
 	a := &App{T: t, Backend: b, Store: st, Svc: svc, Clock: clk, Server: srv}
 	a.Root, a.RootToken = a.Login("root@example.com")
