@@ -26,14 +26,24 @@ type authzRoute struct {
 func (r authzRoute) key() string { return r.Method + " " + r.Pattern }
 
 // authzTable is the expected permission of every admin route, read off the
-// service: each method's authorize/mutateUser/mutateKey permission. Reads of
-// a user's sessions, audit log or API keys first load the user (users:read).
+// service: each method's authorize/mutateUser/mutateKey/mutateTenant
+// permission. Reads of a user's sessions, audit log or API keys first load
+// the user (users:read). Tenant routes act on a fresh tenant (on the free
+// plan) put in the state the action needs.
 func authzTable() []authzRoute {
 	const base = "/api/v1/admin"
 	target := func(f *fix) string { return createUser(f.t, f.a, steward.RoleUser).ID }
 	sys := apptest.System
 	onTarget := func(suffix string, body any) func(f *fix) (string, any) {
 		return func(f *fix) (string, any) { return base + "/users/" + target(f) + suffix, body }
+	}
+	tenant := func(f *fix) string {
+		t, err := f.a.Svc.CreateTenant(sys(), &steward.TenantCreate{Name: fmt.Sprintf("Authz %d", uniq.Add(1))})
+		f.ok(err)
+		return t.ID
+	}
+	onTenant := func(suffix string, body any) func(f *fix) (string, any) {
+		return func(f *fix) (string, any) { return base + "/tenants/" + tenant(f) + suffix, body }
 	}
 	return []authzRoute{
 		{"GET", base + "/users", []steward.Permission{steward.PermUsersRead},
@@ -119,6 +129,36 @@ func authzTable() []authzRoute {
 			func(f *fix) (string, any) {
 				return base + "/api-keys/" + authzKey(f).ID + "/rotate", M{"grace_period_seconds": 60}
 			}},
+		{"GET", base + "/plans", []steward.Permission{steward.PermTenantsRead},
+			func(f *fix) (string, any) { return base + "/plans", nil }},
+		{"GET", base + "/tenants", []steward.Permission{steward.PermTenantsRead},
+			func(f *fix) (string, any) { return base + "/tenants?limit=5&status=active", nil }},
+		{"POST", base + "/tenants", []steward.Permission{steward.PermTenantsWrite},
+			func(f *fix) (string, any) {
+				return base + "/tenants", M{"name": fmt.Sprintf("Authz created %d", uniq.Add(1)), "plan": "starter"}
+			}},
+		{"GET", base + "/tenants/{id}", []steward.Permission{steward.PermTenantsRead}, onTenant("", nil)},
+		{"PATCH", base + "/tenants/{id}", []steward.Permission{steward.PermTenantsWrite},
+			onTenant("", M{"name": "Renamed by PATCH", "limits": M{"max_users": 5}})},
+		{"DELETE", base + "/tenants/{id}", []steward.Permission{steward.PermTenantsDelete}, onTenant("", nil)},
+		{"GET", base + "/tenants/{id}/detail", []steward.Permission{steward.PermTenantsRead}, onTenant("/detail", nil)},
+		{"POST", base + "/tenants/{id}/suspend", []steward.Permission{steward.PermTenantsWrite}, onTenant("/suspend", M{"reason": "authz"})},
+		{"POST", base + "/tenants/{id}/unsuspend", []steward.Permission{steward.PermTenantsWrite},
+			func(f *fix) (string, any) {
+				id := tenant(f)
+				_, err := f.a.Svc.SuspendTenant(sys(), id, "")
+				f.ok(err)
+				return base + "/tenants/" + id + "/unsuspend", nil
+			}},
+		{"POST", base + "/tenants/{id}/restore", []steward.Permission{steward.PermTenantsDelete},
+			func(f *fix) (string, any) {
+				id := tenant(f)
+				_, err := f.a.Svc.DeleteTenant(sys(), id, "")
+				f.ok(err)
+				return base + "/tenants/" + id + "/restore", nil
+			}},
+		{"POST", base + "/tenants/{id}/plan", []steward.Permission{steward.PermTenantsWrite}, onTenant("/plan", M{"plan": "pro"})},
+		{"GET", base + "/tenants/{id}/plan-changes", []steward.Permission{steward.PermTenantsRead}, onTenant("/plan-changes", nil)},
 		{"GET", base + "/audit-log", []steward.Permission{steward.PermAuditRead},
 			func(f *fix) (string, any) { return base + "/audit-log?limit=5", nil }},
 		{"GET", base + "/audit-log/verify", []steward.Permission{steward.PermAuditRead},
