@@ -28,9 +28,11 @@ const apiKeyCols = `id, name, key_type, purpose, coalesce(tenant_id, ''), user_i
 const (
 	getAPIKeySQL       = "SELECT " + apiKeyCols + " FROM api_keys WHERE id = $1"
 	getAPIKeyByHashSQL = "SELECT " + apiKeyCols + " FROM api_keys WHERE secret_hash = $1"
-	// The key's columns from a subselect, then its owner's state: one round trip.
-	getAPIKeyForVerifySQL = "SELECT k.*, u.id, u.role, u.status, u.ban_expires_at, coalesce(u.tenant_id, '') FROM (" +
-		getAPIKeyByHashSQL + ") k LEFT JOIN users u ON u.id = k.user_id"
+	// The key's columns from a subselect, then its owner's state and their
+	// tenant's status: one round trip.
+	getAPIKeyForVerifySQL = "SELECT k.*, u.id, u.role, u.status, u.ban_expires_at, coalesce(u.tenant_id, ''), " +
+		"coalesce(t.status, '') FROM (" + getAPIKeyByHashSQL + ") k LEFT JOIN users u ON u.id = k.user_id " +
+		"LEFT JOIN tenants t ON t.id = u.tenant_id"
 )
 
 // extraScan scans a row's leading columns with the caller's destinations
@@ -45,10 +47,11 @@ func (e extraScan) Scan(dest ...any) error { return e.row.Scan(append(dest, e.ex
 // GetAPIKeyForVerify is one query: the key by its hash and its owner's state.
 func (q *queries) GetAPIKeyForVerify(ctx context.Context, hash []byte) (*steward.APIKey, *steward.KeyOwner, error) {
 	var (
-		id, role, status, tenant *string
-		banExpires               *time.Time
+		id, role, status, tenant, tenantStatus *string
+		banExpires                             *time.Time
 	)
-	k, err := scanAPIKey(extraScan{q.q.QueryRow(ctx, getAPIKeyForVerifySQL, hash), []any{&id, &role, &status, &banExpires, &tenant}})
+	k, err := scanAPIKey(extraScan{q.q.QueryRow(ctx, getAPIKeyForVerifySQL, hash),
+		[]any{&id, &role, &status, &banExpires, &tenant, &tenantStatus}})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -58,6 +61,9 @@ func (q *queries) GetAPIKeyForVerify(ctx context.Context, hash []byte) (*steward
 	o := &steward.KeyOwner{ID: *id, Role: steward.Role(*role), Status: steward.UserStatus(*status), BanExpiresAt: utcPtr(banExpires)}
 	if tenant != nil {
 		o.TenantID = *tenant
+	}
+	if tenantStatus != nil {
+		o.TenantStatus = steward.TenantStatus(*tenantStatus)
 	}
 	return k, o, nil
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io/fs"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -45,6 +46,9 @@ type Store struct {
 	pool  *pgxpool.Pool
 	db    *sql.DB // the same pool seen through database/sql, for goose
 	goose *goose.Provider
+	// statements counts statements run in write transactions: see
+	// Statements.
+	statements atomic.Uint64
 }
 
 var (
@@ -84,6 +88,14 @@ func newMigrator(db *sql.DB) (*goose.Provider, error) {
 	return goose.NewProvider(goose.DialectPostgres, db, sub,
 		goose.WithSessionLocker(advisoryLocker{}), goose.WithDisableGlobalRegistry(true))
 }
+
+// Statements returns how many SQL statements this Store's write
+// transactions have run so far, reads inside them and re-run attempts
+// included, committed or not (BEGIN and COMMIT aside); a batch counts each
+// statement queued. The difference across one Update is what that
+// transaction cost, for benchmarks: a tenant's suspension is a handful of
+// statements however many members it has.
+func (s *Store) Statements() uint64 { return s.statements.Load() }
 
 // Pool returns the underlying pool, for callers that need raw access (bulk
 // loads, benchmarks).
@@ -178,7 +190,7 @@ func (s *Store) update(ctx context.Context, fn func(store.Tx) error) (err error)
 			_ = ptx.Rollback(context.WithoutCancel(ctx))
 		}
 	}()
-	if err := fn(&tx{queries: queries{q: ptx, inTx: true}}); err != nil {
+	if err := fn(&tx{queries: queries{q: countingTx{Tx: ptx, n: &s.statements}, inTx: true}}); err != nil {
 		return err
 	}
 	return mapErr(ptx.Commit(ctx))
@@ -214,6 +226,33 @@ func (q *queries) forUpdate() string {
 
 // tx implements store.Tx.
 type tx struct{ queries }
+
+// countingTx is a transaction that counts the statements run on it into n
+// (see Store.Statements).
+type countingTx struct {
+	pgx.Tx
+	n *atomic.Uint64
+}
+
+func (c countingTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	c.n.Add(1)
+	return c.Tx.Exec(ctx, sql, args...)
+}
+
+func (c countingTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	c.n.Add(1)
+	return c.Tx.Query(ctx, sql, args...)
+}
+
+func (c countingTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	c.n.Add(1)
+	return c.Tx.QueryRow(ctx, sql, args...)
+}
+
+func (c countingTx) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
+	c.n.Add(uint64(b.Len()))
+	return c.Tx.SendBatch(ctx, b)
+}
 
 // LockOperators serialises operator role and status changes until the
 // transaction ends.
@@ -270,6 +309,23 @@ func mapErr(err error) error {
 		return &store.DuplicateError{Field: field}
 	}
 	return err
+}
+
+// collectAll scans every row of a Query's result with scan; never nil.
+func collectAll[T any](rows pgx.Rows, err error, scan func(pgx.Row) (T, error)) ([]T, error) {
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	out := []T{}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, mapErr(rows.Err())
 }
 
 func pageLimit(n int) int {

@@ -204,8 +204,8 @@ func TestMigrationVersionBeforeMigrate(t *testing.T) {
 	if err := s.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if v, err := s.MigrationVersion(ctx); err != nil || v != 2 {
-		t.Fatalf("MigrationVersion after Migrate = %d, %v; want 2", v, err)
+	if v, err := s.MigrationVersion(ctx); err != nil || v != 3 {
+		t.Fatalf("MigrationVersion after Migrate = %d, %v; want 3", v, err)
 	}
 	err := s.Update(ctx, func(tx store.Tx) error {
 		return tx.CreateUser(ctx, &steward.User{ID: "u1", Email: "a@example.com", Role: steward.RoleUser,
@@ -262,4 +262,82 @@ func withSearchPath(t *testing.T, schemas ...string) string {
 	q.Set("search_path", strings.Join(schemas, ","))
 	u.RawQuery = q.Encode()
 	return u.String()
+}
+
+// Statements counts what write transactions run, and nothing else; the
+// store's part of a tenant's suspension is three statements, its release
+// one and its purge four, whatever the tenant's size.
+func TestStatements(t *testing.T) {
+	t.Parallel()
+	s := open(t)
+	ctx := t.Context()
+	if n := s.Statements(); n != 0 {
+		t.Fatalf("Statements after Open and Migrate = %d, want 0", n)
+	}
+	step := func(what string, want uint64, fn func(tx store.Tx) error) {
+		t.Helper()
+		before := s.Statements()
+		if err := s.Update(ctx, fn); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if got := s.Statements() - before; got != want {
+			t.Errorf("%s: %d statements, want %d", what, got, want)
+		}
+	}
+	now := time.Now()
+	const members = 50
+	step("a tenant, its members, their sessions and keys", 1+3*members, func(tx store.Tx) error {
+		if err := tx.CreateTenant(ctx, &steward.Tenant{ID: "ten_1", Name: "One", Slug: "one", Plan: "free",
+			Status: steward.TenantActive, BillingPeriodStart: now, CreatedAt: now, UpdatedAt: now}); err != nil {
+			return err
+		}
+		for i := range members {
+			id := fmt.Sprintf("usr_%03d", i)
+			if err := tx.CreateUser(ctx, &steward.User{ID: id, Email: id + "@example.com", Role: steward.RoleUser,
+				Status: steward.StatusActive, TenantID: "ten_1", CreatedAt: now, UpdatedAt: now}); err != nil {
+				return err
+			}
+			if err := tx.CreateSession(ctx, &steward.Session{ID: "ses_" + id, UserID: id, TokenHash: []byte(id),
+				CreatedAt: now, ExpiresAt: now.Add(time.Hour), LastSeenAt: now}); err != nil {
+				return err
+			}
+			if err := tx.CreateAPIKey(ctx, &steward.APIKey{ID: "key_" + id, Type: steward.KeyUser, UserID: id,
+				TenantID: "ten_1", Status: steward.KeyActive, SecretHash: []byte(id), CreatedAt: now, UpdatedAt: now}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	step("a batch of key uses", 2, func(tx store.Tx) error {
+		return tx.RecordKeyUses(ctx, []steward.KeyUse{{KeyID: "key_usr_000", At: now}, {KeyID: "key_usr_001", At: now}})
+	})
+	if _, err := s.ListUsers(ctx, steward.UserFilter{}); err != nil {
+		t.Fatal(err)
+	}
+	step("a read outside a transaction, then nothing", 0, func(tx store.Tx) error { return nil })
+	var users, sessions, keys int64
+	step("suspend", 3, func(tx store.Tx) (err error) {
+		if users, err = tx.HoldTenantUsers(ctx, "ten_1", "suspended", now); err != nil {
+			return err
+		}
+		if sessions, err = tx.RevokeHeldSessions(ctx, "ten_1", now, "suspended"); err != nil {
+			return err
+		}
+		keys, err = tx.HoldTenantKeys(ctx, "ten_1", now)
+		return err
+	})
+	if users != members || sessions != members || keys != members {
+		t.Errorf("suspend: %d users, %d sessions, %d keys; want %d of each", users, sessions, keys, members)
+	}
+	step("release", 1, func(tx store.Tx) (err error) {
+		users, keys, err = tx.ReleaseTenant(ctx, "ten_1", now)
+		return err
+	})
+	if users != members || keys != members {
+		t.Errorf("release: %d users, %d keys; want %d of each", users, keys, members)
+	}
+	step("purge", 4, func(tx store.Tx) error {
+		_, err := tx.PurgeTenant(ctx, "ten_1")
+		return err
+	})
 }

@@ -29,10 +29,12 @@ var (
 	updateAPIKeyStmt   = "UPDATE api_keys SET " + strings.Join(apiKeyWriteCols, " = ?, ") + " = ? WHERE id = ?"
 	getAPIKeySQL       = "SELECT " + apiKeyColumns + " FROM api_keys WHERE id = ?"
 	getAPIKeyByHashSQL = "SELECT " + apiKeyColumns + " FROM api_keys WHERE secret_hash = ?"
-	// The key's columns, prefixed, then the owner's state: one lookup in the
-	// secret_hash index and one in users' id index.
+	// The key's columns, prefixed, then the owner's state and their
+	// tenant's status: one lookup in the secret_hash index, one in users' id
+	// index and one in tenants' primary key.
 	getAPIKeyForVerifySQL = "SELECT k." + strings.ReplaceAll(apiKeyColumns, ", ", ", k.") +
-		", u.id, u.role, u.status, u.ban_expires_at, u.tenant_id FROM api_keys k LEFT JOIN users u ON u.id = k.user_id WHERE k.secret_hash = ?"
+		", u.id, u.role, u.status, u.ban_expires_at, u.tenant_id, t.status FROM api_keys k" +
+		" LEFT JOIN users u ON u.id = k.user_id LEFT JOIN tenants t ON t.id = u.tenant_id WHERE k.secret_hash = ?"
 )
 
 // extraScan scans a row's leading columns with the inner scanner's caller
@@ -47,11 +49,11 @@ func (e extraScan) Scan(dest ...any) error { return e.row.Scan(append(dest, e.ex
 // GetAPIKeyForVerify is one query: the key by its hash and its owner's state.
 func (q queries) GetAPIKeyForVerify(ctx context.Context, hash []byte) (*steward.APIKey, *steward.KeyOwner, error) {
 	var (
-		id, role, status, tenant sql.NullString
-		banExpires               sql.NullInt64
+		id, role, status, tenant, tenantStatus sql.NullString
+		banExpires                             sql.NullInt64
 	)
 	k, err := scanAPIKey(extraScan{q.db.QueryRowContext(ctx, getAPIKeyForVerifySQL, hash),
-		[]any{&id, &role, &status, &banExpires, &tenant}})
+		[]any{&id, &role, &status, &banExpires, &tenant, &tenantStatus}})
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, nil, err
@@ -62,7 +64,8 @@ func (q queries) GetAPIKeyForVerify(ctx context.Context, hash []byte) (*steward.
 		return k, nil, nil
 	}
 	return k, &steward.KeyOwner{ID: id.String, Role: steward.Role(role.String), Status: steward.UserStatus(status.String),
-		BanExpiresAt: timePtr(banExpires), TenantID: tenant.String}, nil
+		BanExpiresAt: timePtr(banExpires), TenantID: tenant.String,
+		TenantStatus: steward.TenantStatus(tenantStatus.String)}, nil
 }
 
 func apiKeyArgs(k *steward.APIKey) ([]any, error) {
@@ -318,6 +321,7 @@ func (t *tx) RecordKeyUses(ctx context.Context, uses []steward.KeyUse) error {
 	}
 	defer stmt.Close()
 	for _, u := range uses {
+		t.tx.n.Add(1)
 		if _, err := stmt.ExecContext(ctx, micros(u.At), u.IP, u.KeyID); err != nil {
 			return fmt.Errorf("sqlite: record key uses: %w", err)
 		}

@@ -51,12 +51,22 @@ type Store struct {
 	goose   *goose.Provider
 	// writes counts committed write transactions: see Generation.
 	writes atomic.Uint64
+	// statements counts statements run in write transactions: see
+	// Statements.
+	statements atomic.Uint64
 }
 
 // Generation implements store.Generational. Every write to the file goes
 // through this Store's one writer connection, so the count moves after
 // every commit that could change what a read returns.
 func (s *Store) Generation() uint64 { return s.writes.Load() }
+
+// Statements returns how many SQL statements write transactions have run so
+// far, reads inside them included, committed or not (BEGIN and COMMIT
+// aside). The difference across one Update is what that transaction cost,
+// for benchmarks: a tenant's suspension is a handful of statements however
+// many members it has.
+func (s *Store) Statements() uint64 { return s.statements.Load() }
 
 var (
 	_ store.Store = (*Store)(nil)
@@ -179,7 +189,8 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 	}
 	// A no-op after Commit; otherwise it releases the writer, also when fn panics.
 	defer sqlTx.Rollback()
-	if err := fn(&tx{queries: queries{db: sqlTx, search: s.search}, tx: sqlTx}); err != nil {
+	wtx := countingTx{Tx: sqlTx, n: &s.statements}
+	if err := fn(&tx{queries: queries{db: wtx, search: s.search}, tx: wtx}); err != nil {
 		return err
 	}
 	if err := sqlTx.Commit(); err != nil {
@@ -208,7 +219,30 @@ type queries struct {
 // its own writes.
 type tx struct {
 	queries
-	tx *sql.Tx
+	tx countingTx
+}
+
+// countingTx is a write transaction that counts the statements run on it
+// into n (see Store.Statements). A statement prepared on it counts each time
+// it runs: the caller adds those itself.
+type countingTx struct {
+	*sql.Tx
+	n *atomic.Uint64
+}
+
+func (c countingTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	c.n.Add(1)
+	return c.Tx.ExecContext(ctx, query, args...)
+}
+
+func (c countingTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	c.n.Add(1)
+	return c.Tx.QueryContext(ctx, query, args...)
+}
+
+func (c countingTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	c.n.Add(1)
+	return c.Tx.QueryRowContext(ctx, query, args...)
 }
 
 // LockOperators does nothing on SQLite: write transactions begin IMMEDIATE on
