@@ -37,12 +37,20 @@ type Backend struct {
 	// Exec runs raw SQL on a store Open returned, for tests that tamper with
 	// rows. Placeholders are the backend's own (? or $1).
 	Exec func(t testing.TB, s store.Store, query string, args ...any)
+	// RowCounts returns the number of rows of every table in the database
+	// (SQLite) or schema (PostgreSQL) of a store Open returned, by table
+	// name, so a test can assert that a delete left no orphans behind. On
+	// SQLite that includes the search index and its shadow tables; a count
+	// of users_fts reads its content table, users, while users_fts_docsize
+	// has one row per indexed user. Do not call it inside Update: on SQLite
+	// it uses the writer connection.
+	RowCounts func(t testing.TB, s store.Store) map[string]int64
 }
 
 // Backends lists the backends to test on.
 func Backends(t testing.TB) []Backend {
 	t.Helper()
-	backends := []Backend{{Name: "sqlite", Open: openSQLite, Exec: execSQLite}}
+	backends := []Backend{{Name: "sqlite", Open: openSQLite, Exec: execSQLite, RowCounts: rowCountsSQLite}}
 	dsn := os.Getenv(EnvPostgres)
 	if dsn == "" {
 		if os.Getenv(EnvRequirePostgres) == "1" {
@@ -51,9 +59,10 @@ func Backends(t testing.TB) []Backend {
 		return backends
 	}
 	return append(backends, Backend{
-		Name: "postgres",
-		Open: func(t testing.TB) store.Store { return openPostgres(t, dsn) },
-		Exec: execPostgres,
+		Name:      "postgres",
+		Open:      func(t testing.TB) store.Store { return openPostgres(t, dsn) },
+		Exec:      execPostgres,
+		RowCounts: rowCountsPostgres,
 	})
 }
 
@@ -85,6 +94,41 @@ func execSQLite(t testing.TB, s store.Store, query string, args ...any) {
 	if _, err := ls.WriterDB().ExecContext(context.Background(), query, args...); err != nil {
 		t.Fatalf("testdb: exec %q: %v", query, err)
 	}
+}
+
+func rowCountsSQLite(t testing.TB, s store.Store) map[string]int64 {
+	t.Helper()
+	ls, ok := s.(*sqlite.Store)
+	if !ok {
+		t.Fatalf("testdb: RowCounts on %T, want *sqlite.Store", s)
+	}
+	ctx := context.Background()
+	db := ls.WriterDB()
+	rows, err := db.QueryContext(ctx,
+		"SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name")
+	if err != nil {
+		t.Fatalf("testdb: list tables: %v", err)
+	}
+	var tables []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			t.Fatalf("testdb: list tables: %v", err)
+		}
+		tables = append(tables, name)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		t.Fatalf("testdb: list tables: %v", err)
+	}
+	counts := make(map[string]int64, len(tables))
+	for _, name := range tables {
+		var n int64
+		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM "`+strings.ReplaceAll(name, `"`, `""`)+`"`).Scan(&n); err != nil {
+			t.Fatalf("testdb: count %s: %v", name, err)
+		}
+		counts[name] = n
+	}
+	return counts
 }
 
 func openPostgres(t testing.TB, dsn string) store.Store {
@@ -127,6 +171,38 @@ func execPostgres(t testing.TB, s store.Store, query string, args ...any) {
 	if _, err := ps.Pool().Exec(context.Background(), query, args...); err != nil {
 		t.Fatalf("testdb: exec %q: %v", query, err)
 	}
+}
+
+func rowCountsPostgres(t testing.TB, s store.Store) map[string]int64 {
+	t.Helper()
+	ps, ok := s.(*postgres.Store)
+	if !ok {
+		t.Fatalf("testdb: RowCounts on %T, want *postgres.Store", s)
+	}
+	ctx := context.Background()
+	// The store's connections have its schema first on search_path.
+	rows, err := ps.Pool().Query(ctx, "SELECT table_schema, table_name FROM information_schema.tables "+
+		"WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name")
+	if err != nil {
+		t.Fatalf("testdb: list tables: %v", err)
+	}
+	tables, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (pgx.Identifier, error) {
+		var schema, name string
+		err := row.Scan(&schema, &name)
+		return pgx.Identifier{schema, name}, err
+	})
+	if err != nil {
+		t.Fatalf("testdb: list tables: %v", err)
+	}
+	counts := make(map[string]int64, len(tables))
+	for _, table := range tables {
+		var n int64
+		if err := ps.Pool().QueryRow(ctx, "SELECT count(*) FROM "+table.Sanitize()).Scan(&n); err != nil {
+			t.Fatalf("testdb: count %s: %v", table.Sanitize(), err)
+		}
+		counts[table[1]] = n
+	}
+	return counts
 }
 
 // withSearchPath points every connection at schema first and public second,
