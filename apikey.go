@@ -180,11 +180,16 @@ type KeyOwner struct {
 	Status       UserStatus
 	BanExpiresAt *time.Time
 	TenantID     string
+	// TenantStatus is the status of the owner's tenant ("" without one).
+	TenantStatus TenantStatus
 }
 
 // IsActive reports whether the owner may act at now (an expired ban counts
-// as lifted, as for User.IsActive).
+// as lifted, as for User.IsActive) and their tenant, if any, is active.
 func (o *KeyOwner) IsActive(now time.Time) bool {
+	if o.TenantStatus != "" && o.TenantStatus != TenantActive {
+		return false
+	}
 	u := User{Status: o.Status}
 	if o.Status == StatusBanned {
 		u.Ban = &Ban{ExpiresAt: o.BanExpiresAt}

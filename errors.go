@@ -35,6 +35,7 @@ const (
 	CodeValidation               = "VALIDATION_FAILED"      // 422 details.fields names each bad field
 	CodeCannotTargetSelf         = "CANNOT_TARGET_SELF"     // 422
 	CodeLastActiveOwner          = "LAST_ACTIVE_OWNER"      // 422
+	CodeTenantUserLimit          = "TENANT_USER_LIMIT"      // 422 the tenant is at max_users
 	CodeRateLimited              = "RATE_LIMITED"           // 429 details.retry_after in seconds
 	CodeUnavailable              = "UNAVAILABLE"            // 503
 	CodeInternal                 = "INTERNAL"               // 500

@@ -297,3 +297,133 @@ type IdempotencyService interface {
 	// key), IDEMPOTENCY_KEY_REUSED (same key, other body).
 	Idempotent(ctx context.Context, scope, key string, request []byte, fn func() Answer) (ans Answer, replayed bool, err error)
 }
+
+// TenantService manages tenants and reads the plan catalogue.
+type TenantService interface {
+	// ListPlans returns the catalogue in its configured order.
+	ListPlans(ctx context.Context) ([]*Plan, error)
+	// ListTenants: VALIDATION_FAILED (status, q), BAD_REQUEST (cursor). The
+	// plan filter takes any id, so tenants left on a plan the catalogue no
+	// longer has can still be found.
+	ListTenants(ctx context.Context, f TenantFilter, p ListParams) (*Page[*Tenant], error)
+	// CreateTenant: VALIDATION_FAILED (each bad field; an unknown plan lists
+	// the plans), ALREADY_EXISTS (slug), TENANT_USER_LIMIT (the owner would
+	// exceed max_users).
+	CreateTenant(ctx context.Context, in *TenantCreate) (*Tenant, error)
+	// GetTenant takes an id or a slug (as does every method taking a tenant
+	// id): NOT_FOUND.
+	GetTenant(ctx context.Context, idOrSlug string) (*Tenant, error)
+	// UpdateTenant applies a merge patch: NOT_FOUND, VALIDATION_FAILED,
+	// ALREADY_EXISTS (slug), INVALID_STATE (deleted), TENANT_USER_LIMIT.
+	UpdateTenant(ctx context.Context, id string, p *TenantPatch) (*Tenant, error)
+	// TenantDetail: NOT_FOUND.
+	TenantDetail(ctx context.Context, id string) (*TenantDetail, error)
+	// SuspendTenant: NOT_FOUND, INVALID_STATE (not active), and, for
+	// operators among the members, CANNOT_TARGET_SELF, INSUFFICIENT_ROLE,
+	// LAST_ACTIVE_OWNER.
+	SuspendTenant(ctx context.Context, id, reason string) (*TenantCascade, error)
+	// UnsuspendTenant: NOT_FOUND, INVALID_STATE (not suspended).
+	UnsuspendTenant(ctx context.Context, id string) (*TenantCascade, error)
+	// ChangePlan: NOT_FOUND, VALIDATION_FAILED (plan), INVALID_STATE
+	// (deleted, or already on the plan).
+	ChangePlan(ctx context.Context, id string, in *PlanChangeInput) (*PlanChangeResult, error)
+	// ListPlanChanges: NOT_FOUND, BAD_REQUEST (cursor).
+	ListPlanChanges(ctx context.Context, id string, p ListParams) (*Page[*PlanChange], error)
+	// DeleteTenant soft-deletes with the suspend cascade: the SuspendTenant
+	// codes, INVALID_STATE (already deleted).
+	DeleteTenant(ctx context.Context, id, reason string) (*TenantCascade, error)
+	// RestoreTenant undoes a soft delete: NOT_FOUND, INVALID_STATE.
+	RestoreTenant(ctx context.Context, id string) (*TenantCascade, error)
+	// PurgeTenant erases the tenant and everything that hangs off it: the
+	// DeleteTenant guards.
+	PurgeTenant(ctx context.Context, id, reason string) (*TenantPurgeResult, error)
+}
+
+// TenantCreate is the body of POST /admin/tenants.
+type TenantCreate struct {
+	Name        string         `json:"name"`
+	Slug        string         `json:"slug"`
+	Plan        string         `json:"plan"`
+	OwnerUserID string         `json:"owner_user_id"`
+	Limits      *TenantLimits  `json:"limits"`
+	Spending    *SpendingCaps  `json:"spending"`
+	Features    map[string]any `json:"features"`
+	Notes       string         `json:"notes"`
+}
+
+// LimitsPatch is a merge patch of limit overrides: null returns a limit to
+// the plan's value.
+type LimitsPatch struct {
+	MaxUsers           Optional[int64] `json:"max_users"`
+	MaxConcurrentTasks Optional[int64] `json:"max_concurrent_tasks"`
+	MaxDailyTasks      Optional[int64] `json:"max_daily_tasks"`
+}
+
+// SpendingPatch is a merge patch of spending caps: null removes a cap.
+type SpendingPatch struct {
+	MonthlyCap            Optional[int64] `json:"monthly_cap"`
+	DailyCap              Optional[int64] `json:"daily_cap"`
+	AlertThresholdPercent Optional[int]   `json:"alert_threshold_percent"`
+}
+
+// TenantPatch is the body of PATCH /admin/tenants/{id} (JSON Merge Patch).
+// The plan changes through POST /admin/tenants/{id}/plan only.
+type TenantPatch struct {
+	Name        Optional[string]          `json:"name"`
+	Slug        Optional[string]          `json:"slug"`
+	OwnerUserID Optional[string]          `json:"owner_user_id"`
+	Limits      Optional[LimitsPatch]     `json:"limits"`
+	Spending    Optional[SpendingPatch]   `json:"spending"`
+	Features    Optional[json.RawMessage] `json:"features"`
+	Notes       Optional[string]          `json:"notes"`
+}
+
+// TenantCascade is the answer of suspend, unsuspend, delete and restore:
+// the tenant after the change and the rows the change moved.
+type TenantCascade struct {
+	Tenant          *Tenant `json:"tenant"`
+	UsersSuspended  int64   `json:"users_suspended"`
+	SessionsRevoked int64   `json:"sessions_revoked"`
+	APIKeysDisabled int64   `json:"api_keys_disabled"`
+	UsersRestored   int64   `json:"users_restored"`
+	APIKeysRestored int64   `json:"api_keys_restored"`
+}
+
+// TenantPurgeResult is the answer of a purge.
+type TenantPurgeResult struct {
+	TenantID string `json:"tenant_id"`
+	Purged   bool   `json:"purged"`
+	TenantPurgeCounts
+}
+
+// PlanChangeInput is the body of POST /admin/tenants/{id}/plan.
+type PlanChangeInput struct {
+	Plan    string `json:"plan"`
+	Prorate *bool  `json:"prorate"` // default true
+}
+
+// PlanChangeResult is the answer of a plan change. Warnings name limits the
+// tenant already exceeds under the new plan: nothing is removed, but
+// nothing more is admitted.
+type PlanChangeResult struct {
+	Tenant   *Tenant     `json:"tenant"`
+	Change   *PlanChange `json:"change"`
+	Warnings []string    `json:"warnings"`
+}
+
+// TenantDetail is the answer of GET /admin/tenants/{id}/detail.
+type TenantDetail struct {
+	Tenant *Tenant `json:"tenant"`
+	Plan   *Plan   `json:"plan"` // nil when the catalogue no longer has it
+	// Members counts the tenant's users by status; MembersTotal excludes deleted ones.
+	Members      map[UserStatus]int64 `json:"members"`
+	MembersTotal int64                `json:"members_total"`
+	// ActiveAPIKeys counts the tenant's keys that are active now.
+	ActiveAPIKeys int64 `json:"active_api_keys"`
+	// Held is what a suspension or soft delete holds inactive, to be
+	// restored by unsuspend or restore.
+	Held              TenantHoldCounts `json:"held"`
+	EffectiveFeatures map[string]any   `json:"effective_features"`
+	PlanChanges       []*PlanChange    `json:"recent_plan_changes"`
+	RecentAudit       []*AuditEntry    `json:"recent_audit"`
+}

@@ -93,6 +93,21 @@ type Queries interface {
 	APIKeyStats(ctx context.Context, now time.Time) (*steward.KeyStats, error)
 
 	GetIdempotency(ctx context.Context, keyHash []byte) (*steward.IdempotencyRecord, error)
+
+	GetTenant(ctx context.Context, id string) (*steward.Tenant, error)
+	GetTenantBySlug(ctx context.Context, slug string) (*steward.Tenant, error)
+	// ListTenants returns up to f.Limit tenants matching f, id descending.
+	ListTenants(ctx context.Context, f steward.TenantFilter) ([]*steward.Tenant, error)
+	// CountTenants counts tenants matching f, ignoring Before and Limit.
+	CountTenants(ctx context.Context, f steward.TenantFilter) (int64, error)
+	// CountTenantMembers counts the users whose tenant_id is tenantID, by
+	// stored status (statuses without members are absent).
+	CountTenantMembers(ctx context.Context, tenantID string) (map[steward.UserStatus]int64, error)
+	// CountTenantHolds counts the rows the tenant's suspension holds.
+	CountTenantHolds(ctx context.Context, tenantID string) (steward.TenantHoldCounts, error)
+	// ListPlanChanges returns up to limit changes of the tenant, newest
+	// first, with id below before when before is not "".
+	ListPlanChanges(ctx context.Context, tenantID, before string, limit int) ([]*steward.PlanChange, error)
 }
 
 // Tx is one write transaction.
@@ -141,6 +156,46 @@ type Tx interface {
 	DeleteIdempotency(ctx context.Context, keyHash []byte) error
 	// DeleteExpiredIdempotency removes records that expired at or before now.
 	DeleteExpiredIdempotency(ctx context.Context, now time.Time) (int64, error)
+
+	// CreateTenant inserts t; a taken id or slug is a *DuplicateError
+	// ("id", "slug"). EffectiveLimits is not stored.
+	CreateTenant(ctx context.Context, t *steward.Tenant) error
+	// UpdateTenant writes every stored column of t; ErrNotFound if it does
+	// not exist; a taken slug is a *DuplicateError.
+	UpdateTenant(ctx context.Context, t *steward.Tenant) error
+	InsertPlanChange(ctx context.Context, c *steward.PlanChange) error
+
+	// The suspend cascade works on sets, in one statement per table, so a
+	// tenant of any size moves in one short transaction. A "hold" records
+	// that a row was moved by the tenant's suspension, so that
+	// ReleaseTenant moves back exactly those rows. Holds go when their
+	// user, key or tenant is deleted.
+
+	// HoldTenantUsers suspends every user of the tenant whose stored status
+	// is active (status suspended, suspension_reason reason, token_version
+	// + 1, updated_at now) and holds each. It returns how many.
+	HoldTenantUsers(ctx context.Context, tenantID, reason string, now time.Time) (int64, error)
+	// RevokeHeldSessions revokes, at now with reason, the sessions of the
+	// tenant's held users that are neither revoked nor expired at now.
+	RevokeHeldSessions(ctx context.Context, tenantID string, now time.Time, reason string) (int64, error)
+	// HoldTenantKeys disables every key with this tenant_id whose stored
+	// status is active and that is neither revoked nor expired at now
+	// (updated_at now), and holds each. It returns how many.
+	HoldTenantKeys(ctx context.Context, tenantID string, now time.Time) (int64, error)
+	// HoldUser adds a hold on one user of the tenant (a user who became
+	// suspended by the tenant after the cascade); holding twice is a no-op.
+	HoldUser(ctx context.Context, tenantID, userID string) error
+	// ReleaseTenant makes held users whose stored status is still
+	// suspended active again (suspension_reason cleared) and held keys
+	// whose stored status is still disabled active again (updated_at now
+	// on both), drops every hold of the tenant, and returns how many users
+	// and keys it made active.
+	ReleaseTenant(ctx context.Context, tenantID string, now time.Time) (users, keys int64, err error)
+	// PurgeTenant deletes the tenant and every row that hangs off it: its
+	// users (with their sessions and keys), the keys with its tenant_id,
+	// its holds and its plan changes. ErrNotFound if it does not exist.
+	// Audit entries stay.
+	PurgeTenant(ctx context.Context, tenantID string) (steward.TenantPurgeCounts, error)
 }
 
 // Generational is implemented by a store whose every write goes through this
