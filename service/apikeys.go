@@ -233,8 +233,12 @@ func (s *Service) CreateKey(ctx context.Context, in *steward.KeyCreate) (*stewar
 		if owner, err = s.keyOwner(ctx, tx, a, k); err != nil {
 			return err
 		}
-		if k.TenantID == "" {
+		explicit := k.TenantID != ""
+		if !explicit {
 			k.TenantID = owner.TenantID
+		}
+		if err := keyTenant(ctx, tx, k.TenantID, explicit); err != nil {
+			return err
 		}
 		if err := tx.CreateAPIKey(ctx, k); err != nil {
 			return err
@@ -247,6 +251,27 @@ func (s *Service) CreateKey(ctx context.Context, in *steward.KeyCreate) (*stewar
 		return nil, err
 	}
 	return &steward.CreatedKey{APIKey: s.presentKey(k, owner), Key: text}, nil
+}
+
+// keyTenant checks the tenant a new key will carry: it must exist when the
+// caller named it, and be active (a suspended tenant's keys are held
+// disabled; a new one would slip past its suspension).
+func keyTenant(ctx context.Context, tx store.Tx, tid string, explicit bool) error {
+	if tid == "" {
+		return nil
+	}
+	t, err := tx.GetTenant(ctx, tid)
+	switch {
+	case errors.Is(err, store.ErrNotFound) && explicit:
+		return steward.FieldError("tenant_id", "no such tenant")
+	case errors.Is(err, store.ErrNotFound):
+		return nil
+	case err != nil:
+		return err
+	case t.Status != steward.TenantActive:
+		return tenantInactive(t, "get new keys")
+	}
+	return nil
 }
 
 // keyOwner loads and checks the user a key is for, inside the transaction.
@@ -481,6 +506,9 @@ func (s *Service) RotateKey(ctx context.Context, kid string, in *steward.KeyRota
 		now := s.now()
 		if st := old.State(now); st == steward.KeyRevoked || st == steward.KeyExpired {
 			return event{}, keyInvalidState(old, now, "rotate")
+		}
+		if err := keyTenant(ctx, tx, old.TenantID, false); err != nil {
+			return event{}, err
 		}
 		if old.Type != steward.KeyUser {
 			if _, notHeld := s.scopeProblems(a, old.Type, old.Scopes); len(notHeld) > 0 {

@@ -101,6 +101,11 @@ func (s *Service) Login(ctx context.Context, in steward.LoginInput) (*steward.Lo
 	if !u.IsActive(now) {
 		return nil, invalidLogin
 	}
+	// Members of a suspended or deleted tenant are suspended by its
+	// cascade; this also covers one whose ban lapsed meanwhile.
+	if ok, err := s.tenantActive(ctx, u.TenantID); err != nil || !ok {
+		return nil, firstErr(err, invalidLogin)
+	}
 	newHash := ""
 	if rehash {
 		if newHash, err = s.hasher.Hash(in.Password); err != nil {

@@ -198,13 +198,17 @@ func (s *Service) SweepExpiredBans(ctx context.Context) (int, error) {
 				}
 				before := cloneUser(u)
 				u.Status, u.Ban, u.UpdatedAt = steward.StatusActive, nil, s.now()
+				ev := event{Action: "user.ban_expired", TargetType: "user", TargetID: u.ID,
+					TenantID: u.TenantID, Metadata: map[string]any{"expired_at": before.Ban.ExpiresAt}}
+				if err := s.holdIfTenantInactive(ctx, tx, u, &ev); err != nil {
+					return err
+				}
 				if err := tx.UpdateUser(ctx, u); err != nil {
 					return err
 				}
 				total++
-				return s.audit(ctx, tx, event{Action: "user.ban_expired", TargetType: "user", TargetID: u.ID,
-					TenantID: u.TenantID, Changes: userDiff(before, u),
-					Metadata: map[string]any{"expired_at": before.Ban.ExpiresAt}})
+				ev.Changes = userDiff(before, u)
+				return s.audit(ctx, tx, ev)
 			})
 			if err != nil {
 				return total, err

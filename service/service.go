@@ -41,6 +41,10 @@ type Config struct {
 	UserKeyScopes []string
 	// KeyPurposes are the purposes a key may name; default DefaultKeyPurposes.
 	KeyPurposes []string
+	// Plans is the plan catalogue, already validated; default
+	// steward.DefaultPlans. The first plan is what a tenant created
+	// without one gets.
+	Plans []*steward.Plan
 }
 
 // Service implements steward.UserService, SessionService, AuditService and
@@ -107,6 +111,9 @@ func New(cfg Config) *Service {
 	}
 	if len(cfg.KeyPurposes) == 0 {
 		cfg.KeyPurposes = DefaultKeyPurposes
+	}
+	if len(cfg.Plans) == 0 {
+		cfg.Plans = steward.DefaultPlans()
 	}
 	s := &Service{
 		store:  cfg.Store,

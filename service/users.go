@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"maps"
 	"reflect"
 	"slices"
@@ -155,6 +156,11 @@ func (s *Service) CreateUser(ctx context.Context, in *steward.UserCreate) (*stew
 		}
 	}
 	err = s.update(ctx, func(tx store.Tx) error {
+		if u.TenantID != "" {
+			if err := s.admitNewMember(ctx, tx, u.TenantID); err != nil {
+				return err
+			}
+		}
 		if err := tx.CreateUser(ctx, u); err != nil {
 			return duplicate(err)
 		}
@@ -231,11 +237,18 @@ func guardSelf(a steward.Actor, target *steward.User, verb string) error {
 	return nil
 }
 
-// guardLastOwner refuses a change that takes the last active owner or
-// super_admin out of that set. The caller holds tx.LockOperators, so two
-// concurrent demotions see each other's result.
-func (s *Service) guardLastOwner(ctx context.Context, tx store.Tx, target *steward.User) error {
-	if !target.Role.IsTop() || !target.IsActive(s.now()) {
+// guardLastOwner refuses a change that takes targets out of the set of
+// active owners and super_admins when nobody would be left in it. The caller
+// holds tx.LockOperators, so two concurrent demotions see each other's result.
+func (s *Service) guardLastOwner(ctx context.Context, tx store.Tx, targets ...*steward.User) error {
+	now := s.now()
+	leaving := 0
+	for _, u := range targets {
+		if u.Role.IsTop() && u.IsActive(now) {
+			leaving++
+		}
+	}
+	if leaving == 0 {
 		return nil
 	}
 	top := []steward.Role{steward.RoleOwner, steward.RoleSuperAdmin}
@@ -243,7 +256,7 @@ func (s *Service) guardLastOwner(ctx context.Context, tx store.Tx, target *stewa
 	if err != nil {
 		return err
 	}
-	if n <= 1 {
+	if n-int64(leaving) < 1 {
 		// A top operator whose ban has lapsed is active already, even
 		// before the sweeper writes it down. Top operators are few.
 		banned, err := tx.ListUsers(ctx, steward.UserFilter{Status: steward.StatusBanned, Roles: top, Limit: 1000})
@@ -251,14 +264,18 @@ func (s *Service) guardLastOwner(ctx context.Context, tx store.Tx, target *stewa
 			return err
 		}
 		for _, u := range banned {
-			if u.BanExpired(s.now()) {
+			if u.BanExpired(now) {
 				n++
 			}
 		}
 	}
-	if n <= 1 {
+	if n-int64(leaving) < 1 {
+		if len(targets) == 1 {
+			return steward.Errorf(steward.CodeLastActiveOwner,
+				"%s is the last active owner; promote another owner first", targets[0].ID)
+		}
 		return steward.Errorf(steward.CodeLastActiveOwner,
-			"%s is the last active owner; promote another owner first", target.ID)
+			"this would leave no active owner; promote another owner first")
 	}
 	return nil
 }
@@ -297,6 +314,11 @@ func (s *Service) mutateUser(ctx context.Context, uid string, op userOp) (*stewa
 		ev, err := op.apply(tx, a, u)
 		if err != nil {
 			return err
+		}
+		if now := s.now(); !before.IsActive(now) && u.IsActive(now) {
+			if err := s.holdIfTenantInactive(ctx, tx, u, &ev); err != nil {
+				return err
+			}
 		}
 		changes := userDiff(before, u)
 		if len(changes) == 0 && ev.Metadata == nil {
@@ -402,6 +424,13 @@ func (s *Service) UnsuspendUser(ctx context.Context, uid string) (*steward.User,
 			if u.Status != steward.StatusSuspended {
 				return event{}, invalidState(u, s.now(), "unsuspend")
 			}
+			t, err := lockTenant(ctx, tx, u.TenantID)
+			if err != nil {
+				return event{}, err
+			}
+			if t != nil && t.Status != steward.TenantActive {
+				return event{}, tenantInactive(t, "have members unsuspended; unsuspend the tenant")
+			}
 			u.Status, u.SuspensionReason = steward.StatusActive, ""
 			return event{Action: "user.unsuspend"}, nil
 		}})
@@ -504,6 +533,15 @@ func (s *Service) RestoreUser(ctx context.Context, uid string) (*steward.User, e
 			}
 			if u.Status != steward.StatusDeleted {
 				return event{}, invalidState(u, s.now(), "restore")
+			}
+			t, err := lockTenant(ctx, tx, u.TenantID)
+			if err != nil {
+				return event{}, err
+			}
+			if t != nil && t.Status == steward.TenantActive {
+				if err := s.admitMember(ctx, tx, t); err != nil {
+					return event{}, err
+				}
 			}
 			u.Status, u.DeletedAt = u.StatusBeforeDelete, nil
 			if !u.Status.Valid() || u.Status == steward.StatusDeleted {
@@ -646,11 +684,17 @@ func (s *Service) UpdateUser(ctx context.Context, uid string, p *steward.UserPat
 				u.Name = strings.TrimSpace(p.Name.Value)
 			}
 			if p.TenantID.Set {
+				from := u.TenantID
 				u.TenantID = strings.TrimSpace(p.TenantID.Value)
 				if u.TenantID == "" {
 					u.TenantRole = ""
 				} else if u.TenantRole == "" {
 					u.TenantRole = steward.TenantMember
+				}
+				if u.TenantID != from {
+					if err := s.moveMember(ctx, tx, from, u.TenantID); err != nil {
+						return event{}, err
+					}
 				}
 			}
 			if p.TenantRole.Set {
@@ -793,5 +837,60 @@ func firstErr(errs ...error) error {
 			return err
 		}
 	}
+	return nil
+}
+
+// admitNewMember checks that tenant tid exists and may take one more member;
+// it locks the tenant row until the transaction ends.
+func (s *Service) admitNewMember(ctx context.Context, tx store.Tx, tid string) error {
+	if len(tid) > 64 {
+		return nil // validateUser reports it
+	}
+	t, err := tx.GetTenant(ctx, tid)
+	if errors.Is(err, store.ErrNotFound) {
+		return steward.FieldError("tenant_id", "no such tenant")
+	}
+	if err != nil {
+		return err
+	}
+	return s.admitMember(ctx, tx, t)
+}
+
+// moveMember checks a user's move from one tenant to another: a suspended
+// or deleted tenant keeps its members until it is active again (its
+// unsuspend restores exactly the members it holds).
+func (s *Service) moveMember(ctx context.Context, tx store.Tx, from, to string) error {
+	old, err := lockTenant(ctx, tx, from)
+	if err != nil {
+		return err
+	}
+	if old != nil && old.Status != steward.TenantActive {
+		return tenantInactive(old, "lose members")
+	}
+	if to == "" {
+		return nil
+	}
+	return s.admitNewMember(ctx, tx, to)
+}
+
+// holdIfTenantInactive keeps a user who is about to become active (unban,
+// restore, a lapsed ban) suspended while their tenant is suspended or
+// deleted, and holds them, so the tenant's unsuspend or restore lets them in
+// with the rest.
+func (s *Service) holdIfTenantInactive(ctx context.Context, tx store.Tx, u *steward.User, ev *event) error {
+	t, err := lockTenant(ctx, tx, u.TenantID)
+	if err != nil || t == nil || t.Status == steward.TenantActive {
+		return err
+	}
+	u.Status, u.SuspensionReason, u.Ban = steward.StatusSuspended, holdReason(t), nil
+	if err := tx.HoldUser(ctx, t.ID, u.ID); err != nil {
+		return err
+	}
+	m, ok := ev.Metadata.(map[string]any)
+	if !ok {
+		m = map[string]any{}
+	}
+	m["held_by_tenant"] = t.ID
+	ev.Metadata = m
 	return nil
 }
