@@ -182,7 +182,10 @@ func keyScenarios() []scenario {
 func keyCreateScenarios() []scenario {
 	return []scenario{
 		{Name: "keys: create a user key with every field", Method: post, Path: keysPath, Token: "{root}",
-			Setup: func(f *fix) { f.user("owner", steward.RoleUser, withTenant("ten_owner")) },
+			Setup: func(f *fix) {
+				f.user("owner", steward.RoleUser, withTenant("ten_owner"))
+				f.a.EnsureTenant(f.t, "ten_keys")
+			},
 			Body: M{"name": "  CI deploy  ", "key_type": "user", "user_id": "{owner}", "tenant_id": "ten_keys", "purpose": "ci",
 				"scopes": []string{"write", "read", "read"}, "rate_limit_rpm": 120, "expires_at": "2026-06-01T02:00:00+02:00",
 				"allowed_ips": []string{"10.0.0.1", " 192.168.7.9/16", "2001:db8::/32", "::ffff:10.0.0.2"}},

@@ -29,6 +29,7 @@ var statusOf = map[string]int{
 	steward.CodeValidation:               http.StatusUnprocessableEntity,
 	steward.CodeCannotTargetSelf:         http.StatusUnprocessableEntity,
 	steward.CodeLastActiveOwner:          http.StatusUnprocessableEntity,
+	steward.CodeTenantUserLimit:          http.StatusUnprocessableEntity,
 	steward.CodeRateLimited:              http.StatusTooManyRequests,
 	steward.CodeUnavailable:              http.StatusServiceUnavailable,
 	steward.CodeInternal:                 http.StatusInternalServerError,

@@ -68,6 +68,19 @@ func (s *server) routes() []route {
 
 		{http.MethodPost, "/api/v1/platform/keys/verify", authPlatform, s.verifyKey},
 
+		{http.MethodGet, "/api/v1/admin/plans", authAdmin, s.listPlans},
+		{http.MethodGet, "/api/v1/admin/tenants", authAdmin, s.listTenants},
+		{http.MethodPost, "/api/v1/admin/tenants", authAdmin, s.idempotent(s.createTenant)},
+		{http.MethodGet, "/api/v1/admin/tenants/{id}", authAdmin, s.getTenant},
+		{http.MethodPatch, "/api/v1/admin/tenants/{id}", authAdmin, s.updateTenant},
+		{http.MethodDelete, "/api/v1/admin/tenants/{id}", authAdmin, s.deleteTenant},
+		{http.MethodGet, "/api/v1/admin/tenants/{id}/detail", authAdmin, s.tenantDetail},
+		{http.MethodPost, "/api/v1/admin/tenants/{id}/suspend", authAdmin, s.suspendTenant},
+		{http.MethodPost, "/api/v1/admin/tenants/{id}/unsuspend", authAdmin, s.unsuspendTenant},
+		{http.MethodPost, "/api/v1/admin/tenants/{id}/restore", authAdmin, s.restoreTenant},
+		{http.MethodPost, "/api/v1/admin/tenants/{id}/plan", authAdmin, s.idempotent(s.changePlan)},
+		{http.MethodGet, "/api/v1/admin/tenants/{id}/plan-changes", authAdmin, s.listPlanChanges},
+
 		{http.MethodGet, "/api/v1/admin/audit-log", authAdmin, s.listAudit},
 		{http.MethodGet, "/api/v1/admin/audit-log/verify", authAdmin, s.verifyAudit},
 		{http.MethodGet, "/api/v1/admin/audit-log/export", authAdmin, s.exportAudit},

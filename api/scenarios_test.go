@@ -190,6 +190,9 @@ func createUser(t testing.TB, a *apptest.App, role steward.Role, mods ...func(*s
 	for _, m := range mods {
 		m(in)
 	}
+	if in.TenantID != "" {
+		a.EnsureTenant(t, in.TenantID)
+	}
 	u, err := a.Svc.CreateUser(apptest.System(), in)
 	if err != nil {
 		t.Fatalf("creating %s user: %v", role, err)
@@ -429,7 +432,7 @@ var codeStatus = map[string]int{
 	"FORBIDDEN": 403, "WRONG_SURFACE": 403, "CANNOT_ESCALATE": 403, "INSUFFICIENT_ROLE": 403,
 	"NOT_FOUND": 404, "METHOD_NOT_ALLOWED": 405, "ALREADY_EXISTS": 409, "ALREADY_BANNED": 409,
 	"INVALID_STATE": 409, "IDEMPOTENCY_KEY_REUSED": 409, "PAYLOAD_TOO_LARGE": 413,
-	"VALIDATION_FAILED": 422, "CANNOT_TARGET_SELF": 422, "LAST_ACTIVE_OWNER": 422,
+	"VALIDATION_FAILED": 422, "CANNOT_TARGET_SELF": 422, "LAST_ACTIVE_OWNER": 422, "TENANT_USER_LIMIT": 422,
 	"RATE_LIMITED": 429, "UNAVAILABLE": 503, "INTERNAL": 500,
 }
 
@@ -732,6 +735,7 @@ func createScenarios() []scenario {
 	}
 	return []scenario{
 		{Name: "create user lower-cases the email and returns the user", Method: post, Path: usersPath, Token: "{root}",
+			Setup: func(f *fix) { f.a.EnsureTenant(f.t, "ten_acme") },
 			Body: M{"email": "  New.Person@Example.COM ", "username": "New.Person", "name": " New Person ", "password": "long-enough-pw",
 				"tenant_id": "ten_acme", "tags": []string{"vip", "beta"}, "metadata": M{"plan": "pro", "seats": 3}, "email_verified": true},
 			Status: 201,

@@ -27,6 +27,7 @@ type Deps struct {
 	Audit    steward.AuditService
 	Auth     steward.AuthService
 	Keys     steward.KeyService
+	Tenants  steward.TenantService
 	Idem     steward.IdempotencyService
 	// Ready reports whether the database answers (for /readyz).
 	Ready  func(ctx context.Context) error

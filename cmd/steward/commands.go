@@ -42,12 +42,16 @@ func newRootCmd(ctx context.Context, getenv func(string) string, stdout, stderr 
 		if err != nil {
 			return nil, nil, nil, err
 		}
+		plans, err := cfg.plans()
+		if err != nil {
+			return nil, nil, nil, err
+		}
 		st, err := backend.Open(ctx, cfg.DB)
 		if err != nil {
 			return nil, nil, nil, err
 		}
 		svc := service.New(service.Config{Store: st, Logger: log, KeyPrefix: cfg.KeyPrefix,
-			UserKeyScopes: cfg.UserKeyScopes, KeyPurposes: cfg.KeyPurposes})
+			UserKeyScopes: cfg.UserKeyScopes, KeyPurposes: cfg.KeyPurposes, Plans: plans})
 		return svc, st, log, nil
 	}
 
@@ -160,7 +164,7 @@ func serve(ctx context.Context, cfg config, svc *service.Service, st store.Store
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	handler := api.NewServer(api.Deps{
-		Users: svc, Sessions: svc, Audit: svc, Auth: svc, Keys: svc, Idem: svc,
+		Users: svc, Sessions: svc, Audit: svc, Auth: svc, Keys: svc, Tenants: svc, Idem: svc,
 		Ready: st.Ping, Logger: log, Metrics: reg,
 	})
 	ln, err := net.Listen("tcp", cfg.Addr)

@@ -4,9 +4,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/stewardhq/steward"
 )
 
 // config is every setting, read from flags with environment fallbacks.
@@ -21,6 +24,7 @@ type config struct {
 	LogFormat         string
 	UserKeyScopes     []string
 	KeyPurposes       []string
+	PlansFile         string
 }
 
 // bindConfig registers the flags; an environment variable fills a flag the
@@ -44,6 +48,24 @@ func bindConfig(cmd *cobra.Command, getenv func(string) string, c *config) {
 		"scopes end users' keys may carry, comma-separated (STEWARD_USER_KEY_SCOPES; default read,write)")
 	f.StringSliceVar(&c.KeyPurposes, "key-purposes", list(getenv("STEWARD_KEY_PURPOSES")),
 		"purposes a key may name, comma-separated (STEWARD_KEY_PURPOSES; default api,automation,ci,integration,internal,testing)")
+	f.StringVar(&c.PlansFile, "plans", env("STEWARD_PLANS", ""),
+		"JSON file with the plan catalogue (STEWARD_PLANS; default the built-in free, starter, pro, scale)")
+}
+
+// plans reads the plan catalogue file, or returns nil for the built-in one.
+func (c *config) plans() ([]*steward.Plan, error) {
+	if c.PlansFile == "" {
+		return nil, nil
+	}
+	data, err := os.ReadFile(c.PlansFile)
+	if err != nil {
+		return nil, fmt.Errorf("plan catalogue: %w", err)
+	}
+	plans, err := steward.ParsePlans(data)
+	if err != nil {
+		return nil, fmt.Errorf("plan catalogue %s: %w", c.PlansFile, err)
+	}
+	return plans, nil
 }
 
 // list splits a comma-separated setting, dropping empty items.

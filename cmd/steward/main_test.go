@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -156,5 +157,65 @@ func TestCommands(t *testing.T) {
 	}
 	if err := run(ctx, []string{"serve", "--key-prefix", "a_b"}, getenv, nil, io.Discard, io.Discard); err == nil {
 		t.Fatal("a key prefix with '_' must be refused")
+	}
+}
+
+// TestPlansFile serves a catalogue from STEWARD_PLANS and refuses to start
+// on a broken one, naming the problem.
+func TestPlansFile(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "plans.json")
+	if err := os.WriteFile(good, []byte(`{"plans": [{"id": "hobby", "name": "Hobby", "limits": {"max_users": 2}},
+		{"id": "team", "name": "Team", "price_cents": 4900}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	url, _, stop := boot(t, map[string]string{"STEWARD_DB": "sqlite:" + filepath.Join(dir, "s.db"),
+		"STEWARD_PLANS": good, "STEWARD_BOOTSTRAP_EMAIL": "ops@example.com", "STEWARD_BOOTSTRAP_PASSWORD": "plans-test-password"})
+	body, _ := json.Marshal(map[string]string{"email": "ops@example.com", "password": "plans-test-password"})
+	resp, err := http.Post(url+"/api/v1/auth/login", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lr struct {
+		SessionToken string `json:"session_token"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&lr)
+	resp.Body.Close()
+	req, _ := http.NewRequest(http.MethodGet, url+"/api/v1/admin/plans", nil)
+	req.Header.Set("Authorization", "Bearer "+lr.SessionToken)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var plans struct {
+		Data []struct {
+			ID string `json:"id"`
+		} `json:"data"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&plans)
+	resp.Body.Close()
+	if len(plans.Data) != 2 || plans.Data[0].ID != "hobby" || plans.Data[1].ID != "team" {
+		t.Fatalf("plans served: %+v", plans)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	bad := filepath.Join(dir, "bad.json")
+	if err := os.WriteFile(bad, []byte(`{"plans": [{"id": "x", "name": "X", "period": "week"}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	getenv := func(k string) string {
+		return map[string]string{"STEWARD_DB": "sqlite:" + filepath.Join(dir, "s.db"), "STEWARD_PLANS": bad}[k]
+	}
+	err = run(context.Background(), []string{"serve", "--addr", "127.0.0.1:0"}, getenv, nil, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "period must be month or year") {
+		t.Fatalf("a broken catalogue: %v", err)
+	}
+	getenv2 := func(k string) string {
+		return map[string]string{"STEWARD_DB": "sqlite:" + filepath.Join(dir, "s.db"), "STEWARD_PLANS": filepath.Join(dir, "missing.json")}[k]
+	}
+	if err := run(context.Background(), []string{"serve"}, getenv2, nil, io.Discard, io.Discard); err == nil {
+		t.Fatal("a missing catalogue file must be refused")
 	}
 }

@@ -6,11 +6,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -69,7 +71,7 @@ func New(t testing.TB, b testdb.Backend, opts ...Options) *App {
 	if _, _, err := svc.Bootstrap(ctx, "root@example.com", Password); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(api.NewServer(api.Deps{Users: svc, Sessions: svc, Audit: svc, Auth: svc, Keys: svc, Idem: svc,
+	srv := httptest.NewServer(api.NewServer(api.Deps{Users: svc, Sessions: svc, Audit: svc, Auth: svc, Keys: svc, Tenants: svc, Idem: svc,
 		Ready: st.Ping, Logger: log}))
 	t.Cleanup(srv.Close)
 	a := &App{T: t, Backend: b, Store: st, Svc: svc, Clock: clk, Server: srv}
@@ -97,6 +99,9 @@ func (a *App) User(role steward.Role, mods ...func(*steward.UserCreate)) *stewar
 		Username: fmt.Sprintf("u%d", n), Name: fmt.Sprintf("User %d", n), Password: Password, Role: role}
 	for _, m := range mods {
 		m(in)
+	}
+	if in.TenantID != "" {
+		a.EnsureTenant(a.T, in.TenantID)
 	}
 	u, err := a.Svc.CreateUser(System(), in)
 	if err != nil {
@@ -190,5 +195,25 @@ func Each(t *testing.T, fn func(t *testing.T, a *App), opts ...Options) {
 			t.Parallel()
 			fn(t, New(t, b, opts...))
 		})
+	}
+}
+
+// EnsureTenant makes an active tenant with this exact id (slug alike, plan
+// scale: no user limit) unless one exists, so that tests may name tenants
+// literally. Safe to call from parallel subtests.
+func (a *App) EnsureTenant(t testing.TB, tid string) {
+	t.Helper()
+	now := a.Clock.Now().UTC().Truncate(time.Microsecond)
+	slug := strings.ToLower(strings.ReplaceAll(tid, "_", "-"))
+	err := a.Store.Update(context.Background(), func(tx store.Tx) error {
+		if _, err := tx.GetTenant(context.Background(), tid); err == nil || !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		return tx.CreateTenant(context.Background(), &steward.Tenant{ID: tid, Name: tid, Slug: slug, Plan: "scale",
+			Status: steward.TenantActive, Features: map[string]any{}, BillingPeriodStart: now, CreatedAt: now, UpdatedAt: now})
+	})
+	var dup *store.DuplicateError
+	if err != nil && !errors.As(err, &dup) {
+		t.Fatalf("tenant %s: %v", tid, err)
 	}
 }
