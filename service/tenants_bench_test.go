@@ -3,6 +3,9 @@ package service_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -86,6 +89,25 @@ func seedTenant(tb testing.TB, a *apptest.App, members, keys int) string {
 //
 // (add STEWARD_TEST_POSTGRES=… for the PostgreSQL row).
 func BenchmarkTenantCascade(b *testing.B) {
+	// The baseline, measured in the same run: one request to a net/http
+	// hello handler over a kept-alive local connection. The machines are
+	// noisy; docs/benchmarks.md gives the cascade in multiples of this.
+	b.Run("hello", func(b *testing.B) {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			_, _ = w.Write([]byte("hello"))
+		}))
+		defer srv.Close()
+		c := srv.Client()
+		b.ResetTimer()
+		for range b.N {
+			resp, err := c.Get(srv.URL)
+			if err != nil {
+				b.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	})
 	for _, be := range testdb.Backends(b) {
 		b.Run(be.Name, func(b *testing.B) {
 			a := apptest.New(b, be)
