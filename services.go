@@ -425,5 +425,6 @@ type TenantDetail struct {
 	Held              TenantHoldCounts `json:"held"`
 	EffectiveFeatures map[string]any   `json:"effective_features"`
 	PlanChanges       []*PlanChange    `json:"recent_plan_changes"`
-	RecentAudit       []*AuditEntry    `json:"recent_audit"`
+	// RecentAudit is empty unless the caller holds audit:read.
+	RecentAudit []*AuditEntry `json:"recent_audit"`
 }

@@ -204,6 +204,16 @@ func tenantReadScenarios() []scenario {
 			Status: 200, Want: M{"data": length(2), "has_more": true, "next_cursor": present()}},
 		{Name: "tenants: a bad status filter is named", Method: get, Path: tenantsPath + "?status=gone", Token: "{root}",
 			Status: 422, Want: validation("status")},
+		{Name: "tenants: detail shows no audit excerpt to a key without audit:read", Method: get,
+			Path: tenantsPath + "/{t}/detail", Token: "{ro_key}",
+			Setup: func(f *fix) {
+				f.tenant("t", nil)
+				f.key("ro", "{root}", M{"name": "tenants only", "key_type": "admin", "scopes": []string{"tenants:read"}})
+			},
+			Status: 200, Want: M{"tenant.id": "{t}", "recent_audit": length(0)},
+			After: func(f *fix, r *apptest.Response) {
+				f.expectErr(f.do(get, "/api/v1/admin/audit-log", "{ro_key}", nil), 403, steward.CodeForbidden)
+			}},
 		{Name: "tenants: detail counts members by status, keys, holds and shows recent audit", Method: get,
 			Path: tenantsPath + "/{t}/detail", Token: "{sup_tok}",
 			Setup: func(f *fix) {

@@ -519,7 +519,8 @@ func setOpt(dst **int64, o steward.Optional[int64]) {
 
 // TenantDetail implements steward.TenantService.
 func (s *Service) TenantDetail(ctx context.Context, tid string) (*steward.TenantDetail, error) {
-	if _, err := authorize(ctx, steward.PermTenantsRead); err != nil {
+	a, err := authorize(ctx, steward.PermTenantsRead)
+	if err != nil {
 		return nil, err
 	}
 	t, err := getTenant(ctx, s.store, tid)
@@ -546,8 +547,12 @@ func (s *Service) TenantDetail(ctx context.Context, tid string) (*steward.Tenant
 	if d.PlanChanges, err = s.store.ListPlanChanges(ctx, t.ID, "", recentChanges); err != nil {
 		return nil, err
 	}
-	if d.RecentAudit, err = s.store.ListAudit(ctx, steward.AuditFilter{TenantID: t.ID, Limit: recentAuditLen}); err != nil {
-		return nil, err
+	// The audit excerpt is shown only to those who may read the log: a
+	// key scoped to tenants:read alone gets an empty list.
+	if a.Can(steward.PermAuditRead) {
+		if d.RecentAudit, err = s.store.ListAudit(ctx, steward.AuditFilter{TenantID: t.ID, Limit: recentAuditLen}); err != nil {
+			return nil, err
+		}
 	}
 	if d.PlanChanges == nil {
 		d.PlanChanges = []*steward.PlanChange{}
