@@ -328,13 +328,11 @@ func (s *Service) ListKeys(ctx context.Context, f steward.KeyFilter, p steward.L
 	if err := fe.Err(); err != nil {
 		return nil, err
 	}
-	limit, err := limitOf(p)
+	limit, before, err := keyset(p)
 	if err != nil {
 		return nil, err
 	}
-	if f.Before, err = decodeCursor(p.Cursor); err != nil {
-		return nil, err
-	}
+	f.Before = before
 	f.Now, f.Limit = s.now(), limit+1
 	rows, err := s.store.ListAPIKeys(ctx, f)
 	if err != nil {

@@ -245,6 +245,15 @@ func limitOf(p steward.ListParams) (int, error) {
 	return p.Limit, nil
 }
 
+// keyset reads a keyset list's page size and the id its cursor continues after.
+func keyset(p steward.ListParams) (limit int, before string, err error) {
+	if limit, err = limitOf(p); err != nil {
+		return 0, "", err
+	}
+	before, err = decodeCursor(p.Cursor)
+	return limit, before, err
+}
+
 // Cursors are opaque to clients: base64url of the last row's key.
 func encodeCursor(key string) string { return base64.RawURLEncoding.EncodeToString([]byte(key)) }
 

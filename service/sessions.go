@@ -17,13 +17,11 @@ func (s *Service) ListSessions(ctx context.Context, f steward.SessionFilter, p s
 	default:
 		return nil, steward.FieldError("status", "must be one of active, revoked, expired")
 	}
-	limit, err := limitOf(p)
+	limit, before, err := keyset(p)
 	if err != nil {
 		return nil, err
 	}
-	if f.Before, err = decodeCursor(p.Cursor); err != nil {
-		return nil, err
-	}
+	f.Before = before
 	f.Now, f.Limit = s.now(), limit+1
 	rows, err := s.store.ListSessions(ctx, f)
 	if err != nil {

@@ -97,13 +97,11 @@ func (s *Service) ListTenants(ctx context.Context, f steward.TenantFilter, p ste
 	if err := fe.Err(); err != nil {
 		return nil, err
 	}
-	limit, err := limitOf(p)
+	limit, before, err := keyset(p)
 	if err != nil {
 		return nil, err
 	}
-	if f.Before, err = decodeCursor(p.Cursor); err != nil {
-		return nil, err
-	}
+	f.Before = before
 	f.Limit = limit + 1
 	rows, err := s.store.ListTenants(ctx, f)
 	if err != nil {
@@ -666,18 +664,25 @@ func cascadeCounts(res *steward.TenantCascade) map[string]any {
 		"api_keys_restored": res.APIKeysRestored}
 }
 
-// SuspendTenant implements steward.TenantService.
-func (s *Service) SuspendTenant(ctx context.Context, tid, reason string) (*steward.TenantCascade, error) {
-	if _, err := authorize(ctx, steward.PermTenantsWrite); err != nil {
-		return nil, err
+// beforeCascade authorizes a suspend or delete and checks its reason. It
+// then lifts lapsed bans: they already count as active, and the cascade
+// reads stored statuses, so it takes those members too.
+func (s *Service) beforeCascade(ctx context.Context, perm steward.Permission, reason string) (string, error) {
+	if _, err := authorize(ctx, perm); err != nil {
+		return "", err
 	}
 	reason, err := validReason(reason, false)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
-	// A lapsed ban already counts as active: write it down first, so the
-	// cascade (which reads stored statuses) takes those members too.
-	if _, err := s.SweepExpiredBans(ctx); err != nil {
+	_, err = s.SweepExpiredBans(ctx)
+	return reason, err
+}
+
+// SuspendTenant implements steward.TenantService.
+func (s *Service) SuspendTenant(ctx context.Context, tid, reason string) (*steward.TenantCascade, error) {
+	reason, err := s.beforeCascade(ctx, steward.PermTenantsWrite, reason)
+	if err != nil {
 		return nil, err
 	}
 	return s.mutateTenant(ctx, tid, tenantOp{perm: steward.PermTenantsWrite,
@@ -712,14 +717,8 @@ func (s *Service) UnsuspendTenant(ctx context.Context, tid string) (*steward.Ten
 // DeleteTenant implements steward.TenantService. A suspended tenant keeps
 // its suspension's holds; restore returns it to suspended.
 func (s *Service) DeleteTenant(ctx context.Context, tid, reason string) (*steward.TenantCascade, error) {
-	if _, err := authorize(ctx, steward.PermTenantsDelete); err != nil {
-		return nil, err
-	}
-	reason, err := validReason(reason, false)
+	reason, err := s.beforeCascade(ctx, steward.PermTenantsDelete, reason)
 	if err != nil {
-		return nil, err
-	}
-	if _, err := s.SweepExpiredBans(ctx); err != nil {
 		return nil, err
 	}
 	return s.mutateTenant(ctx, tid, tenantOp{perm: steward.PermTenantsDelete,
@@ -877,11 +876,7 @@ func (s *Service) ListPlanChanges(ctx context.Context, tid string, p steward.Lis
 	if _, err := authorize(ctx, steward.PermTenantsRead); err != nil {
 		return nil, err
 	}
-	limit, err := limitOf(p)
-	if err != nil {
-		return nil, err
-	}
-	before, err := decodeCursor(p.Cursor)
+	limit, before, err := keyset(p)
 	if err != nil {
 		return nil, err
 	}

@@ -64,13 +64,11 @@ func (s *Service) ListAdmins(ctx context.Context, p steward.ListParams) (*stewar
 }
 
 func (s *Service) listUsers(ctx context.Context, f steward.UserFilter, p steward.ListParams) (*steward.Page[*steward.User], error) {
-	limit, err := limitOf(p)
+	limit, before, err := keyset(p)
 	if err != nil {
 		return nil, err
 	}
-	if f.Before, err = decodeCursor(p.Cursor); err != nil {
-		return nil, err
-	}
+	f.Before = before
 	f.Q = strings.TrimSpace(f.Q)
 	f.Limit = limit + 1
 	if f.Status == steward.StatusActive || f.Status == steward.StatusBanned {
