@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stewardhq/steward"
 	"github.com/stewardhq/steward/internal/apptest"
@@ -29,7 +30,8 @@ func (r authzRoute) key() string { return r.Method + " " + r.Pattern }
 // service: each method's authorize/mutateUser/mutateKey/mutateTenant
 // permission. Reads of a user's sessions, audit log or API keys first load
 // the user (users:read). Tenant routes act on a fresh tenant (on the free
-// plan) put in the state the action needs.
+// plan) put in the state the action needs; credit routes on a fresh tenant,
+// funded first by the system when the request draws credits.
 func authzTable() []authzRoute {
 	const base = "/api/v1/admin"
 	target := func(f *fix) string { return createUser(f.t, f.a, steward.RoleUser).ID }
@@ -44,6 +46,13 @@ func authzTable() []authzRoute {
 	}
 	onTenant := func(suffix string, body any) func(f *fix) (string, any) {
 		return func(f *fix) (string, any) { return base + "/tenants/" + tenant(f) + suffix, body }
+	}
+	// funded is a fresh tenant holding 100 credits, granted by the system.
+	funded := func(f *fix) string {
+		id := tenant(f)
+		_, err := f.a.Svc.Grant(sys(), &steward.GrantInput{TenantID: id, Amount: 100, Description: "authz funds"})
+		f.ok(err)
+		return id
 	}
 	return []authzRoute{
 		{"GET", base + "/users", []steward.Permission{steward.PermUsersRead},
@@ -159,6 +168,32 @@ func authzTable() []authzRoute {
 			}},
 		{"POST", base + "/tenants/{id}/plan", []steward.Permission{steward.PermTenantsWrite}, onTenant("/plan", M{"plan": "pro"})},
 		{"GET", base + "/tenants/{id}/plan-changes", []steward.Permission{steward.PermTenantsRead}, onTenant("/plan-changes", nil)},
+		{"POST", base + "/credits/grant", []steward.Permission{steward.PermCreditsWrite},
+			func(f *fix) (string, any) {
+				return base + "/credits/grant", M{"tenant_id": tenant(f), "amount": 10, "description": "authz grant"}
+			}},
+		{"POST", base + "/credits/deduct", []steward.Permission{steward.PermCreditsWrite},
+			func(f *fix) (string, any) {
+				return base + "/credits/deduct", M{"tenant_id": funded(f), "amount": 10, "description": "authz deduct"}
+			}},
+		{"POST", base + "/credits/refund", []steward.Permission{steward.PermCreditsWrite},
+			func(f *fix) (string, any) {
+				id := funded(f)
+				d, err := f.a.Svc.Deduct(sys(), &steward.DeductInput{TenantID: id, Amount: 10, Description: "authz spend"})
+				f.ok(err)
+				return base + "/credits/refund", M{"tenant_id": id, "amount": 10, "description": "authz refund",
+					"transaction_id": d.Transaction.ID}
+			}},
+		{"POST", base + "/credits/adjust", []steward.Permission{steward.PermCreditsAdjust},
+			func(f *fix) (string, any) {
+				return base + "/credits/adjust", M{"tenant_id": funded(f), "amount": -10, "description": "authz adjust", "reason": "authz"}
+			}},
+		{"GET", base + "/credits/{tenant_id}/balance", []steward.Permission{steward.PermCreditsRead},
+			func(f *fix) (string, any) { return base + "/credits/" + funded(f) + "/balance", nil }},
+		{"GET", base + "/credits/{tenant_id}/history", []steward.Permission{steward.PermCreditsRead},
+			func(f *fix) (string, any) { return base + "/credits/" + funded(f) + "/history?kind=grant&limit=5", nil }},
+		{"GET", base + "/usage", []steward.Permission{steward.PermUsageRead},
+			func(f *fix) (string, any) { return base + "/usage?period=month&group_by=metric", nil }},
 		{"GET", base + "/audit-log", []steward.Permission{steward.PermAuditRead},
 			func(f *fix) (string, any) { return base + "/audit-log?limit=5", nil }},
 		{"GET", base + "/audit-log/verify", []steward.Permission{steward.PermAuditRead},
@@ -182,31 +217,32 @@ func authzKey(f *fix) *steward.CreatedKey {
 // {http.MethodGet, "/api/v1/admin/users", authAdmin, s.listUsers},
 var routeLineRe = regexp.MustCompile(`\{\s*http\.Method(\w+),\s*"([^"]+)",\s*(auth\w+),`)
 
-// adminRoutesInSource parses api/routes.go, the one list of the surface, for
-// its authAdmin routes. Parsing the source keeps this test honest without
-// exporting the table: a route added there and not here fails the test.
-func adminRoutesInSource(t *testing.T) []string {
+// routesInSource parses api/routes.go, the one list of the surface, for its
+// routes of one auth kind (authAdmin, authPlatform). Parsing the source keeps
+// these tests honest without exporting the table: a route added there and not
+// to the tables here fails them.
+func routesInSource(t *testing.T, kind string) []string {
 	t.Helper()
 	src, err := os.ReadFile("routes.go")
 	if err != nil {
 		t.Fatalf("reading the route table: %v", err)
 	}
-	var admin []string
+	var found []string
 	total := 0
 	for _, m := range routeLineRe.FindAllStringSubmatch(string(src), -1) {
 		total++
-		if m[3] == "authAdmin" {
-			admin = append(admin, strings.ToUpper(m[1])+" "+m[2])
+		if m[3] == kind {
+			found = append(found, strings.ToUpper(m[1])+" "+m[2])
 		}
 	}
-	if total < 10 || len(admin) == 0 {
-		t.Fatalf("found %d routes (%d admin) in routes.go: has its format changed?", total, len(admin))
+	if total < 10 || len(found) == 0 {
+		t.Fatalf("found %d routes (%d %s) in routes.go: has its format changed?", total, len(found), kind)
 	}
-	return admin
+	return found
 }
 
 func TestAuthzTableCoversEveryAdminRoute(t *testing.T) {
-	inSource := adminRoutesInSource(t)
+	inSource := routesInSource(t, "authAdmin")
 	inTable := map[string]bool{}
 	for _, r := range authzTable() {
 		if inTable[r.key()] {
@@ -313,66 +349,185 @@ func TestAuthorizationMatrix(t *testing.T) {
 	})
 }
 
-// TestPlatformVerifyTakesOnlyPlatformKeys puts every kind of credential to
-// the platform surface's route: only a platform key whose scopes and whose
-// operator's role both hold keys:verify gets an answer.
-func TestPlatformVerifyTakesOnlyPlatformKeys(t *testing.T) {
-	const verifyPath = "/api/v1/platform/keys/verify"
+// platformRoute is one platform endpoint and the permission a platform key
+// needs for it, in its scopes and in its operator's role.
+type platformRoute struct {
+	Method, Pattern string
+	Perm            steward.Permission
+	// Setup makes what the requests need, once per test.
+	Setup func(f *fix) platformCall
+}
+
+func (r platformRoute) key() string { return r.Method + " " + r.Pattern }
+
+// platformCall is how to call one platform route.
+type platformCall struct {
+	// Body is a valid body, fresh for each request.
+	Body func() any
+	// Answered reports what is wrong with a success answer ("" for nothing).
+	Answered func(r *apptest.Response) string
+	// Done, when set, checks what the calls left behind, given how many
+	// were answered: refused calls must have changed nothing.
+	Done func(answered int)
+}
+
+// platformTable is every platform route with the permission the service
+// checks: VerifyKey keys:verify, RecordUsage usage:write.
+func platformTable() []platformRoute {
+	const base = "/api/v1/platform"
+	return []platformRoute{
+		{"POST", base + "/keys/verify", steward.PermKeysVerify, func(f *fix) platformCall {
+			end := createUser(f.t, f.a, steward.RoleUser)
+			k, err := f.a.Svc.CreateKey(apptest.System(), &steward.KeyCreate{Name: "checked", Type: steward.KeyUser, UserID: end.ID})
+			f.ok(err)
+			return platformCall{
+				Body: func() any { return M{"key": k.Key} },
+				Answered: func(r *apptest.Response) string {
+					if r.Status != 200 || r.Get("valid") != true || r.Get("code") != steward.VerifyValid {
+						return "want 200 VALID"
+					}
+					return ""
+				},
+			}
+		}},
+		{"POST", base + "/usage", steward.PermUsageWrite, func(f *fix) platformCall {
+			t, err := f.a.Svc.CreateTenant(apptest.System(), &steward.TenantCreate{Name: fmt.Sprintf("Platform %d", uniq.Add(1))})
+			f.ok(err)
+			_, err = f.a.Svc.Grant(apptest.System(), &steward.GrantInput{TenantID: t.ID, Amount: 100, Description: "platform funds"})
+			f.ok(err)
+			return platformCall{
+				Body: func() any {
+					return M{"events": []M{{"id": fmt.Sprintf("platform-%d", uniq.Add(1)), "tenant_id": t.ID, "metric": "api_calls",
+						"quantity": 3, "credits": 1, "occurred_at": f.a.Clock.Now().Format(time.RFC3339Nano)}}}
+				},
+				Answered: func(r *apptest.Response) string {
+					if r.Status != 200 || num(r, "recorded") != 1 || str(r, "results.0.status") != steward.UsageRecorded ||
+						!strings.HasPrefix(str(r, "results.0.transaction_id"), "txn_") {
+						return "want 200 with the event recorded and paid for"
+					}
+					return ""
+				},
+				Done: func(answered int) {
+					b, err := f.a.Svc.Balance(apptest.System(), t.ID)
+					f.ok(err)
+					now := f.a.Clock.Now()
+					start, end := now.Add(-time.Hour), now.Add(time.Hour)
+					rep, err := f.a.Svc.UsageReport(apptest.System(), &steward.UsageReportInput{Period: "custom", Start: &start, End: &end,
+						GroupBy: steward.UsageByTenant, TenantID: t.ID})
+					f.ok(err)
+					if b.Balance != int64(100-answered) || rep.Totals.Events != int64(answered) {
+						f.t.Errorf("after %d answered calls: balance %d, %d events recorded; refused calls must record and spend nothing",
+							answered, b.Balance, rep.Totals.Events)
+					}
+				},
+			}
+		}},
+	}
+}
+
+func TestPlatformTableCoversEveryPlatformRoute(t *testing.T) {
+	inTable := map[string]bool{}
+	for _, r := range platformTable() {
+		if inTable[r.key()] {
+			t.Errorf("%s is in the platform table twice", r.key())
+		}
+		inTable[r.key()] = true
+	}
+	for _, k := range routesInSource(t, "authPlatform") {
+		if !inTable[k] {
+			t.Errorf("platform route %s is in api/routes.go but not in the platform table", k)
+		}
+		delete(inTable, k)
+	}
+	var stale []string
+	for k := range inTable {
+		stale = append(stale, k)
+	}
+	sort.Strings(stale)
+	for _, k := range stale {
+		t.Errorf("%s is in the platform table but is not a platform route in api/routes.go", k)
+	}
+}
+
+// TestPlatformRoutesTakeOnlyPlatformKeys puts every kind of credential to
+// each platform route: only a platform key whose scopes and whose operator's
+// role both hold the route's permission gets an answer. A platform key
+// holding every other platform permission is refused too.
+func TestPlatformRoutesTakeOnlyPlatformKeys(t *testing.T) {
+	table := platformTable()
 	apptest.Each(t, func(t *testing.T, a *apptest.App) {
-		f := newFix(t, a)
 		adm := createUser(t, a, steward.RoleAdmin)
 		sup := createUser(t, a, steward.RoleSupport)
 		end := createUser(t, a, steward.RoleUser)
-		mint := func(owner *steward.User, typ steward.KeyType, scopes ...steward.Permission) string {
-			t.Helper()
-			k, err := a.Svc.CreateKey(apptest.System(), &steward.KeyCreate{Name: "surface " + string(typ), Type: typ, UserID: owner.ID, Scopes: scopes})
-			f.ok(err)
-			return k.Key
-		}
 		login, err := a.Svc.Login(context.Background(), steward.LoginInput{Email: adm.Email, Password: apptest.Password, IP: "192.0.2.10"})
-		f.ok(err)
-		revoked, err := a.Svc.CreateKey(apptest.System(), &steward.KeyCreate{Name: "revoked platform", Type: steward.KeyPlatform,
-			UserID: adm.ID, Scopes: []steward.Permission{steward.PermKeysVerify}})
-		f.ok(err)
-		_, err = a.Svc.RevokeKey(apptest.System(), revoked.ID, "")
-		f.ok(err)
-		checked := mint(end, steward.KeyUser)
-
-		cases := []struct {
-			name, token string
-			status      int
-			code        string
-		}{
-			{"no credential", "", 401, steward.CodeUnauthenticated},
-			{"garbage", "garbage", 401, steward.CodeUnauthenticated},
-			{"unknown platform key", "stw_p_" + strings.Repeat("A", 43), 401, steward.CodeUnauthenticated},
-			{"revoked platform key", revoked.Key, 401, steward.CodeUnauthenticated},
-			{"operator session token", login.SessionToken, 403, steward.CodeWrongSurface},
-			{"operator access token", login.AccessToken, 403, steward.CodeWrongSurface},
-			{"root session token", a.RootToken, 403, steward.CodeWrongSurface},
-			{"end user's session token", svcLogin(t, a, end.Email), 403, steward.CodeWrongSurface},
-			{"admin key", mint(adm, steward.KeyAdmin), 403, steward.CodeWrongSurface},
-			{"root's admin key holding *", mint(a.Root, steward.KeyAdmin, steward.PermAll), 403, steward.CodeWrongSurface},
-			{"user key", mint(end, steward.KeyUser), 403, steward.CodeWrongSurface},
-			{"platform key without keys:verify", mint(adm, steward.KeyPlatform, steward.PermUsersRead, steward.PermKeysRead), 403, steward.CodeForbidden},
-			{"platform key of a support operator", mint(sup, steward.KeyPlatform, steward.PermKeysVerify), 403, steward.CodeForbidden},
-			{"platform key with keys:verify", mint(adm, steward.KeyPlatform, steward.PermKeysVerify), 200, ""},
-			{"platform key with *", mint(a.Root, steward.KeyPlatform, steward.PermAll), 200, ""},
+		if err != nil {
+			t.Fatal(err)
 		}
-		for _, c := range cases {
-			r := f.do(post, verifyPath, c.token, M{"key": checked})
-			if c.status == 200 {
-				if r.Status != 200 || r.Get("valid") != true || r.Get("code") != steward.VerifyValid {
-					t.Errorf("%s: %d %s, want 200 VALID", c.name, r.Status, r.Raw)
+		for _, rt := range table {
+			t.Run(strings.TrimPrefix(rt.Pattern, "/api/v1/platform/"), func(t *testing.T) {
+				f := newFix(t, a)
+				mint := func(owner *steward.User, typ steward.KeyType, scopes ...steward.Permission) string {
+					t.Helper()
+					k, err := a.Svc.CreateKey(apptest.System(), &steward.KeyCreate{Name: "surface " + string(typ), Type: typ, UserID: owner.ID, Scopes: scopes})
+					f.ok(err)
+					return k.Key
 				}
-				continue
-			}
-			if r.Status != c.status || r.Get("code") != c.code {
-				t.Errorf("%s: %d %s, want %d %s", c.name, r.Status, r.Raw, c.status, c.code)
-			}
-			if c.code == steward.CodeForbidden && r.Get("details.required_permission") != string(steward.PermKeysVerify) {
-				t.Errorf("%s: required_permission %v, want keys:verify", c.name, r.Get("details.required_permission"))
-			}
+				revoked, err := a.Svc.CreateKey(apptest.System(), &steward.KeyCreate{Name: "revoked platform", Type: steward.KeyPlatform,
+					UserID: adm.ID, Scopes: []steward.Permission{rt.Perm}})
+				f.ok(err)
+				_, err = a.Svc.RevokeKey(apptest.System(), revoked.ID, "")
+				f.ok(err)
+				// Every other platform route's permission, and reads.
+				others := []steward.Permission{steward.PermUsersRead, steward.PermKeysRead}
+				for _, o := range table {
+					if o.Perm != rt.Perm && !slices.Contains(others, o.Perm) {
+						others = append(others, o.Perm)
+					}
+				}
+				call := rt.Setup(f)
+
+				cases := []struct {
+					name, token string
+					status      int
+					code        string
+				}{
+					{"no credential", "", 401, steward.CodeUnauthenticated},
+					{"garbage", "garbage", 401, steward.CodeUnauthenticated},
+					{"unknown platform key", "stw_p_" + strings.Repeat("A", 43), 401, steward.CodeUnauthenticated},
+					{"revoked platform key", revoked.Key, 401, steward.CodeUnauthenticated},
+					{"operator session token", login.SessionToken, 403, steward.CodeWrongSurface},
+					{"operator access token", login.AccessToken, 403, steward.CodeWrongSurface},
+					{"root session token", a.RootToken, 403, steward.CodeWrongSurface},
+					{"end user's session token", svcLogin(t, a, end.Email), 403, steward.CodeWrongSurface},
+					{"admin key", mint(adm, steward.KeyAdmin), 403, steward.CodeWrongSurface},
+					{"root's admin key holding *", mint(a.Root, steward.KeyAdmin, steward.PermAll), 403, steward.CodeWrongSurface},
+					{"user key", mint(end, steward.KeyUser), 403, steward.CodeWrongSurface},
+					{"platform key without " + string(rt.Perm), mint(adm, steward.KeyPlatform, others...), 403, steward.CodeForbidden},
+					{"platform key of a support operator", mint(sup, steward.KeyPlatform, rt.Perm), 403, steward.CodeForbidden},
+					{"platform key with " + string(rt.Perm), mint(adm, steward.KeyPlatform, rt.Perm), 200, ""},
+					{"platform key with *", mint(a.Root, steward.KeyPlatform, steward.PermAll), 200, ""},
+				}
+				answered := 0
+				for _, c := range cases {
+					r := f.do(rt.Method, rt.Pattern, c.token, call.Body())
+					if c.status == 200 {
+						if problem := call.Answered(r); problem != "" {
+							t.Errorf("%s: %d %s, %s", c.name, r.Status, r.Raw, problem)
+						}
+						answered++
+						continue
+					}
+					if r.Status != c.status || r.Get("code") != c.code {
+						t.Errorf("%s: %d %s, want %d %s", c.name, r.Status, r.Raw, c.status, c.code)
+					}
+					if c.code == steward.CodeForbidden && r.Get("details.required_permission") != string(rt.Perm) {
+						t.Errorf("%s: required_permission %v, want %s", c.name, r.Get("details.required_permission"), rt.Perm)
+					}
+				}
+				if call.Done != nil {
+					call.Done(answered)
+				}
+			})
 		}
 	})
 }
