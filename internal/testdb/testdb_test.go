@@ -64,7 +64,8 @@ func TestRowCounts(t *testing.T) {
 			s, other := b.Open(t), b.Open(t)
 			empty := b.RowCounts(t, s)
 			for _, table := range []string{"users", "sessions", "audit_log", "signing_keys", "api_keys", "idempotency",
-				"tenants", "tenant_held_users", "tenant_held_keys", "tenant_plan_changes"} {
+				"tenants", "tenant_held_users", "tenant_held_keys", "tenant_plan_changes", "credit_accounts", "credit_blocks",
+				"credit_entries", "credit_draws", "usage_events"} {
 				if n, ok := empty[table]; !ok || n != 0 {
 					t.Errorf("RowCounts of a new store: %s = %d (listed: %v), want 0", table, n, ok)
 				}
@@ -101,8 +102,44 @@ func TestRowCounts(t *testing.T) {
 					if _, err := tx.HoldTenantUsers(ctx, tenant, "held", now); err != nil {
 						return err
 					}
-					_, err := tx.HoldTenantKeys(ctx, tenant, now)
-					return err
+					if _, err := tx.HoldTenantKeys(ctx, tenant, now); err != nil {
+						return err
+					}
+					// Credits: an account, two blocks, a grant, a deduct drawing
+					// from both blocks, an expiry drawing from one, and usage.
+					a, err := tx.LockCreditAccount(ctx, tenant, now)
+					if err != nil {
+						return err
+					}
+					a.Balance = 5
+					if err := tx.UpdateCreditAccount(ctx, a); err != nil {
+						return err
+					}
+					b1, b2 := "blk_"+tenant+"_1", "blk_"+tenant+"_2"
+					for _, b := range []string{b1, b2} {
+						if err := tx.InsertCreditBlock(ctx, &steward.CreditBlock{ID: b, TenantID: tenant, Amount: 10,
+							Remaining: 5, CreatedAt: now}); err != nil {
+							return err
+						}
+					}
+					for i, e := range []*steward.LedgerEntry{
+						{Kind: steward.LedgerGrant, Amount: 20, BlockID: b1},
+						{Kind: steward.LedgerDeduct, Amount: -10,
+							Draws: []steward.Draw{{BlockID: b1, Amount: -5}, {BlockID: b2, Amount: -5}}},
+						{Kind: steward.LedgerExpire, Amount: -5, RelatedID: b2, Draws: []steward.Draw{{BlockID: b2, Amount: -5}}},
+					} {
+						e.ID, e.TenantID, e.Seq, e.CreatedAt = fmt.Sprintf("cre_%s_%d", tenant, i), tenant, int64(i+1), now
+						if err := tx.InsertLedgerEntry(ctx, e); err != nil {
+							return err
+						}
+					}
+					for i := range 2 {
+						if err := tx.InsertUsageEvent(ctx, &steward.UsageEvent{ID: fmt.Sprintf("use_%d", i), TenantID: tenant,
+							Metric: "tokens", Quantity: 1, OccurredAt: now, RecordedAt: now}); err != nil {
+							return err
+						}
+					}
+					return nil
 				})
 				if err != nil {
 					t.Fatal(err)
@@ -113,7 +150,8 @@ func TestRowCounts(t *testing.T) {
 			seed("ten_gone", 3)
 			during := b.RowCounts(t, s)
 			for table, added := range map[string]int64{"users": 3, "sessions": 3, "api_keys": 3, "tenants": 1,
-				"tenant_plan_changes": 1, "tenant_held_users": 3, "tenant_held_keys": 3} {
+				"tenant_plan_changes": 1, "tenant_held_users": 3, "tenant_held_keys": 3, "credit_accounts": 1, "credit_blocks": 2,
+				"credit_entries": 3, "credit_draws": 3, "usage_events": 2} {
 				if during[table] != before[table]+added {
 					t.Errorf("RowCounts: %s = %d after adding %d to %d", table, during[table], added, before[table])
 				}

@@ -250,7 +250,9 @@ const (
 		(SELECT count(*) FROM sessions WHERE user_id IN (SELECT id FROM users WHERE tenant_id = $1)),
 		(SELECT count(*) FROM api_keys k WHERE k.tenant_id = $1
 			OR k.user_id IN (SELECT id FROM users WHERE tenant_id = $1)),
-		(SELECT count(*) FROM tenant_plan_changes WHERE tenant_id = $1)
+		(SELECT count(*) FROM tenant_plan_changes WHERE tenant_id = $1),
+		(SELECT count(*) FROM credit_entries WHERE tenant_id = $1),
+		(SELECT count(*) FROM usage_events WHERE tenant_id = $1)
 	FROM tenants WHERE id = $1 FOR UPDATE`
 )
 
@@ -295,10 +297,12 @@ func (t *tx) ReleaseTenant(ctx context.Context, tenantID string, now time.Time) 
 // PurgeTenant is four statements: lock the tenant and count what goes, then
 // delete its users (their sessions, keys and holds go by ON DELETE
 // CASCADE), the keys with its tenant_id that remain, and the tenant (its
-// plan changes and remaining holds go by ON DELETE CASCADE).
+// plan changes, remaining holds, credit account, blocks, ledger entries
+// with their draws, and usage events go by ON DELETE CASCADE).
 func (t *tx) PurgeTenant(ctx context.Context, tenantID string) (steward.TenantPurgeCounts, error) {
 	var c steward.TenantPurgeCounts
-	err := t.q.QueryRow(ctx, purgeCountsSQL, tenantID).Scan(&c.Users, &c.Sessions, &c.APIKeys, &c.PlanChanges)
+	err := t.q.QueryRow(ctx, purgeCountsSQL, tenantID).Scan(&c.Users, &c.Sessions, &c.APIKeys, &c.PlanChanges,
+		&c.LedgerEntries, &c.UsageEvents)
 	if err != nil {
 		return steward.TenantPurgeCounts{}, mapErr(err) // ErrNotFound without the tenant
 	}

@@ -135,6 +135,10 @@ func TestConstraintColumn(t *testing.T) {
 		"constraint failed: UNIQUE constraint failed: audit_log.seq (1555)":                    "seq",
 		"UNIQUE constraint failed: sessions.token_hash":                                        "token_hash",
 		"constraint failed: UNIQUE constraint failed: user_tags.tag, user_tags.user_id (1555)": "tag",
+		// Composite indexes named in compositeFields.
+		"constraint failed: UNIQUE constraint failed: credit_entries.tenant_id, credit_entries.idempotency_key (2067)": "idempotency_key",
+		"constraint failed: UNIQUE constraint failed: credit_entries.tenant_id, credit_entries.seq (2067)":             "seq",
+		"constraint failed: UNIQUE constraint failed: usage_events.tenant_id, usage_events.id (1555)":                  "id",
 		"something else": "",
 	} {
 		if got := constraintColumn(msg); got != want {

@@ -72,4 +72,44 @@ func TestStatements(t *testing.T) {
 		_, err := tx.PurgeTenant(ctx, "ten_big")
 		return err
 	})
+
+	// The store's part of a ledger write: a lock reads the account (and
+	// creates it on a miss); an entry is one statement, its draws one more.
+	step("a tenant and two blocks", 3, func(tx store.Tx) error {
+		if err := tx.CreateTenant(ctx, &steward.Tenant{ID: "ten_c", Name: "C", Slug: "c", Plan: "free",
+			Status: steward.TenantActive, BillingPeriodStart: now, CreatedAt: now, UpdatedAt: now}); err != nil {
+			return err
+		}
+		for _, id := range []string{"blk_1", "blk_2"} {
+			if err := tx.InsertCreditBlock(ctx, &steward.CreditBlock{ID: id, TenantID: "ten_c", Amount: 10, Remaining: 10,
+				CreatedAt: now}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	lock := func(tx store.Tx) error {
+		_, err := tx.LockCreditAccount(ctx, "ten_c", now)
+		return err
+	}
+	step("the first lock, which creates the account", 2, lock)
+	step("a lock", 1, lock)
+	step("a lock and a deduct drawing from two blocks", 3, func(tx store.Tx) error {
+		if err := lock(tx); err != nil {
+			return err
+		}
+		return tx.InsertLedgerEntry(ctx, &steward.LedgerEntry{ID: "cre_1", TenantID: "ten_c", Seq: 1, Kind: steward.LedgerDeduct,
+			Amount: -12, BalanceAfter: 8, IdempotencyKey: "req-1", CreatedAt: now,
+			Draws: []steward.Draw{{BlockID: "blk_1", Amount: -10}, {BlockID: "blk_2", Amount: -2}}})
+	})
+	step("an entry without draws", 1, func(tx store.Tx) error {
+		return tx.InsertLedgerEntry(ctx, &steward.LedgerEntry{ID: "cre_2", TenantID: "ten_c", Seq: 2, Kind: steward.LedgerAdjust,
+			Amount: -1, BalanceAfter: 7, CreatedAt: now})
+	})
+	if e, err := s.GetLedgerEntry(ctx, "cre_1"); err != nil || len(e.Draws) != 2 {
+		t.Errorf("the deduct: %+v, %v; want it with two draws", e, err)
+	}
+	if _, err := s.GetLedgerEntry(ctx, "cre_2"); err != nil {
+		t.Errorf("the entry without draws: %v", err)
+	}
 }

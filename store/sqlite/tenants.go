@@ -304,13 +304,17 @@ const (
 		"(SELECT count(*) FROM api_keys WHERE user_id IN (SELECT id FROM users WHERE tenant_id = ?1)) + " +
 		"(SELECT count(*) FROM api_keys k WHERE k.tenant_id = ?1 AND NOT EXISTS " +
 		"(SELECT 1 FROM users u WHERE u.id = k.user_id AND u.tenant_id = ?1)), " +
-		"(SELECT count(*) FROM tenant_plan_changes WHERE tenant_id = ?1) " +
+		"(SELECT count(*) FROM tenant_plan_changes WHERE tenant_id = ?1), " +
+		"(SELECT count(*) FROM credit_entries WHERE tenant_id = ?1), " +
+		"(SELECT count(*) FROM usage_events WHERE tenant_id = ?1) " +
 		"FROM tenants WHERE id = ?1"
 	// Sessions, keys and holds of the users go by ON DELETE CASCADE; the
 	// search index and user_tags by the users' delete triggers.
 	purgeTenantUsersSQL = "DELETE FROM users WHERE tenant_id = ?"
 	purgeTenantKeysSQL  = "DELETE FROM api_keys WHERE tenant_id = ?"
-	// Plan changes and the remaining holds go by ON DELETE CASCADE.
+	// Plan changes, the remaining holds, the credit account, blocks, ledger
+	// entries (their draws with them) and usage events go by ON DELETE
+	// CASCADE.
 	purgeTenantSQL = "DELETE FROM tenants WHERE id = ?"
 )
 
@@ -384,10 +388,11 @@ func (t *tx) ReleaseTenant(ctx context.Context, tenantID string, now time.Time) 
 
 // PurgeTenant is four statements: count what goes (which also finds the
 // tenant), then delete its users, the keys with its tenant_id that remain,
-// and the tenant.
+// and the tenant, which takes its credit and usage rows with it.
 func (t *tx) PurgeTenant(ctx context.Context, tenantID string) (steward.TenantPurgeCounts, error) {
 	var c steward.TenantPurgeCounts
-	err := t.tx.QueryRowContext(ctx, purgeCountsSQL, tenantID).Scan(&c.Users, &c.Sessions, &c.APIKeys, &c.PlanChanges)
+	err := t.tx.QueryRowContext(ctx, purgeCountsSQL, tenantID).Scan(&c.Users, &c.Sessions, &c.APIKeys, &c.PlanChanges,
+		&c.LedgerEntries, &c.UsageEvents)
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, store.ErrNotFound
 	}
