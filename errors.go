@@ -16,6 +16,8 @@ import (
 const (
 	CodeBadRequest           = "BAD_REQUEST"           // 400 malformed request
 	CodeConfirmationRequired = "CONFIRMATION_REQUIRED" // 400 destructive call without confirm=true
+	CodeInsufficientCredits  = "INSUFFICIENT_CREDITS"  // 402 the unexpired balance is short
+	CodeSpendingCapReached   = "SPENDING_CAP_REACHED"  // 402 the tenant's daily or monthly cap is spent
 	CodeUnauthenticated      = "UNAUTHENTICATED"       // 401 missing or unknown credential
 	CodeInvalidCredentials   = "INVALID_CREDENTIALS"   // 401 login failed (never says which part)
 	CodeForbidden            = "FORBIDDEN"             // 403 valid credential without the permission

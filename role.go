@@ -50,6 +50,9 @@ const (
 	PermTenantsDelete    Permission = "tenants:delete"
 	PermCreditsRead      Permission = "credits:read"
 	PermCreditsWrite     Permission = "credits:write"
+	PermCreditsAdjust    Permission = "credits:adjust"
+	PermUsageRead        Permission = "usage:read"
+	PermUsageWrite       Permission = "usage:write"
 	PermConfigRead       Permission = "config:read"
 	PermConfigWrite      Permission = "config:write"
 	PermAuditRead        Permission = "audit:read"
@@ -63,14 +66,14 @@ const (
 var (
 	supportPerms = []Permission{
 		PermUsersRead, PermSessionsRead, PermKeysRead, PermTenantsRead,
-		PermCreditsRead, PermConfigRead, PermAuditRead,
+		PermCreditsRead, PermUsageRead, PermConfigRead, PermAuditRead,
 	}
 	adminPerms = append(slices.Clone(supportPerms),
 		PermUsersWrite, PermUsersBan, PermSessionsRevoke, PermKeysWrite, PermKeysVerify,
-		PermTenantsWrite, PermCreditsWrite, PermAuditExport)
+		PermTenantsWrite, PermCreditsWrite, PermUsageWrite, PermAuditExport)
 	ownerPerms = append(slices.Clone(adminPerms),
 		PermUsersDelete, PermUsersRole, PermUsersImpersonate, PermTenantsDelete,
-		PermConfigWrite, PermRetentionRun)
+		PermCreditsAdjust, PermConfigWrite, PermRetentionRun)
 	rolePermissions = map[Role][]Permission{
 		RoleUser:       nil,
 		RoleSupport:    supportPerms,

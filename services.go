@@ -409,6 +409,8 @@ type PlanChangeResult struct {
 	Tenant   *Tenant     `json:"tenant"`
 	Change   *PlanChange `json:"change"`
 	Warnings []string    `json:"warnings"`
+	// Proration is the grant of an upgrade with prorate (nil otherwise).
+	Proration *LedgerEntry `json:"proration"`
 }
 
 // TenantDetail is the answer of GET /admin/tenants/{id}/detail.
@@ -422,9 +424,160 @@ type TenantDetail struct {
 	ActiveAPIKeys int64 `json:"active_api_keys"`
 	// Held is what a suspension or soft delete holds inactive, to be
 	// restored by unsuspend or restore.
-	Held              TenantHoldCounts `json:"held"`
-	EffectiveFeatures map[string]any   `json:"effective_features"`
-	PlanChanges       []*PlanChange    `json:"recent_plan_changes"`
+	Held TenantHoldCounts `json:"held"`
+	// Credits is the balance now (nil without credits:read); Usage sums
+	// this billing period's usage by metric (empty without usage:read).
+	Credits           *Balance       `json:"credits"`
+	PeriodStart       time.Time      `json:"period_start"`
+	PeriodEnd         time.Time      `json:"period_end"`
+	Usage             []UsageRow     `json:"usage_this_period"`
+	EffectiveFeatures map[string]any `json:"effective_features"`
+	PlanChanges       []*PlanChange  `json:"recent_plan_changes"`
 	// RecentAudit is empty unless the caller holds audit:read.
 	RecentAudit []*AuditEntry `json:"recent_audit"`
+}
+
+// CreditService keeps the credits ledger and records usage. Every write
+// moves value, holds the tenant's account lock, and writes its audit entry
+// in the same transaction.
+type CreditService interface {
+	// Grant opens a block: VALIDATION_FAILED (amount, description,
+	// expires_at), NOT_FOUND (tenant), INVALID_STATE (tenant deleted),
+	// IDEMPOTENCY_KEY_REUSED.
+	Grant(ctx context.Context, in *GrantInput) (*LedgerResult, error)
+	// Deduct draws from open blocks, soonest expiry first: the Grant codes,
+	// INSUFFICIENT_CREDITS, SPENDING_CAP_REACHED.
+	Deduct(ctx context.Context, in *DeductInput) (*LedgerResult, error)
+	// Refund returns credits to the blocks a deduct drew from (or opens a
+	// block when no deduct is named): the Grant codes, NOT_FOUND
+	// (transaction_id), VALIDATION_FAILED (more than is left to refund).
+	Refund(ctx context.Context, in *RefundInput) (*LedgerResult, error)
+	// Adjust corrects a balance up (a new block) or down (drawn like a
+	// deduct): the Deduct codes; reason required.
+	Adjust(ctx context.Context, in *AdjustInput) (*LedgerResult, error)
+	// Balance: NOT_FOUND (tenant).
+	Balance(ctx context.Context, tenantID string) (*Balance, error)
+	// History: NOT_FOUND (tenant), VALIDATION_FAILED (kind), BAD_REQUEST (cursor).
+	History(ctx context.Context, f LedgerFilter, p ListParams) (*Page[*LedgerEntry], error)
+	// SweepExpiredCredits writes an expire entry for each block that
+	// lapsed with credits left.
+	SweepExpiredCredits(ctx context.Context) (int, error)
+	// CheckLedger returns every tenant's totals whose views disagree.
+	CheckLedger(ctx context.Context) ([]LedgerTotals, error)
+	// RecordUsage records a batch of events, each at most once, paying for
+	// those with credits; per-event outcomes, never one failure for all.
+	RecordUsage(ctx context.Context, in *UsageBatch) (*UsageBatchResult, error)
+	// UsageReport aggregates usage: VALIDATION_FAILED (period, start, end, group_by).
+	UsageReport(ctx context.Context, in *UsageReportInput) (*UsageReport, error)
+}
+
+// GrantInput is the body of POST /admin/credits/grant.
+type GrantInput struct {
+	TenantID    string     `json:"tenant_id"`
+	Amount      Credits    `json:"amount"`
+	Description string     `json:"description"`
+	ExpiresAt   *time.Time `json:"expires_at"`
+	// IdempotencyKey comes from the Idempotency-Key header.
+	IdempotencyKey string `json:"-"`
+}
+
+// DeductInput is the body of POST /admin/credits/deduct.
+type DeductInput struct {
+	TenantID       string  `json:"tenant_id"`
+	Amount         Credits `json:"amount"`
+	Description    string  `json:"description"`
+	IdempotencyKey string  `json:"-"`
+}
+
+// RefundInput is the body of POST /admin/credits/refund.
+type RefundInput struct {
+	TenantID       string  `json:"tenant_id"`
+	Amount         Credits `json:"amount"`
+	Description    string  `json:"description"`
+	TransactionID  string  `json:"transaction_id"`
+	IdempotencyKey string  `json:"-"`
+}
+
+// AdjustInput is the body of POST /admin/credits/adjust: a signed, non-zero
+// amount with a reason.
+type AdjustInput struct {
+	TenantID       string     `json:"tenant_id"`
+	Amount         Credits    `json:"amount"`
+	Description    string     `json:"description"`
+	Reason         string     `json:"reason"`
+	ExpiresAt      *time.Time `json:"expires_at"`
+	IdempotencyKey string     `json:"-"`
+}
+
+// LedgerResult is the answer of every ledger write.
+type LedgerResult struct {
+	Transaction *LedgerEntry `json:"transaction"`
+	Balance     int64        `json:"balance"`
+	// Replayed is true when the idempotency key had already been used
+	// with the same request: the first transaction is returned.
+	Replayed bool `json:"-"`
+}
+
+// UsageBatch is the body of POST /platform/usage.
+type UsageBatch struct {
+	Events []UsageEventInput `json:"events"`
+}
+
+// UsageEventInput is one reported event.
+type UsageEventInput struct {
+	ID         string     `json:"id"`
+	TenantID   string     `json:"tenant_id"`
+	UserID     string     `json:"user_id"`
+	Metric     string     `json:"metric"`
+	Quantity   Credits    `json:"quantity"`
+	Credits    Credits    `json:"credits"`
+	CostMicros Credits    `json:"cost_micros"`
+	Model      string     `json:"model"`
+	OccurredAt *time.Time `json:"occurred_at"`
+}
+
+// Usage event outcomes.
+const (
+	UsageRecorded  = "recorded"  // new, and paid for when it carried credits
+	UsageDuplicate = "duplicate" // this id was recorded before: nothing done
+	UsageRejected  = "rejected"  // not recorded: see code and message
+)
+
+// UsageEventResult is the outcome for one event.
+type UsageEventResult struct {
+	ID            string `json:"id"`
+	Status        string `json:"status"`
+	Code          string `json:"code,omitempty"`
+	Message       string `json:"message,omitempty"`
+	TransactionID string `json:"transaction_id,omitempty"`
+	Balance       *int64 `json:"balance,omitempty"`
+}
+
+// UsageBatchResult is the answer of POST /platform/usage.
+type UsageBatchResult struct {
+	Results    []UsageEventResult `json:"results"`
+	Recorded   int                `json:"recorded"`
+	Duplicates int                `json:"duplicates"`
+	Rejected   int                `json:"rejected"`
+}
+
+// MaxUsageBatch is the most events one request takes.
+const MaxUsageBatch = 1000
+
+// UsageReportInput is the query of GET /admin/usage.
+type UsageReportInput struct {
+	Period   string // day, week, month or custom
+	Start    *time.Time
+	End      *time.Time
+	GroupBy  UsageGroup
+	TenantID string
+}
+
+// UsageReport is the answer of GET /admin/usage.
+type UsageReport struct {
+	Start   time.Time  `json:"start"`
+	End     time.Time  `json:"end"`
+	GroupBy UsageGroup `json:"group_by"`
+	Data    []UsageRow `json:"data"`
+	Totals  UsageRow   `json:"totals"`
 }

@@ -130,6 +130,10 @@ type TenantPurgeCounts struct {
 	Sessions    int64 `json:"sessions_purged"`
 	APIKeys     int64 `json:"api_keys_purged"`
 	PlanChanges int64 `json:"plan_changes_purged"`
+	// LedgerEntries and UsageEvents go with the tenant's credit account
+	// and blocks.
+	LedgerEntries int64 `json:"ledger_entries_purged"`
+	UsageEvents   int64 `json:"usage_events_purged"`
 }
 
 var slugRe = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9-]{0,46}[a-z0-9])?$`)

@@ -12,6 +12,8 @@ import (
 var statusOf = map[string]int{
 	steward.CodeBadRequest:               http.StatusBadRequest,
 	steward.CodeConfirmationRequired:     http.StatusBadRequest,
+	steward.CodeInsufficientCredits:      http.StatusPaymentRequired,
+	steward.CodeSpendingCapReached:       http.StatusPaymentRequired,
 	steward.CodeUnauthenticated:          http.StatusUnauthorized,
 	steward.CodeInvalidCredentials:       http.StatusUnauthorized,
 	steward.CodeForbidden:                http.StatusForbidden,

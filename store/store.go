@@ -108,6 +108,42 @@ type Queries interface {
 	// ListPlanChanges returns up to limit changes of the tenant, newest
 	// first, with id below before when before is not "".
 	ListPlanChanges(ctx context.Context, tenantID, before string, limit int) ([]*steward.PlanChange, error)
+
+	// GetCreditAccount returns the tenant's account; ErrNotFound before its
+	// first ledger entry. It does not lock (LockCreditAccount does).
+	GetCreditAccount(ctx context.Context, tenantID string) (*steward.CreditAccount, error)
+	// ListCreditBlocks returns the tenant's blocks with remaining > 0
+	// (expired or not), soonest expiry first (no expiry last), then oldest
+	// (id ascending).
+	ListCreditBlocks(ctx context.Context, tenantID string) ([]*steward.CreditBlock, error)
+	// GetCreditBlock returns one block, whatever its remaining.
+	GetCreditBlock(ctx context.Context, id string) (*steward.CreditBlock, error)
+	// ListLapsedBlocks returns up to limit blocks of any tenant with
+	// remaining > 0 and expires_at at or before now, oldest expiry first.
+	ListLapsedBlocks(ctx context.Context, now time.Time, limit int) ([]*steward.CreditBlock, error)
+	// GetLedgerEntry returns one entry with its draws.
+	GetLedgerEntry(ctx context.Context, id string) (*steward.LedgerEntry, error)
+	// GetLedgerEntryByKey returns the tenant's entry written under an
+	// idempotency key; ErrNotFound if none.
+	GetLedgerEntryByKey(ctx context.Context, tenantID, key string) (*steward.LedgerEntry, error)
+	// ListLedger returns up to f.Limit entries matching f with their draws,
+	// seq descending.
+	ListLedger(ctx context.Context, f steward.LedgerFilter) ([]*steward.LedgerEntry, error)
+	// RefundedAmount is the sum of the amounts of refunds whose related_id
+	// is deductID.
+	RefundedAmount(ctx context.Context, deductID string) (int64, error)
+	// LedgerTotals returns, for every tenant with an account or a ledger
+	// entry or a block, its account balance, the sum of its entry amounts,
+	// the sum of its blocks' remainders, the balance_after of its entry
+	// with the highest seq and how many of its blocks have remaining < 0.
+	LedgerTotals(ctx context.Context) ([]steward.LedgerTotals, error)
+
+	// GetUsageEvent returns a recorded event by tenant and id.
+	GetUsageEvent(ctx context.Context, tenantID, id string) (*steward.UsageEvent, error)
+	// AggregateUsage sums events that occurred in [q.Start, q.End) (of
+	// q.TenantID when set) by q.GroupBy, largest credits first then key.
+	// A group key that is empty (no user, no model) is "".
+	AggregateUsage(ctx context.Context, q steward.UsageQuery) ([]steward.UsageRow, error)
 }
 
 // Tx is one write transaction.
@@ -191,9 +227,30 @@ type Tx interface {
 	// on both), drops every hold of the tenant, and returns how many users
 	// and keys it made active.
 	ReleaseTenant(ctx context.Context, tenantID string, now time.Time) (users, keys int64, err error)
+	// LockCreditAccount returns the tenant's account, creating it (balance
+	// 0, day and month starting at now) if it does not exist, and locks it
+	// until the transaction ends: every ledger write for the tenant takes
+	// this lock first, so two writers never both spend the same credits.
+	LockCreditAccount(ctx context.Context, tenantID string, now time.Time) (*steward.CreditAccount, error)
+	// UpdateCreditAccount writes every column of a.
+	UpdateCreditAccount(ctx context.Context, a *steward.CreditAccount) error
+	// InsertCreditBlock opens a block.
+	InsertCreditBlock(ctx context.Context, b *steward.CreditBlock) error
+	// SetBlockRemaining sets a block's remaining.
+	SetBlockRemaining(ctx context.Context, blockID string, remaining int64) error
+	// InsertLedgerEntry appends e with its draws; a taken (tenant_id,
+	// idempotency_key) is a *DuplicateError{Field: "idempotency_key"}, a
+	// taken (tenant_id, seq) a *DuplicateError{Field: "seq"}.
+	InsertLedgerEntry(ctx context.Context, e *steward.LedgerEntry) error
+	// InsertUsageEvent records an event; a taken (tenant_id, id) is a
+	// *DuplicateError{Field: "id"}.
+	InsertUsageEvent(ctx context.Context, e *steward.UsageEvent) error
+
 	// PurgeTenant deletes the tenant and every row that hangs off it: its
 	// users (with their sessions and keys), the keys with its tenant_id,
-	// its holds and its plan changes. ErrNotFound if it does not exist.
+	// its holds, its plan changes, its credit account, blocks, ledger
+	// entries with their draws, and usage events. ErrNotFound if it does
+	// not exist.
 	// Audit entries stay.
 	PurgeTenant(ctx context.Context, tenantID string) (steward.TenantPurgeCounts, error)
 }
