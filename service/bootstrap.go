@@ -68,13 +68,16 @@ func (s *Service) Bootstrap(ctx context.Context, email, password string) (create
 	return true, generated, nil
 }
 
-// Maintain runs the periodic jobs: signing-key rotation, the ban sweeper
-// and the purge of expired idempotency records.
+// Maintain runs the periodic jobs: signing-key rotation, the ban sweeper,
+// the credit-expiry sweeper and the purge of expired idempotency records.
 func (s *Service) Maintain(ctx context.Context) error {
 	if err := s.keys.ensure(ctx); err != nil {
 		return err
 	}
 	if _, err := s.SweepExpiredBans(ctx); err != nil {
+		return err
+	}
+	if _, err := s.SweepExpiredCredits(ctx); err != nil {
 		return err
 	}
 	_, err := s.PurgeIdempotency(ctx)

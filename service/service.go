@@ -63,6 +63,7 @@ type Service struct {
 	keyReads     readCache[keyRead]
 	sessionReads readCache[sessionRead]
 	idem         idempotency
+	ledger       ledgerBatcher
 }
 
 var (
@@ -72,6 +73,7 @@ var (
 	_ steward.AuthService        = (*Service)(nil)
 	_ steward.KeyService         = (*Service)(nil)
 	_ steward.IdempotencyService = (*Service)(nil)
+	_ steward.CreditService      = (*Service)(nil)
 )
 
 // New returns a Service. Call Start before serving so a signing key exists.

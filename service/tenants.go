@@ -542,6 +542,22 @@ func (s *Service) TenantDetail(ctx context.Context, tid string) (*steward.Tenant
 		maps.Copy(d.EffectiveFeatures, d.Plan.Features)
 	}
 	maps.Copy(d.EffectiveFeatures, t.Features)
+	if a.Can(steward.PermCreditsRead) {
+		if d.Credits, err = s.balanceOf(ctx, t.ID); err != nil {
+			return nil, err
+		}
+	}
+	d.PeriodStart, d.PeriodEnd = t.PeriodAt(s.now())
+	d.Usage = []steward.UsageRow{}
+	if a.Can(steward.PermUsageRead) {
+		if d.Usage, err = s.store.AggregateUsage(ctx, steward.UsageQuery{Start: d.PeriodStart, End: d.PeriodEnd,
+			GroupBy: steward.UsageByMetric, TenantID: t.ID}); err != nil {
+			return nil, err
+		}
+		if d.Usage == nil {
+			d.Usage = []steward.UsageRow{}
+		}
+	}
 	if d.PlanChanges, err = s.store.ListPlanChanges(ctx, t.ID, "", recentChanges); err != nil {
 		return nil, err
 	}
@@ -846,6 +862,11 @@ func (s *Service) ChangePlan(ctx context.Context, tid string, in *steward.PlanCh
 		if err := tx.InsertPlanChange(ctx, c); err != nil {
 			return err
 		}
+		if prorate {
+			if res.Proration, err = s.prorate(ctx, tx, t, s.plan(c.FromPlan), s.plan(to), c.ID); err != nil {
+				return err
+			}
+		}
 		after := s.effectiveLimits(t)
 		if after.MaxUsers != nil {
 			counts, err := tx.CountTenantMembers(ctx, t.ID)
@@ -862,13 +883,21 @@ func (s *Service) ChangePlan(ctx context.Context, tid string, in *steward.PlanCh
 		res.Tenant, res.Change = t, c
 		return s.audit(ctx, tx, event{Action: "tenant.plan_change", TargetType: "tenant", TargetID: t.ID,
 			TenantID: t.ID, Changes: changes,
-			Metadata: map[string]any{"from": c.FromPlan, "to": c.ToPlan, "prorate": prorate, "change_id": c.ID}})
+			Metadata: map[string]any{"from": c.FromPlan, "to": c.ToPlan, "prorate": prorate, "change_id": c.ID,
+				"prorated_credits": proratedCredits(res.Proration)}})
 	})
 	if err != nil {
 		return nil, err
 	}
 	res.Tenant = s.presentTenant(res.Tenant)
 	return res, nil
+}
+
+func proratedCredits(e *steward.LedgerEntry) int64 {
+	if e == nil {
+		return 0
+	}
+	return e.Amount
 }
 
 // ListPlanChanges implements steward.TenantService.

@@ -1,0 +1,69 @@
+package service_test
+
+import (
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+
+	"github.com/stewardhq/steward"
+	"github.com/stewardhq/steward/internal/apptest"
+	"github.com/stewardhq/steward/internal/testdb"
+	"github.com/stewardhq/steward/service"
+)
+
+// TestDeductRaceTwoProcesses: on PostgreSQL, two Steward services with
+// connection pools of their own (as two processes sharing the database
+// would have) deduct 1 credit each from one balance of b < n at once:
+// exactly b succeed, the rest are INSUFFICIENT_CREDITS, the balance ends at
+// 0 and every ledger invariant holds.
+func TestDeductRaceTwoProcesses(t *testing.T) {
+	for _, be := range testdb.Backends(t) {
+		if be.Share == nil {
+			continue // SQLite: one process owns the file
+		}
+		t.Run(be.Name, func(t *testing.T) {
+			a := apptest.New(t, be)
+			other := service.New(service.Config{Store: be.Share(t, a.Store), Now: a.Clock.Now,
+				Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			sys := apptest.System()
+			tn, err := a.Svc.CreateTenant(sys, &steward.TenantCreate{Name: "Race"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			const n, b = 80, 53
+			if _, err := a.Svc.Grant(sys, &steward.GrantInput{TenantID: tn.ID, Amount: b, Description: "race"}); err != nil {
+				t.Fatal(err)
+			}
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			codes := map[string]int{}
+			for i := range n {
+				svc := a.Svc
+				if i%2 == 1 {
+					svc = other
+				}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					_, err := svc.Deduct(sys, &steward.DeductInput{TenantID: tn.ID, Amount: 1, Description: "race"})
+					mu.Lock()
+					codes[steward.ErrorCode(err)]++
+					mu.Unlock()
+				}()
+			}
+			wg.Wait()
+			if codes[""] != b || codes[steward.CodeInsufficientCredits] != n-b {
+				t.Fatalf("outcomes: %v", codes)
+			}
+			bal, err := other.Balance(sys, tn.ID)
+			if err != nil || bal.Balance != 0 {
+				t.Fatalf("balance %+v %v", bal, err)
+			}
+			bad, err := a.Svc.CheckLedger(sys)
+			if err != nil || len(bad) != 0 {
+				t.Fatalf("ledger: %+v %v", bad, err)
+			}
+		})
+	}
+}
