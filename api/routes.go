@@ -81,6 +81,15 @@ func (s *server) routes() []route {
 		{http.MethodPost, "/api/v1/admin/tenants/{id}/plan", authAdmin, s.idempotent(s.changePlan)},
 		{http.MethodGet, "/api/v1/admin/tenants/{id}/plan-changes", authAdmin, s.listPlanChanges},
 
+		{http.MethodPost, "/api/v1/admin/credits/grant", authAdmin, s.idempotent(s.grantCredits)},
+		{http.MethodPost, "/api/v1/admin/credits/deduct", authAdmin, s.idempotent(s.deductCredits)},
+		{http.MethodPost, "/api/v1/admin/credits/refund", authAdmin, s.idempotent(s.refundCredits)},
+		{http.MethodPost, "/api/v1/admin/credits/adjust", authAdmin, s.idempotent(s.adjustCredits)},
+		{http.MethodGet, "/api/v1/admin/credits/{tenant_id}/balance", authAdmin, s.creditBalance},
+		{http.MethodGet, "/api/v1/admin/credits/{tenant_id}/history", authAdmin, s.creditHistory},
+		{http.MethodGet, "/api/v1/admin/usage", authAdmin, s.usageReport},
+		{http.MethodPost, "/api/v1/platform/usage", authPlatform, s.recordUsage},
+
 		{http.MethodGet, "/api/v1/admin/audit-log", authAdmin, s.listAudit},
 		{http.MethodGet, "/api/v1/admin/audit-log/verify", authAdmin, s.verifyAudit},
 		{http.MethodGet, "/api/v1/admin/audit-log/export", authAdmin, s.exportAudit},

@@ -28,6 +28,7 @@ type Deps struct {
 	Auth     steward.AuthService
 	Keys     steward.KeyService
 	Tenants  steward.TenantService
+	Credits  steward.CreditService
 	Idem     steward.IdempotencyService
 	// Ready reports whether the database answers (for /readyz).
 	Ready  func(ctx context.Context) error

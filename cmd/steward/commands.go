@@ -101,7 +101,7 @@ func newRootCmd(ctx context.Context, getenv func(string) string, stdout, stderr 
 	})
 	root.AddCommand(&cobra.Command{
 		Use:   "doctor",
-		Short: "Check invariants: the audit hash chain",
+		Short: "Check invariants: the audit hash chain and the credits ledger",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			svc, st, _, err := app()
@@ -113,11 +113,28 @@ func newRootCmd(ctx context.Context, getenv func(string) string, stdout, stderr 
 			if err != nil {
 				return err
 			}
-			if !res.OK {
+			healthy := true
+			if res.OK {
+				fmt.Fprintf(stdout, "audit chain: ok (%d entries)\n", res.Entries)
+			} else {
+				healthy = false
 				fmt.Fprintf(stdout, "audit chain: BROKEN at seq %d (%s): %s\n", res.FirstBreak.Seq, res.FirstBreak.ID, res.FirstBreak.Reason)
+			}
+			bad, err := svc.CheckLedger(ctx)
+			if err != nil {
+				return err
+			}
+			for _, t := range bad {
+				healthy = false
+				fmt.Fprintf(stdout, "credits ledger: tenant %s DISAGREES: account %d, sum of entries %d, sum of blocks %d, last balance_after %d, negative blocks %d\n",
+					t.TenantID, t.Account, t.Entries, t.Blocks, t.LastBalance, t.NegativeBlocks)
+			}
+			if len(bad) == 0 {
+				fmt.Fprintln(stdout, "credits ledger: ok (every tenant's balance equals the sum of its entries and of its blocks)")
+			}
+			if !healthy {
 				return errors.New("doctor found problems")
 			}
-			fmt.Fprintf(stdout, "audit chain: ok (%d entries)\n", res.Entries)
 			return nil
 		},
 	})
@@ -164,7 +181,7 @@ func serve(ctx context.Context, cfg config, svc *service.Service, st store.Store
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	handler := api.NewServer(api.Deps{
-		Users: svc, Sessions: svc, Audit: svc, Auth: svc, Keys: svc, Tenants: svc, Idem: svc,
+		Users: svc, Sessions: svc, Audit: svc, Auth: svc, Keys: svc, Tenants: svc, Credits: svc, Idem: svc,
 		Ready: st.Ping, Logger: log, Metrics: reg,
 	})
 	ln, err := net.Listen("tcp", cfg.Addr)

@@ -71,7 +71,7 @@ func New(t testing.TB, b testdb.Backend, opts ...Options) *App {
 	if _, _, err := svc.Bootstrap(ctx, "root@example.com", Password); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(api.NewServer(api.Deps{Users: svc, Sessions: svc, Audit: svc, Auth: svc, Keys: svc, Tenants: svc, Idem: svc,
+	srv := httptest.NewServer(api.NewServer(api.Deps{Users: svc, Sessions: svc, Audit: svc, Auth: svc, Keys: svc, Tenants: svc, Credits: svc, Idem: svc,
 		Ready: st.Ping, Logger: log}))
 	t.Cleanup(srv.Close)
 	a := &App{T: t, Backend: b, Store: st, Svc: svc, Clock: clk, Server: srv}

@@ -45,6 +45,10 @@ type Backend struct {
 	// has one row per indexed user. Do not call it inside Update: on SQLite
 	// it uses the writer connection.
 	RowCounts func(t testing.TB, s store.Store) map[string]int64
+	// Share opens a second store on the database of s, with connections
+	// of its own, as a second Steward process would; nil on SQLite, where
+	// one process owns the file.
+	Share func(t testing.TB, s store.Store) store.Store
 }
 
 // Backends lists the backends to test on.
@@ -63,6 +67,7 @@ func Backends(t testing.TB) []Backend {
 		Open:      func(t testing.TB) store.Store { return openPostgres(t, dsn) },
 		Exec:      execPostgres,
 		RowCounts: rowCountsPostgres,
+		Share:     func(t testing.TB, s store.Store) store.Store { return sharePostgres(t, dsn, s) },
 	})
 }
 
@@ -203,6 +208,30 @@ func rowCountsPostgres(t testing.TB, s store.Store) map[string]int64 {
 		counts[table[1]] = n
 	}
 	return counts
+}
+
+// sharePostgres opens another store on the schema of s.
+func sharePostgres(t testing.TB, dsn string, s store.Store) store.Store {
+	t.Helper()
+	ps, ok := s.(*postgres.Store)
+	if !ok {
+		t.Fatalf("testdb: Share on %T, want *postgres.Store", s)
+	}
+	ctx := context.Background()
+	var schema string
+	if err := ps.Pool().QueryRow(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
+		t.Fatalf("testdb: current schema: %v", err)
+	}
+	other, err := postgres.Open(ctx, withSearchPath(dsn, schema))
+	if err != nil {
+		t.Fatalf("testdb: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := other.Close(); err != nil {
+			t.Errorf("testdb: close: %v", err)
+		}
+	})
+	return other
 }
 
 // withSearchPath points every connection at schema first and public second,
