@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/stewardhq/steward/store/sqlite"
 )
 
 // syncBuffer is a log sink the test can read while the server writes.
@@ -217,5 +219,63 @@ func TestPlansFile(t *testing.T) {
 	}
 	if err := run(context.Background(), []string{"serve"}, getenv2, nil, io.Discard, io.Discard); err == nil {
 		t.Fatal("a missing catalogue file must be refused")
+	}
+}
+
+// TestDoctorChecksTheLedger: doctor passes on a consistent ledger and, when
+// a block's remainder no longer matches the entries, exits non-zero naming
+// the tenant.
+func TestDoctorChecksTheLedger(t *testing.T) {
+	dir := t.TempDir()
+	dbPath := filepath.Join(dir, "s.db")
+	env := map[string]string{"STEWARD_DB": "sqlite:" + dbPath,
+		"STEWARD_BOOTSTRAP_EMAIL": "ops@example.com", "STEWARD_BOOTSTRAP_PASSWORD": "doctor-test-password"}
+	url, _, stop := boot(t, env)
+	call := func(token, path string, body any) map[string]any {
+		t.Helper()
+		b, _ := json.Marshal(body)
+		req, _ := http.NewRequest(http.MethodPost, url+path, bytes.NewReader(b))
+		req.Header.Set("Content-Type", "application/json")
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&out)
+		if resp.StatusCode >= 300 {
+			t.Fatalf("%s: %d %v", path, resp.StatusCode, out)
+		}
+		return out
+	}
+	tok := call("", "/api/v1/auth/login", map[string]string{"email": "ops@example.com", "password": "doctor-test-password"})["session_token"].(string)
+	tid := call(tok, "/api/v1/admin/tenants", map[string]any{"name": "Doctor"})["id"].(string)
+	call(tok, "/api/v1/admin/credits/grant", map[string]any{"tenant_id": tid, "amount": 10, "description": "x"})
+	call(tok, "/api/v1/admin/credits/deduct", map[string]any{"tenant_id": tid, "amount": 3, "description": "y"})
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	getenv := func(k string) string { return env[k] }
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"doctor"}, getenv, nil, &out, io.Discard); err != nil ||
+		!strings.Contains(out.String(), "credits ledger: ok") {
+		t.Fatalf("doctor on a sound ledger: %v\n%s", err, out.String())
+	}
+
+	st, err := sqlite.Open(context.Background(), dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.WriterDB().Exec("UPDATE credit_blocks SET remaining = remaining + 1 WHERE tenant_id = ?", tid); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	out.Reset()
+	err = run(context.Background(), []string{"doctor"}, getenv, nil, &out, io.Discard)
+	if err == nil || !strings.Contains(out.String(), "tenant "+tid+" DISAGREES") || !strings.Contains(out.String(), "sum of blocks 8") {
+		t.Fatalf("doctor on a broken ledger: %v\n%s", err, out.String())
 	}
 }
