@@ -3,6 +3,8 @@ package service
 import (
 	"context"
 	"errors"
+	"fmt"
+	"runtime/debug"
 	"slices"
 	"sync"
 
@@ -86,7 +88,7 @@ func (s *Service) commitLedgerBatch(batch []*ledgerOp) {
 	}
 	slices.Sort(tenants)
 	tenants = slices.Compact(tenants)
-	err := s.store.Update(context.Background(), func(tx store.Tx) error {
+	err := s.updateRecovering(func(tx store.Tx) error {
 		lk := &ledgerLocks{s: s, tx: tx, ledgers: map[string]*tenantLedger{}}
 		// Lock in one order, so two processes' batches on PostgreSQL
 		// cannot deadlock over the same accounts.
@@ -111,4 +113,17 @@ func (s *Service) commitLedgerBatch(batch []*ledgerOp) {
 			op.done <- op.err
 		}
 	}
+}
+
+// updateRecovering is store.Update that turns a panic into an error, so one
+// broken write cannot leave the other writers of its batch waiting for ever
+// nor the batcher marked as running.
+func (s *Service) updateRecovering(fn func(tx store.Tx) error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("ledger batch panicked", "panic", r, "stack", string(debug.Stack()))
+			err = fmt.Errorf("ledger batch panicked: %v", r)
+		}
+	}()
+	return s.store.Update(context.Background(), fn)
 }
