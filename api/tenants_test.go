@@ -659,17 +659,27 @@ func TestTenantPurgeLeavesNoOrphans(t *testing.T) {
 	apptest.Each(t, func(t *testing.T, a *apptest.App) {
 		f := newFix(t, a)
 		f.verifier()
+		f.key("up", "{root}", M{"name": "usage", "key_type": "platform", "scopes": []string{"usage:write"}})
 		f.tenant("keep", nil)
 		f.member("k", "keep", steward.RoleUser)
 		before := a.Backend.RowCounts(t, a.Store)
 
 		cascadeSetup(f)
-		f.must(200, post, tenantsPath+"/{t}/plan", "{root}", M{"plan": "scale"})
+		f.must(200, post, tenantsPath+"/{t}/plan", "{root}", M{"plan": "scale"}) // prorated credits too
+		f.grant("g", "t", 50, "2026-03-20T00:00:00Z")
+		d := f.must(201, post, creditsPath+"/deduct", "{root}", M{"tenant_id": "{t}", "amount": 20, "description": "x"})
+		f.must(201, post, creditsPath+"/refund", "{root}", M{"tenant_id": "{t}", "amount": 5, "description": "x",
+			"transaction_id": str(d, "transaction.id")})
+		f.must(200, post, usagePath, "{up_key}", M{"events": []M{{"id": "purge-1", "tenant_id": "{t}", "metric": "tokens",
+			"quantity": 3, "credits": 2, "occurred_at": "2026-03-01T11:00:00Z"}}})
 		f.idem(post, tenantsPath+"/{t}/plan", "{root}", "purge-plan", M{"plan": "starter"})
 		f.must(200, post, tenantsPath+"/{t}/suspend", "{root}", nil)
 		f.must(200, post, "/api/v1/auth/login", "", M{"email": "{e_email}", "password": apptest.Password})
 		f.flushUses()
-		f.must(200, del, tenantsPath+"/{t}?purge=true&confirm=true", "{root}", nil)
+		p := f.must(200, del, tenantsPath+"/{t}?purge=true&confirm=true", "{root}", nil)
+		if p.Get("ledger_entries_purged") != 5.0 || p.Get("usage_events_purged") != 1.0 {
+			t.Errorf("purge counts: %s", p.Raw)
+		}
 		// What cascadeSetup made outside the purged tenant goes by hand.
 		f.must(200, del, usersPath+"/{e}?purge=true&confirm=true", "{root}", nil)
 		f.must(200, del, tenantsPath+"/{o}?purge=true&confirm=true", "{root}", nil)
