@@ -425,6 +425,9 @@ func (s *Service) Grant(ctx context.Context, in *steward.GrantInput) (*steward.L
 	if _, err := authorize(ctx, steward.PermCreditsWrite); err != nil {
 		return nil, err
 	}
+	// A ledger write shares its transaction with others: a caller that
+	// gives up must not cancel their statements (see ledgerWrite).
+	ctx = context.WithoutCancel(ctx)
 	amount := int64(in.Amount)
 	fe := steward.FieldErrors{}
 	tid := validTenantID(in.TenantID, fe)
@@ -446,6 +449,9 @@ func (s *Service) Deduct(ctx context.Context, in *steward.DeductInput) (*steward
 	if _, err := authorize(ctx, steward.PermCreditsWrite); err != nil {
 		return nil, err
 	}
+	// A ledger write shares its transaction with others: a caller that
+	// gives up must not cancel their statements (see ledgerWrite).
+	ctx = context.WithoutCancel(ctx)
 	amount := int64(in.Amount)
 	fe := steward.FieldErrors{}
 	tid := validTenantID(in.TenantID, fe)
@@ -469,6 +475,9 @@ func (s *Service) Refund(ctx context.Context, in *steward.RefundInput) (*steward
 	if _, err := authorize(ctx, steward.PermCreditsWrite); err != nil {
 		return nil, err
 	}
+	// A ledger write shares its transaction with others: a caller that
+	// gives up must not cancel their statements (see ledgerWrite).
+	ctx = context.WithoutCancel(ctx)
 	amount := int64(in.Amount)
 	fe := steward.FieldErrors{}
 	tid := validTenantID(in.TenantID, fe)
@@ -538,6 +547,9 @@ func (s *Service) Adjust(ctx context.Context, in *steward.AdjustInput) (*steward
 	if _, err := authorize(ctx, steward.PermCreditsAdjust); err != nil {
 		return nil, err
 	}
+	// A ledger write shares its transaction with others: a caller that
+	// gives up must not cancel their statements (see ledgerWrite).
+	ctx = context.WithoutCancel(ctx)
 	amount := int64(in.Amount)
 	fe := steward.FieldErrors{}
 	tid := validTenantID(in.TenantID, fe)

@@ -1,6 +1,7 @@
 package service_test
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"sync"
@@ -66,4 +67,28 @@ func TestDeductRaceTwoProcesses(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestLedgerWriteOutlivesItsCaller: a ledger write shares its transaction
+// with others, so a caller that has gone away (a cancelled context) must
+// not cancel the statements: its write completes and so would theirs.
+func TestLedgerWriteOutlivesItsCaller(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, a *apptest.App) {
+		sys := apptest.System()
+		tn, err := a.Svc.CreateTenant(sys, &steward.TenantCreate{Name: "Gone"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		gone, cancel := context.WithCancel(sys)
+		cancel()
+		if _, err := a.Svc.Grant(gone, &steward.GrantInput{TenantID: tn.ID, Amount: 5, Description: "x"}); err != nil {
+			t.Fatalf("grant: %v", err)
+		}
+		if _, err := a.Svc.Deduct(gone, &steward.DeductInput{TenantID: tn.ID, Amount: 2, Description: "x"}); err != nil {
+			t.Fatalf("deduct: %v", err)
+		}
+		if b, err := a.Svc.Balance(sys, tn.ID); err != nil || b.Balance != 3 {
+			t.Fatalf("balance %+v %v", b, err)
+		}
+	})
 }

@@ -69,6 +69,9 @@ func (s *Service) RecordUsage(ctx context.Context, in *steward.UsageBatch) (*ste
 	if _, err := authorize(ctx, steward.PermUsageWrite); err != nil {
 		return nil, err
 	}
+	// A ledger write shares its transaction with others: a caller that
+	// gives up must not cancel their statements (see ledgerWrite).
+	ctx = context.WithoutCancel(ctx)
 	switch {
 	case len(in.Events) == 0:
 		return nil, steward.FieldError("events", "is required")
