@@ -160,5 +160,9 @@ func (t *tx) InsertAudit(ctx context.Context, e *steward.AuditEntry) error {
 		e.Seq, e.ID, e.Time, e.ActorType, e.ActorID, e.ActorRole, e.ImpersonatorID, e.CredentialID,
 		e.Action, e.TargetType, e.TargetID, e.TenantID, e.Reason, textOrNull(e.Changes),
 		textOrNull(e.Metadata), e.IP, e.UserAgent, e.RequestID, e.PrevHash, e.Hash)
-	return mapErr(err)
+	if err != nil {
+		return mapErr(err)
+	}
+	t.auditHead = &auditHead{seq: e.Seq, hash: e.Hash}
+	return nil
 }

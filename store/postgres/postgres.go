@@ -225,7 +225,17 @@ func (q *queries) forUpdate() string {
 }
 
 // tx implements store.Tx.
-type tx struct{ queries }
+type tx struct {
+	queries
+	// auditHead is the entry this transaction last appended: it holds the
+	// chain lock from then on, so that entry stays the head until it ends.
+	auditHead *auditHead
+}
+
+type auditHead struct {
+	seq  int64
+	hash string
+}
 
 // countingTx is a transaction that counts the statements run on it into n
 // (see Store.Statements).
@@ -265,6 +275,9 @@ func (t *tx) LockOperators(ctx context.Context) error {
 // separate statement so that, at READ COMMITTED, its snapshot is taken after
 // the lock is held and includes the previous holder's append.
 func (t *tx) LockAuditHead(ctx context.Context) (int64, string, error) {
+	if t.auditHead != nil {
+		return t.auditHead.seq, t.auditHead.hash, nil
+	}
 	if _, err := t.q.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", lockAuditHead); err != nil {
 		return 0, "", mapErr(err)
 	}

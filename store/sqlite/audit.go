@@ -14,6 +14,12 @@ const auditColumns = "seq, id, time, actor_type, actor_id, actor_role, impersona
 	"action, target_type, target_id, tenant_id, reason, changes, metadata, ip, user_agent, request_id, " +
 	"prev_hash, hash"
 
+const (
+	auditHeadSQL   = "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"
+	insertAuditSQL = "INSERT INTO audit_log (" + auditColumns + ") VALUES " +
+		"(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
 func scanAudit(sc scanner) (*steward.AuditEntry, error) {
 	var (
 		e             steward.AuditEntry
@@ -132,11 +138,14 @@ func (q queries) ScanAudit(ctx context.Context, f steward.AuditFilter, fn func(*
 // LockAuditHead needs no lock on SQLite: the transaction already holds the
 // only writer.
 func (t *tx) LockAuditHead(ctx context.Context) (int64, string, error) {
+	if t.auditHead != nil {
+		return t.auditHead.seq, t.auditHead.hash, nil
+	}
 	var (
 		seq  int64
 		hash string
 	)
-	err := t.tx.QueryRowContext(ctx, "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").Scan(&seq, &hash)
+	err := t.tx.QueryRowContext(ctx, auditHeadSQL).Scan(&seq, &hash)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, "", nil
 	}
@@ -147,13 +156,13 @@ func (t *tx) LockAuditHead(ctx context.Context) (int64, string, error) {
 }
 
 func (t *tx) InsertAudit(ctx context.Context, e *steward.AuditEntry) error {
-	_, err := t.tx.ExecContext(ctx, "INSERT INTO audit_log ("+auditColumns+") VALUES "+
-		"(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	_, err := t.tx.ExecContext(ctx, insertAuditSQL,
 		e.Seq, e.ID, micros(e.Time), e.ActorType, e.ActorID, e.ActorRole, e.ImpersonatorID, e.CredentialID,
 		e.Action, e.TargetType, e.TargetID, e.TenantID, e.Reason, nullJSON(e.Changes), nullJSON(e.Metadata),
 		e.IP, e.UserAgent, e.RequestID, e.PrevHash, e.Hash)
 	if err != nil {
 		return fmt.Errorf("sqlite: insert audit: %w", mapError(err))
 	}
+	t.auditHead = &auditHead{seq: e.Seq, hash: e.Hash}
 	return nil
 }

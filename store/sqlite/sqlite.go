@@ -324,6 +324,15 @@ type queries struct {
 type tx struct {
 	queries
 	tx countingTx
+	// auditHead is the entry this transaction last appended to the audit
+	// log: the head of the chain until it commits, since it holds the only
+	// writer.
+	auditHead *auditHead
+}
+
+type auditHead struct {
+	seq  int64
+	hash string
 }
 
 // countingTx is a write transaction that counts the statements run on it
