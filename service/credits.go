@@ -390,14 +390,14 @@ func validTenantID(tid string, fe steward.FieldErrors) string {
 // holding the tenant's lock. A repeated Idempotency-Key is answered the same
 // way for every kind, compared with want.
 func (s *Service) ledgerCall(ctx context.Context, tid string, want *steward.LedgerEntry,
-	fn func(lk *ledgerLocks, tl *tenantLedger, e *steward.LedgerEntry) error) (*steward.LedgerResult, error) {
+	fn func(ctx context.Context, lk *ledgerLocks, tl *tenantLedger, e *steward.LedgerEntry) error) (*steward.LedgerResult, error) {
 	key := want.IdempotencyKey
 	if strings.HasPrefix(key, systemKeyPrefix) {
 		return nil, &steward.Error{Code: steward.CodeBadRequest, Message: "Idempotency-Key values starting with steward: are reserved",
 			Details: map[string]any{"fields": map[string]any{"Idempotency-Key": "must not start with steward:"}}}
 	}
 	var res *steward.LedgerResult
-	err := s.ledgerWrite(ctx, []string{tid}, func(tx store.Tx, lk *ledgerLocks) error {
+	err := s.ledgerWrite(ctx, []string{tid}, func(ctx context.Context, tx store.Tx, lk *ledgerLocks) error {
 		tl, err := lk.ledger(ctx, tid)
 		if err != nil {
 			return err
@@ -408,7 +408,7 @@ func (s *Service) ledgerCall(ctx context.Context, tid string, want *steward.Ledg
 			return err
 		}
 		e := *want // a fresh copy each time: a PostgreSQL retry runs this again
-		if err := fn(lk, tl, &e); err != nil {
+		if err := fn(ctx, lk, tl, &e); err != nil {
 			return err
 		}
 		res = tl.result(&e, s.now(), false)
@@ -425,9 +425,6 @@ func (s *Service) Grant(ctx context.Context, in *steward.GrantInput) (*steward.L
 	if _, err := authorize(ctx, steward.PermCreditsWrite); err != nil {
 		return nil, err
 	}
-	// A ledger write shares its transaction with others: a caller that
-	// gives up must not cancel their statements (see ledgerWrite).
-	ctx = context.WithoutCancel(ctx)
 	amount := int64(in.Amount)
 	fe := steward.FieldErrors{}
 	tid := validTenantID(in.TenantID, fe)
@@ -439,7 +436,7 @@ func (s *Service) Grant(ctx context.Context, in *steward.GrantInput) (*steward.L
 	}
 	want := &steward.LedgerEntry{Kind: steward.LedgerGrant, Amount: amount, Description: desc, ExpiresAt: exp,
 		IdempotencyKey: in.IdempotencyKey}
-	return s.ledgerCall(ctx, tid, want, func(lk *ledgerLocks, tl *tenantLedger, e *steward.LedgerEntry) error {
+	return s.ledgerCall(ctx, tid, want, func(ctx context.Context, lk *ledgerLocks, tl *tenantLedger, e *steward.LedgerEntry) error {
 		return lk.openBlock(ctx, tl, e)
 	})
 }
@@ -449,9 +446,6 @@ func (s *Service) Deduct(ctx context.Context, in *steward.DeductInput) (*steward
 	if _, err := authorize(ctx, steward.PermCreditsWrite); err != nil {
 		return nil, err
 	}
-	// A ledger write shares its transaction with others: a caller that
-	// gives up must not cancel their statements (see ledgerWrite).
-	ctx = context.WithoutCancel(ctx)
 	amount := int64(in.Amount)
 	fe := steward.FieldErrors{}
 	tid := validTenantID(in.TenantID, fe)
@@ -461,7 +455,7 @@ func (s *Service) Deduct(ctx context.Context, in *steward.DeductInput) (*steward
 		return nil, err
 	}
 	want := &steward.LedgerEntry{Kind: steward.LedgerDeduct, Amount: -amount, Description: desc, IdempotencyKey: in.IdempotencyKey}
-	return s.ledgerCall(ctx, tid, want, func(lk *ledgerLocks, tl *tenantLedger, e *steward.LedgerEntry) error {
+	return s.ledgerCall(ctx, tid, want, func(ctx context.Context, lk *ledgerLocks, tl *tenantLedger, e *steward.LedgerEntry) error {
 		return lk.deduct(ctx, tl, e, amount, true)
 	})
 }
@@ -475,9 +469,6 @@ func (s *Service) Refund(ctx context.Context, in *steward.RefundInput) (*steward
 	if _, err := authorize(ctx, steward.PermCreditsWrite); err != nil {
 		return nil, err
 	}
-	// A ledger write shares its transaction with others: a caller that
-	// gives up must not cancel their statements (see ledgerWrite).
-	ctx = context.WithoutCancel(ctx)
 	amount := int64(in.Amount)
 	fe := steward.FieldErrors{}
 	tid := validTenantID(in.TenantID, fe)
@@ -489,7 +480,7 @@ func (s *Service) Refund(ctx context.Context, in *steward.RefundInput) (*steward
 	}
 	want := &steward.LedgerEntry{Kind: steward.LedgerRefund, Amount: amount, Description: desc,
 		IdempotencyKey: in.IdempotencyKey, RelatedID: txid}
-	return s.ledgerCall(ctx, tid, want, func(lk *ledgerLocks, tl *tenantLedger, e *steward.LedgerEntry) error {
+	return s.ledgerCall(ctx, tid, want, func(ctx context.Context, lk *ledgerLocks, tl *tenantLedger, e *steward.LedgerEntry) error {
 		if txid == "" {
 			return lk.openBlock(ctx, tl, e)
 		}
@@ -547,9 +538,6 @@ func (s *Service) Adjust(ctx context.Context, in *steward.AdjustInput) (*steward
 	if _, err := authorize(ctx, steward.PermCreditsAdjust); err != nil {
 		return nil, err
 	}
-	// A ledger write shares its transaction with others: a caller that
-	// gives up must not cancel their statements (see ledgerWrite).
-	ctx = context.WithoutCancel(ctx)
 	amount := int64(in.Amount)
 	fe := steward.FieldErrors{}
 	tid := validTenantID(in.TenantID, fe)
@@ -570,7 +558,7 @@ func (s *Service) Adjust(ctx context.Context, in *steward.AdjustInput) (*steward
 	}
 	want := &steward.LedgerEntry{Kind: steward.LedgerAdjust, Amount: amount, Description: desc, Reason: reason,
 		ExpiresAt: exp, IdempotencyKey: in.IdempotencyKey}
-	return s.ledgerCall(ctx, tid, want, func(lk *ledgerLocks, tl *tenantLedger, e *steward.LedgerEntry) error {
+	return s.ledgerCall(ctx, tid, want, func(ctx context.Context, lk *ledgerLocks, tl *tenantLedger, e *steward.LedgerEntry) error {
 		if amount > 0 {
 			return lk.openBlock(ctx, tl, e)
 		}
@@ -651,7 +639,7 @@ func (s *Service) SweepExpiredCredits(ctx context.Context) (int, error) {
 		slices.Sort(tenants)
 		tenants = slices.Compact(tenants)
 		n := 0
-		err = s.ledgerWrite(ctx, tenants, func(tx store.Tx, lk *ledgerLocks) error {
+		err = s.ledgerWrite(ctx, tenants, func(ctx context.Context, tx store.Tx, lk *ledgerLocks) error {
 			n = 0
 			for _, tid := range tenants {
 				tl, err := lk.load(ctx, tid)

@@ -19,7 +19,7 @@ const maxLedgerBatch = 256
 type ledgerOp struct {
 	ctx     context.Context
 	tenants []string // every tenant whose account fn touches
-	fn      func(tx store.Tx, lk *ledgerLocks) error
+	fn      func(ctx context.Context, tx store.Tx, lk *ledgerLocks) error
 	err     error
 	done    chan error
 }
@@ -37,13 +37,15 @@ type ledgerBatcher struct {
 	running bool
 }
 
-// ledgerWrite runs fn in a write transaction shared with other ledger writes,
-// after the accounts of tenants (and their tenant rows) are locked in id
-// order. fn must return a *steward.Error only before it has written anything
-// that is not true on its own (an expiry entry is true on its own): the
-// batch commits the other writes whatever one of them answers. Any other
-// error fails the whole batch.
-func (s *Service) ledgerWrite(ctx context.Context, tenants []string, fn func(tx store.Tx, lk *ledgerLocks) error) error {
+// ledgerWrite runs fn in a write transaction shared with other ledger writes.
+// fn gets ctx without its cancellation (its values kept): the statements it
+// runs belong to the others' transaction too, so a caller that gives up must
+// not cancel them. fn runs after the accounts of tenants (and their tenant
+// rows) are locked in id order. It must return a *steward.Error only before
+// it has written anything that is not true on its own (an expiry entry is
+// true on its own): the batch commits the other writes whatever one of them
+// answers. Any other error fails the whole batch.
+func (s *Service) ledgerWrite(ctx context.Context, tenants []string, fn func(ctx context.Context, tx store.Tx, lk *ledgerLocks) error) error {
 	op := &ledgerOp{ctx: context.WithoutCancel(ctx), tenants: tenants, fn: fn, done: make(chan error, 1)}
 	b := &s.ledger
 	b.mu.Lock()
@@ -98,7 +100,7 @@ func (s *Service) commitLedgerBatch(batch []*ledgerOp) {
 			}
 		}
 		for _, op := range batch {
-			op.err = op.fn(tx, lk)
+			op.err = op.fn(op.ctx, tx, lk)
 			var e *steward.Error
 			if op.err != nil && !errors.As(op.err, &e) {
 				return op.err

@@ -39,7 +39,7 @@ func TestLedgerBatching(t *testing.T) {
 	ctx := steward.WithActor(context.Background(), steward.SystemActor)
 	var written atomic.Int32
 	write := func(fn func() error) error {
-		return s.ledgerWrite(ctx, nil, func(tx store.Tx, _ *ledgerLocks) error {
+		return s.ledgerWrite(ctx, nil, func(ctx context.Context, tx store.Tx, _ *ledgerLocks) error {
 			if err := fn(); err != nil {
 				return err
 			}

@@ -69,9 +69,6 @@ func (s *Service) RecordUsage(ctx context.Context, in *steward.UsageBatch) (*ste
 	if _, err := authorize(ctx, steward.PermUsageWrite); err != nil {
 		return nil, err
 	}
-	// A ledger write shares its transaction with others: a caller that
-	// gives up must not cancel their statements (see ledgerWrite).
-	ctx = context.WithoutCancel(ctx)
 	switch {
 	case len(in.Events) == 0:
 		return nil, steward.FieldError("events", "is required")
@@ -94,7 +91,7 @@ func (s *Service) RecordUsage(ctx context.Context, in *steward.UsageBatch) (*ste
 	slices.Sort(tenants)
 	tenants = slices.Compact(tenants)
 	if len(tenants) > 0 {
-		err := s.ledgerWrite(ctx, tenants, func(tx store.Tx, lk *ledgerLocks) error {
+		err := s.ledgerWrite(ctx, tenants, func(ctx context.Context, tx store.Tx, lk *ledgerLocks) error {
 			for i := range in.Events {
 				if out.Results[i].Status == steward.UsageRejected && out.Results[i].Code == steward.CodeValidation {
 					continue
