@@ -39,10 +39,37 @@ type Store interface {
 	Close() error
 }
 
-// Queries are the reads. Inside a Tx, Get* methods lock the row they return
-// until the transaction ends (SELECT … FOR UPDATE on PostgreSQL; SQLite's single
-// writer serialises write transactions already), so read-modify-write is safe.
+// Queries are the reads, one interface per domain. Inside a Tx, Get* methods
+// lock the row they return until the transaction ends (SELECT … FOR UPDATE on
+// PostgreSQL; SQLite's single writer serialises write transactions already),
+// so read-modify-write is safe. A new domain adds its own XQueries and XTx
+// here and embeds them below.
 type Queries interface {
+	UserQueries
+	SessionQueries
+	AuditQueries
+	SigningKeyQueries
+	KeyQueries
+	IdempotencyQueries
+	TenantQueries
+	CreditQueries
+}
+
+// Tx is one write transaction: every read, and every domain's writes.
+type Tx interface {
+	Queries
+	UserTx
+	SessionTx
+	AuditTx
+	SigningKeyTx
+	KeyTx
+	IdempotencyTx
+	TenantTx
+	CreditTx
+}
+
+// UserQueries are the reads of users.
+type UserQueries interface {
 	GetUser(ctx context.Context, id string) (*steward.User, error)
 	GetUserByEmail(ctx context.Context, email string) (*steward.User, error)
 	GetUserByUsername(ctx context.Context, username string) (*steward.User, error)
@@ -52,14 +79,22 @@ type Queries interface {
 	CountUsers(ctx context.Context, f steward.UserFilter) (int64, error)
 	// ListUsersBanExpired returns up to limit banned users whose ban expired at or before now.
 	ListUsersBanExpired(ctx context.Context, now time.Time, limit int) ([]*steward.User, error)
+	// ListUsersByIDs returns the users among ids that exist, in any order.
+	ListUsersByIDs(ctx context.Context, ids []string) ([]*steward.User, error)
+}
 
+// SessionQueries are the reads of sessions.
+type SessionQueries interface {
 	GetSession(ctx context.Context, id string) (*steward.Session, error)
 	GetSessionByTokenHash(ctx context.Context, hash []byte) (*steward.Session, error)
 	// ListSessions returns up to f.Limit sessions matching f, id descending.
 	ListSessions(ctx context.Context, f steward.SessionFilter) ([]*steward.Session, error)
 	// CountSessions counts sessions matching f, ignoring Before and Limit.
 	CountSessions(ctx context.Context, f steward.SessionFilter) (int64, error)
+}
 
+// AuditQueries are the reads of the audit log.
+type AuditQueries interface {
 	// ListAudit returns up to f.Limit entries matching f, seq descending.
 	ListAudit(ctx context.Context, f steward.AuditFilter) ([]*steward.AuditEntry, error)
 	// CountAudit counts entries matching f, ignoring BeforeSeq and Limit.
@@ -68,13 +103,16 @@ type Queries interface {
 	// ignored), seq ascending, without holding all rows in memory. An error
 	// from fn stops the scan and is returned.
 	ScanAudit(ctx context.Context, f steward.AuditFilter, fn func(*steward.AuditEntry) error) error
+}
 
+// SigningKeyQueries are the reads of the token signing keys.
+type SigningKeyQueries interface {
 	// ListSigningKeys returns every signing key, oldest first.
 	ListSigningKeys(ctx context.Context) ([]*steward.SigningKey, error)
+}
 
-	// ListUsersByIDs returns the users among ids that exist, in any order.
-	ListUsersByIDs(ctx context.Context, ids []string) ([]*steward.User, error)
-
+// KeyQueries are the reads of API keys.
+type KeyQueries interface {
 	GetAPIKey(ctx context.Context, id string) (*steward.APIKey, error)
 	GetAPIKeyByHash(ctx context.Context, hash []byte) (*steward.APIKey, error)
 	// GetAPIKeyForVerify is GetAPIKeyByHash with its owner's state, in one
@@ -91,9 +129,15 @@ type Queries interface {
 	// those; active: the rest), by type, and created/used in the 24 h and
 	// 30 days before now.
 	APIKeyStats(ctx context.Context, now time.Time) (*steward.KeyStats, error)
+}
 
+// IdempotencyQueries are the reads of idempotency records.
+type IdempotencyQueries interface {
 	GetIdempotency(ctx context.Context, keyHash []byte) (*steward.IdempotencyRecord, error)
+}
 
+// TenantQueries are the reads of tenants and their plan changes.
+type TenantQueries interface {
 	GetTenant(ctx context.Context, id string) (*steward.Tenant, error)
 	GetTenantBySlug(ctx context.Context, slug string) (*steward.Tenant, error)
 	// ListTenants returns up to f.Limit tenants matching f, id descending.
@@ -108,7 +152,10 @@ type Queries interface {
 	// ListPlanChanges returns up to limit changes of the tenant, newest
 	// first, with id below before when before is not "".
 	ListPlanChanges(ctx context.Context, tenantID, before string, limit int) ([]*steward.PlanChange, error)
+}
 
+// CreditQueries are the reads of the credits ledger and usage events.
+type CreditQueries interface {
 	// GetCreditAccount returns the tenant's account; ErrNotFound before its
 	// first ledger entry. It does not lock (LockCreditAccount does).
 	GetCreditAccount(ctx context.Context, tenantID string) (*steward.CreditAccount, error)
@@ -137,7 +184,6 @@ type Queries interface {
 	// the sum of its blocks' remainders, the balance_after of its entry
 	// with the highest seq and how many of its blocks have remaining < 0.
 	LedgerTotals(ctx context.Context) ([]steward.LedgerTotals, error)
-
 	// GetUsageEvent returns a recorded event by tenant and id.
 	GetUsageEvent(ctx context.Context, tenantID, id string) (*steward.UsageEvent, error)
 	// AggregateUsage sums events that occurred in [q.Start, q.End) (of
@@ -146,10 +192,8 @@ type Queries interface {
 	AggregateUsage(ctx context.Context, q steward.UsageQuery) ([]steward.UsageRow, error)
 }
 
-// Tx is one write transaction.
-type Tx interface {
-	Queries
-
+// UserTx are the writes of users.
+type UserTx interface {
 	// CreateUser inserts u; a taken email or username is a *DuplicateError.
 	CreateUser(ctx context.Context, u *steward.User) error
 	// UpdateUser writes every column of u; ErrNotFound if it does not exist.
@@ -160,22 +204,34 @@ type Tx interface {
 	// LockOperators serialises changes to operators' roles and statuses until
 	// the transaction ends, so the last-active-owner count cannot race.
 	LockOperators(ctx context.Context) error
+}
 
+// SessionTx are the writes of sessions.
+type SessionTx interface {
 	CreateSession(ctx context.Context, s *steward.Session) error
 	UpdateSession(ctx context.Context, s *steward.Session) error
 	// RevokeUserSessions revokes every unrevoked, unexpired session of the
 	// user at now with reason, returning how many it revoked.
 	RevokeUserSessions(ctx context.Context, userID string, now time.Time, reason string) (int64, error)
+}
 
+// AuditTx are the writes of the audit log.
+type AuditTx interface {
 	// LockAuditHead locks the end of the audit chain until the transaction
 	// ends and returns the last entry's seq and hash (0 and "" when empty).
 	LockAuditHead(ctx context.Context) (seq int64, hash string, err error)
 	// InsertAudit appends e; Seq and Hash are already set by the caller.
 	InsertAudit(ctx context.Context, e *steward.AuditEntry) error
+}
 
+// SigningKeyTx are the writes of the token signing keys.
+type SigningKeyTx interface {
 	InsertSigningKey(ctx context.Context, k *steward.SigningKey) error
 	UpdateSigningKey(ctx context.Context, k *steward.SigningKey) error
+}
 
+// KeyTx are the writes of API keys.
+type KeyTx interface {
 	// CreateAPIKey inserts k; a taken id or secret hash is a *DuplicateError.
 	CreateAPIKey(ctx context.Context, k *steward.APIKey) error
 	// UpdateAPIKey writes every column of k; ErrNotFound if it does not exist.
@@ -184,7 +240,10 @@ type Tx interface {
 	// where the recorded use is newer than the stored one. Unknown ids are
 	// ignored (the key may have been purged meanwhile).
 	RecordKeyUses(ctx context.Context, uses []steward.KeyUse) error
+}
 
+// IdempotencyTx are the writes of idempotency records.
+type IdempotencyTx interface {
 	// InsertIdempotency claims r.KeyHash; a *DuplicateError if it is taken.
 	InsertIdempotency(ctx context.Context, r *steward.IdempotencyRecord) error
 	// UpdateIdempotency stores the answer; ErrNotFound if the claim is gone.
@@ -192,7 +251,11 @@ type Tx interface {
 	DeleteIdempotency(ctx context.Context, keyHash []byte) error
 	// DeleteExpiredIdempotency removes records that expired at or before now.
 	DeleteExpiredIdempotency(ctx context.Context, now time.Time) (int64, error)
+}
 
+// TenantTx are the writes of tenants: plan changes, the suspend cascade
+// and the purge.
+type TenantTx interface {
 	// CreateTenant inserts t; a taken id or slug is a *DuplicateError
 	// ("id", "slug"). EffectiveLimits is not stored.
 	CreateTenant(ctx context.Context, t *steward.Tenant) error
@@ -227,6 +290,17 @@ type Tx interface {
 	// on both), drops every hold of the tenant, and returns how many users
 	// and keys it made active.
 	ReleaseTenant(ctx context.Context, tenantID string, now time.Time) (users, keys int64, err error)
+	// PurgeTenant deletes the tenant and every row that hangs off it: its
+	// users (with their sessions and keys), the keys with its tenant_id,
+	// its holds, its plan changes, its credit account, blocks, ledger
+	// entries with their draws, and usage events. ErrNotFound if it does
+	// not exist.
+	// Audit entries stay.
+	PurgeTenant(ctx context.Context, tenantID string) (steward.TenantPurgeCounts, error)
+}
+
+// CreditTx are the writes of the credits ledger and usage events.
+type CreditTx interface {
 	// LockCreditAccount returns the tenant's account, creating it (balance
 	// 0, day and month starting at now) if it does not exist, and locks it
 	// until the transaction ends: every ledger write for the tenant takes
@@ -245,14 +319,6 @@ type Tx interface {
 	// InsertUsageEvent records an event; a taken (tenant_id, id) is a
 	// *DuplicateError{Field: "id"}.
 	InsertUsageEvent(ctx context.Context, e *steward.UsageEvent) error
-
-	// PurgeTenant deletes the tenant and every row that hangs off it: its
-	// users (with their sessions and keys), the keys with its tenant_id,
-	// its holds, its plan changes, its credit account, blocks, ledger
-	// entries with their draws, and usage events. ErrNotFound if it does
-	// not exist.
-	// Audit entries stay.
-	PurgeTenant(ctx context.Context, tenantID string) (steward.TenantPurgeCounts, error)
 }
 
 // Generational is implemented by a store whose every write goes through this

@@ -54,6 +54,24 @@ type Store struct {
 var (
 	_ store.Store = (*Store)(nil)
 	_ store.Tx    = (*tx)(nil)
+
+	// Per domain too, so a missing method names its domain.
+	_ store.UserQueries        = (*Store)(nil)
+	_ store.SessionQueries     = (*Store)(nil)
+	_ store.AuditQueries       = (*Store)(nil)
+	_ store.SigningKeyQueries  = (*Store)(nil)
+	_ store.KeyQueries         = (*Store)(nil)
+	_ store.IdempotencyQueries = (*Store)(nil)
+	_ store.TenantQueries      = (*Store)(nil)
+	_ store.CreditQueries      = (*Store)(nil)
+	_ store.UserTx             = (*tx)(nil)
+	_ store.SessionTx          = (*tx)(nil)
+	_ store.AuditTx            = (*tx)(nil)
+	_ store.SigningKeyTx       = (*tx)(nil)
+	_ store.KeyTx              = (*tx)(nil)
+	_ store.IdempotencyTx      = (*tx)(nil)
+	_ store.TenantTx           = (*tx)(nil)
+	_ store.CreditTx           = (*tx)(nil)
 )
 
 // Open connects to dsn. Runtime parameters in the DSN (search_path=…) apply
