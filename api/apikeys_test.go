@@ -110,7 +110,7 @@ func (f *fix) setKeyStatus(id string, st steward.KeyStatus) {
 // flushUses writes the recorded last uses of keys now.
 func (f *fix) flushUses() {
 	f.t.Helper()
-	f.ok(f.a.Svc.FlushKeyUses(context.Background()))
+	f.ok(f.a.Svc.Keys.FlushKeyUses(context.Background()))
 }
 
 // idem sends a request with an Idempotency-Key without the harness's

@@ -40,7 +40,7 @@ func authzTable() []authzRoute {
 		return func(f *fix) (string, any) { return base + "/users/" + target(f) + suffix, body }
 	}
 	tenant := func(f *fix) string {
-		t, err := f.a.Svc.CreateTenant(sys(), &steward.TenantCreate{Name: fmt.Sprintf("Authz %d", uniq.Add(1))})
+		t, err := f.a.Svc.Tenants.CreateTenant(sys(), &steward.TenantCreate{Name: fmt.Sprintf("Authz %d", uniq.Add(1))})
 		f.ok(err)
 		return t.ID
 	}
@@ -50,7 +50,7 @@ func authzTable() []authzRoute {
 	// funded is a fresh tenant holding 100 credits, granted by the system.
 	funded := func(f *fix) string {
 		id := tenant(f)
-		_, err := f.a.Svc.Grant(sys(), &steward.GrantInput{TenantID: id, Amount: 100, Description: "authz funds"})
+		_, err := f.a.Svc.Credits.Grant(sys(), &steward.GrantInput{TenantID: id, Amount: 100, Description: "authz funds"})
 		f.ok(err)
 		return id
 	}
@@ -72,7 +72,7 @@ func authzTable() []authzRoute {
 		{"POST", base + "/users/{id}/restore", []steward.Permission{steward.PermUsersDelete},
 			func(f *fix) (string, any) {
 				id := target(f)
-				_, err := f.a.Svc.DeleteUser(sys(), id, "")
+				_, err := f.a.Svc.Users.DeleteUser(sys(), id, "")
 				f.ok(err)
 				return base + "/users/" + id + "/restore", nil
 			}},
@@ -80,7 +80,7 @@ func authzTable() []authzRoute {
 		{"POST", base + "/users/{id}/unsuspend", []steward.Permission{steward.PermUsersWrite},
 			func(f *fix) (string, any) {
 				id := target(f)
-				_, err := f.a.Svc.SuspendUser(sys(), id, "")
+				_, err := f.a.Svc.Users.SuspendUser(sys(), id, "")
 				f.ok(err)
 				return base + "/users/" + id + "/unsuspend", nil
 			}},
@@ -88,7 +88,7 @@ func authzTable() []authzRoute {
 		{"POST", base + "/users/{id}/unban", []steward.Permission{steward.PermUsersBan},
 			func(f *fix) (string, any) {
 				id := target(f)
-				_, err := f.a.Svc.BanUser(sys(), id, steward.BanInput{Reason: "authz"})
+				_, err := f.a.Svc.Users.BanUser(sys(), id, steward.BanInput{Reason: "authz"})
 				f.ok(err)
 				return base + "/users/" + id + "/unban", nil
 			}},
@@ -155,14 +155,14 @@ func authzTable() []authzRoute {
 		{"POST", base + "/tenants/{id}/unsuspend", []steward.Permission{steward.PermTenantsWrite},
 			func(f *fix) (string, any) {
 				id := tenant(f)
-				_, err := f.a.Svc.SuspendTenant(sys(), id, "")
+				_, err := f.a.Svc.Tenants.SuspendTenant(sys(), id, "")
 				f.ok(err)
 				return base + "/tenants/" + id + "/unsuspend", nil
 			}},
 		{"POST", base + "/tenants/{id}/restore", []steward.Permission{steward.PermTenantsDelete},
 			func(f *fix) (string, any) {
 				id := tenant(f)
-				_, err := f.a.Svc.DeleteTenant(sys(), id, "")
+				_, err := f.a.Svc.Tenants.DeleteTenant(sys(), id, "")
 				f.ok(err)
 				return base + "/tenants/" + id + "/restore", nil
 			}},
@@ -179,7 +179,7 @@ func authzTable() []authzRoute {
 		{"POST", base + "/credits/refund", []steward.Permission{steward.PermCreditsWrite},
 			func(f *fix) (string, any) {
 				id := funded(f)
-				d, err := f.a.Svc.Deduct(sys(), &steward.DeductInput{TenantID: id, Amount: 10, Description: "authz spend"})
+				d, err := f.a.Svc.Credits.Deduct(sys(), &steward.DeductInput{TenantID: id, Amount: 10, Description: "authz spend"})
 				f.ok(err)
 				return base + "/credits/refund", M{"tenant_id": id, "amount": 10, "description": "authz refund",
 					"transaction_id": d.Transaction.ID}
@@ -208,7 +208,7 @@ func authzTable() []authzRoute {
 func authzKey(f *fix) *steward.CreatedKey {
 	f.t.Helper()
 	u := createUser(f.t, f.a, steward.RoleUser)
-	k, err := f.a.Svc.CreateKey(apptest.System(), &steward.KeyCreate{Name: "authz target", Type: steward.KeyUser, UserID: u.ID})
+	k, err := f.a.Svc.Keys.CreateKey(apptest.System(), &steward.KeyCreate{Name: "authz target", Type: steward.KeyUser, UserID: u.ID})
 	f.ok(err)
 	return k
 }
@@ -342,7 +342,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		// The matrix must not have disturbed the operators: every role's
 		// token still works.
 		for _, c := range creds[2:] {
-			if _, err := a.Svc.Authenticate(context.Background(), tokens[c.Name]); err != nil {
+			if _, err := a.Svc.Auth.Authenticate(context.Background(), tokens[c.Name]); err != nil {
 				t.Errorf("%s's session died during the matrix: %v", c.Name, err)
 			}
 		}
@@ -378,7 +378,7 @@ func platformTable() []platformRoute {
 	return []platformRoute{
 		{"POST", base + "/keys/verify", steward.PermKeysVerify, func(f *fix) platformCall {
 			end := createUser(f.t, f.a, steward.RoleUser)
-			k, err := f.a.Svc.CreateKey(apptest.System(), &steward.KeyCreate{Name: "checked", Type: steward.KeyUser, UserID: end.ID})
+			k, err := f.a.Svc.Keys.CreateKey(apptest.System(), &steward.KeyCreate{Name: "checked", Type: steward.KeyUser, UserID: end.ID})
 			f.ok(err)
 			return platformCall{
 				Body: func() any { return M{"key": k.Key} },
@@ -391,9 +391,9 @@ func platformTable() []platformRoute {
 			}
 		}},
 		{"POST", base + "/usage", steward.PermUsageWrite, func(f *fix) platformCall {
-			t, err := f.a.Svc.CreateTenant(apptest.System(), &steward.TenantCreate{Name: fmt.Sprintf("Platform %d", uniq.Add(1))})
+			t, err := f.a.Svc.Tenants.CreateTenant(apptest.System(), &steward.TenantCreate{Name: fmt.Sprintf("Platform %d", uniq.Add(1))})
 			f.ok(err)
-			_, err = f.a.Svc.Grant(apptest.System(), &steward.GrantInput{TenantID: t.ID, Amount: 100, Description: "platform funds"})
+			_, err = f.a.Svc.Credits.Grant(apptest.System(), &steward.GrantInput{TenantID: t.ID, Amount: 100, Description: "platform funds"})
 			f.ok(err)
 			return platformCall{
 				Body: func() any {
@@ -408,11 +408,11 @@ func platformTable() []platformRoute {
 					return ""
 				},
 				Done: func(answered int) {
-					b, err := f.a.Svc.Balance(apptest.System(), t.ID)
+					b, err := f.a.Svc.Credits.Balance(apptest.System(), t.ID)
 					f.ok(err)
 					now := f.a.Clock.Now()
 					start, end := now.Add(-time.Hour), now.Add(time.Hour)
-					rep, err := f.a.Svc.UsageReport(apptest.System(), &steward.UsageReportInput{Period: "custom", Start: &start, End: &end,
+					rep, err := f.a.Svc.Credits.UsageReport(apptest.System(), &steward.UsageReportInput{Period: "custom", Start: &start, End: &end,
 						GroupBy: steward.UsageByTenant, TenantID: t.ID})
 					f.ok(err)
 					if b.Balance != int64(100-answered) || rep.Totals.Events != int64(answered) {
@@ -459,7 +459,7 @@ func TestPlatformRoutesTakeOnlyPlatformKeys(t *testing.T) {
 		adm := createUser(t, a, steward.RoleAdmin)
 		sup := createUser(t, a, steward.RoleSupport)
 		end := createUser(t, a, steward.RoleUser)
-		login, err := a.Svc.Login(context.Background(), steward.LoginInput{Email: adm.Email, Password: apptest.Password, IP: "192.0.2.10"})
+		login, err := a.Svc.Auth.Login(context.Background(), steward.LoginInput{Email: adm.Email, Password: apptest.Password, IP: "192.0.2.10"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -468,14 +468,14 @@ func TestPlatformRoutesTakeOnlyPlatformKeys(t *testing.T) {
 				f := newFix(t, a)
 				mint := func(owner *steward.User, typ steward.KeyType, scopes ...steward.Permission) string {
 					t.Helper()
-					k, err := a.Svc.CreateKey(apptest.System(), &steward.KeyCreate{Name: "surface " + string(typ), Type: typ, UserID: owner.ID, Scopes: scopes})
+					k, err := a.Svc.Keys.CreateKey(apptest.System(), &steward.KeyCreate{Name: "surface " + string(typ), Type: typ, UserID: owner.ID, Scopes: scopes})
 					f.ok(err)
 					return k.Key
 				}
-				revoked, err := a.Svc.CreateKey(apptest.System(), &steward.KeyCreate{Name: "revoked platform", Type: steward.KeyPlatform,
+				revoked, err := a.Svc.Keys.CreateKey(apptest.System(), &steward.KeyCreate{Name: "revoked platform", Type: steward.KeyPlatform,
 					UserID: adm.ID, Scopes: []steward.Permission{rt.Perm}})
 				f.ok(err)
-				_, err = a.Svc.RevokeKey(apptest.System(), revoked.ID, "")
+				_, err = a.Svc.Keys.RevokeKey(apptest.System(), revoked.ID, "")
 				f.ok(err)
 				// Every other platform route's permission, and reads.
 				others := []steward.Permission{steward.PermUsersRead, steward.PermKeysRead}

@@ -44,7 +44,7 @@ func (f *fix) balance(tenant string) float64 {
 // checkLedger fails the test when any tenant's ledger views disagree.
 func (f *fix) checkLedger() {
 	f.t.Helper()
-	bad, err := f.a.Svc.CheckLedger(apptest.System())
+	bad, err := f.a.Svc.Credits.CheckLedger(apptest.System())
 	f.ok(err)
 	for _, b := range bad {
 		if b.TenantID == f.e["t"] || b.TenantID == f.e["u"] {
@@ -324,7 +324,7 @@ func TestCreditExpiryAtTheInstant(t *testing.T) {
 			h[0]["actor_id"] != "system" {
 			t.Fatalf("history: %v", h)
 		}
-		n, err := a.Svc.SweepExpiredCredits(apptest.System())
+		n, err := a.Svc.Credits.SweepExpiredCredits(apptest.System())
 		f.ok(err)
 		if n != 0 {
 			t.Fatalf("sweeper found %d already expired", n)
@@ -346,7 +346,7 @@ func TestCreditSweeperWritesExpiries(t *testing.T) {
 		r := f.must(201, post, creditsPath+"/deduct", "{root}", M{"tenant_id": "{t}", "amount": 4, "description": "x"})
 		_ = r
 		a.Clock.Advance(time.Minute)
-		n, err := a.Svc.SweepExpiredCredits(apptest.System())
+		n, err := a.Svc.Credits.SweepExpiredCredits(apptest.System())
 		f.ok(err)
 		if n != 2 {
 			t.Fatalf("swept %d", n)

@@ -58,7 +58,7 @@ func TestConcurrentMutualDemotion(t *testing.T) {
 		ctx := context.Background()
 		topA, topB := createUser(t, a, steward.RoleSuperAdmin), createUser(t, a, steward.RoleSuperAdmin)
 		// Take the bootstrap super_admin out of the count.
-		if _, err := a.Svc.ChangeRole(sys, a.Root.ID, steward.RoleAdmin); err != nil {
+		if _, err := a.Svc.Users.ChangeRole(sys, a.Root.ID, steward.RoleAdmin); err != nil {
 			t.Fatal(err)
 		}
 		tokA, tokB := svcLogin(t, a, topA.Email), svcLogin(t, a, topB.Email)
@@ -117,13 +117,13 @@ func TestConcurrentMutualDemotion(t *testing.T) {
 			wins[fmt.Sprint(res[0].r.Status, "/", res[1].r.Status)]++
 			// Back to two owners for the next round.
 			for _, u := range []*steward.User{topA, topB} {
-				if _, err := a.Svc.ChangeRole(sys, u.ID, steward.RoleSuperAdmin); err != nil {
+				if _, err := a.Svc.Users.ChangeRole(sys, u.ID, steward.RoleSuperAdmin); err != nil {
 					t.Fatalf("round %d: re-promoting %s: %v", round, u.ID, err)
 				}
 			}
 		}
 		t.Logf("outcomes (A's status/B's status): %v", wins)
-		v, err := a.Svc.VerifyChain(ctx)
+		v, err := a.Svc.Audit.VerifyChain(ctx)
 		if err != nil || !v.OK {
 			t.Errorf("audit chain after the race: %+v, %v", v, err)
 		}
@@ -137,7 +137,7 @@ func TestConcurrentMutualSuspension(t *testing.T) {
 	apptest.Each(t, func(t *testing.T, a *apptest.App) {
 		sys := apptest.System()
 		topA, topB := createUser(t, a, steward.RoleSuperAdmin), createUser(t, a, steward.RoleSuperAdmin)
-		if _, err := a.Svc.ChangeRole(sys, a.Root.ID, steward.RoleAdmin); err != nil {
+		if _, err := a.Svc.Users.ChangeRole(sys, a.Root.ID, steward.RoleAdmin); err != nil {
 			t.Fatal(err)
 		}
 		for round := 0; round < rounds; round++ {
@@ -168,10 +168,10 @@ func TestConcurrentMutualSuspension(t *testing.T) {
 				t.Fatalf("round %d: %d suspensions succeeded, %d active top operators left", round, succeeded, n)
 			}
 			for _, u := range []*steward.User{topA, topB} {
-				if g, err := a.Svc.GetUser(sys, u.ID); err != nil {
+				if g, err := a.Svc.Users.GetUser(sys, u.ID); err != nil {
 					t.Fatal(err)
 				} else if g.Status == steward.StatusSuspended {
-					if _, err := a.Svc.UnsuspendUser(sys, u.ID); err != nil {
+					if _, err := a.Svc.Users.UnsuspendUser(sys, u.ID); err != nil {
 						t.Fatal(err)
 					}
 				}

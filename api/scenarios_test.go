@@ -193,7 +193,7 @@ func createUser(t testing.TB, a *apptest.App, role steward.Role, mods ...func(*s
 	if in.TenantID != "" {
 		a.EnsureTenant(t, in.TenantID)
 	}
-	u, err := a.Svc.CreateUser(apptest.System(), in)
+	u, err := a.Svc.Users.CreateUser(apptest.System(), in)
 	if err != nil {
 		t.Fatalf("creating %s user: %v", role, err)
 	}
@@ -203,7 +203,7 @@ func createUser(t testing.TB, a *apptest.App, role steward.Role, mods ...func(*s
 // svcLogin logs a user in through the service and returns the session token.
 func svcLogin(t testing.TB, a *apptest.App, email string) string {
 	t.Helper()
-	res, err := a.Svc.Login(context.Background(), steward.LoginInput{Email: email, Password: apptest.Password, IP: "192.0.2.10"})
+	res, err := a.Svc.Auth.Login(context.Background(), steward.LoginInput{Email: email, Password: apptest.Password, IP: "192.0.2.10"})
 	if err != nil {
 		t.Fatalf("login %s: %v", email, err)
 	}
@@ -236,7 +236,7 @@ func (f *fix) loginHTTP(name string) {
 // sessionID is the id of the session behind a token.
 func (f *fix) sessionID(token string) string {
 	f.t.Helper()
-	p, err := f.a.Svc.Authenticate(context.Background(), f.expand(token))
+	p, err := f.a.Svc.Auth.Authenticate(context.Background(), f.expand(token))
 	f.ok(err)
 	return p.Session.ID
 }
@@ -924,7 +924,7 @@ func listScenarios() []scenario {
 			Setup: func(f *fix) {
 				f.user("active", steward.RoleUser, withTags("filter-status"))
 				u := f.user("target", steward.RoleUser, withTags("filter-status"))
-				_, err := f.a.Svc.SuspendUser(apptest.System(), u.ID, "setup")
+				_, err := f.a.Svc.Users.SuspendUser(apptest.System(), u.ID, "setup")
 				f.ok(err)
 			}, Status: 200, Want: M{"data": length(1), "data.0.id": "{target}", "data.0.status": "suspended"}},
 		{Name: "list: role filter", Method: get, Path: usersPath + "?tag=filter-role&role=support", Token: "{root}",
@@ -1090,7 +1090,7 @@ func patchScenarios() []scenario {
 		{Name: "patch: a deleted user", Method: patch, Path: usersPath + "/{target}", Token: "{root}",
 			Setup: func(f *fix) {
 				rich(f)
-				_, err := f.a.Svc.DeleteUser(apptest.System(), f.e["target"], "")
+				_, err := f.a.Svc.Users.DeleteUser(apptest.System(), f.e["target"], "")
 				f.ok(err)
 			}, Body: M{"name": "x"}, Status: 409, Want: code("INVALID_STATE")},
 		{Name: "patch: an admin cannot re-role an owner", Method: patch, Path: usersPath + "/{own}", Token: "{adm_tok}",
@@ -1350,7 +1350,7 @@ func banScenarios() []scenario {
 				f.checkField(g, "ban", nil)
 				f.loginHTTP("target")
 				f.must(200, get, "/api/v1/auth/me", "{target_jwt}", nil)
-				n, err := f.a.Svc.SweepExpiredBans(context.Background())
+				n, err := f.a.Svc.Users.SweepExpiredBans(context.Background())
 				f.ok(err)
 				if n != 1 {
 					f.t.Errorf("sweep lifted %d bans, want 1", n)
@@ -1359,7 +1359,7 @@ func banScenarios() []scenario {
 				if len(e) != 1 || e[0]["actor_type"] != "system" {
 					f.t.Errorf("user.ban_expired entries: %v", e)
 				}
-				if n, _ := f.a.Svc.SweepExpiredBans(context.Background()); n != 0 {
+				if n, _ := f.a.Svc.Users.SweepExpiredBans(context.Background()); n != 0 {
 					f.t.Errorf("second sweep lifted %d", n)
 				}
 				g = f.must(200, get, usersPath+"/{target}", "{root}", nil)
@@ -1564,13 +1564,13 @@ func roleScenarios() []scenario {
 				f.expectErr(f.do(del, usersPath+"/{sa2}", "{sa2_tok}", nil), 422, "CANNOT_TARGET_SELF")
 				sys, id := apptest.System(), f.e["sa2"]
 				codes := map[string]error{}
-				_, codes["demote"] = f.a.Svc.ChangeRole(sys, id, steward.RoleAdmin)
-				_, codes["suspend"] = f.a.Svc.SuspendUser(sys, id, "")
-				_, codes["ban"] = f.a.Svc.BanUser(sys, id, steward.BanInput{Reason: "x"})
-				_, codes["delete"] = f.a.Svc.DeleteUser(sys, id, "")
-				codes["purge"] = f.a.Svc.PurgeUser(sys, id, "")
+				_, codes["demote"] = f.a.Svc.Users.ChangeRole(sys, id, steward.RoleAdmin)
+				_, codes["suspend"] = f.a.Svc.Users.SuspendUser(sys, id, "")
+				_, codes["ban"] = f.a.Svc.Users.BanUser(sys, id, steward.BanInput{Reason: "x"})
+				_, codes["delete"] = f.a.Svc.Users.DeleteUser(sys, id, "")
+				codes["purge"] = f.a.Svc.Users.PurgeUser(sys, id, "")
 				_, codes["bulk"] = func() (any, error) {
-					res, err := f.a.Svc.BulkUsers(sys, &steward.BulkRequest{UserIDs: []string{id}, Action: "suspend"})
+					res, err := f.a.Svc.Users.BulkUsers(sys, &steward.BulkRequest{UserIDs: []string{id}, Action: "suspend"})
 					if err == nil && len(res.Results) == 1 && res.Results[0].Code != "" {
 						err = steward.Errorf(res.Results[0].Code, "bulk")
 					}
@@ -1586,7 +1586,7 @@ func roleScenarios() []scenario {
 				f.checkField(g, "status", "active")
 				// With a second owner the system may demote sa2 again.
 				f.user("own", steward.RoleOwner)
-				if _, err := f.a.Svc.ChangeRole(sys, id, steward.RoleAdmin); err != nil {
+				if _, err := f.a.Svc.Users.ChangeRole(sys, id, steward.RoleAdmin); err != nil {
 					f.t.Errorf("demoting one of two top operators: %v", err)
 				}
 			}},
@@ -1597,10 +1597,10 @@ func roleScenarios() []scenario {
 				sys := apptest.System()
 				f.user("x", steward.RoleSuperAdmin)
 				f.user("own", steward.RoleOwner)
-				_, err := f.a.Svc.ChangeRole(sys, f.e["root_id"], steward.RoleAdmin)
+				_, err := f.a.Svc.Users.ChangeRole(sys, f.e["root_id"], steward.RoleAdmin)
 				f.ok(err)
 				exp := apptest.Start.Add(time.Hour)
-				_, err = f.a.Svc.BanUser(sys, f.e["x"], steward.BanInput{Reason: "cool off", ExpiresAt: &exp})
+				_, err = f.a.Svc.Users.BanUser(sys, f.e["x"], steward.BanInput{Reason: "cool off", ExpiresAt: &exp})
 				f.ok(err)
 				f.a.Clock.Advance(2 * time.Hour)
 				f.loginHTTP("x")

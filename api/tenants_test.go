@@ -700,7 +700,7 @@ func TestTenantPurgeLeavesNoOrphans(t *testing.T) {
 		}
 		var sessions int64
 		for _, id := range []string{f.e["a"], f.e["b"], f.e["c"], f.e["d"]} {
-			p, err := a.Svc.ListSessions(apptest.System(), steward.SessionFilter{UserID: id}, steward.ListParams{})
+			p, err := a.Svc.Sessions.ListSessions(apptest.System(), steward.SessionFilter{UserID: id}, steward.ListParams{})
 			f.ok(err)
 			sessions += int64(len(p.Data))
 		}
@@ -721,7 +721,7 @@ func TestTenantSuspendRacesMemberUnsuspend(t *testing.T) {
 			name := fmt.Sprint("t", i)
 			f.tenant(name, nil)
 			u := f.user(name+"m", steward.RoleUser, withTenant(f.e[name]))
-			_, err := a.Svc.SuspendUser(apptest.System(), u.ID, "own")
+			_, err := a.Svc.Users.SuspendUser(apptest.System(), u.ID, "own")
 			f.ok(err)
 
 			var wg sync.WaitGroup
@@ -729,25 +729,25 @@ func TestTenantSuspendRacesMemberUnsuspend(t *testing.T) {
 			wg.Add(2)
 			go func() {
 				defer wg.Done()
-				_, unsuspendErr = a.Svc.UnsuspendUser(apptest.System(), u.ID)
+				_, unsuspendErr = a.Svc.Users.UnsuspendUser(apptest.System(), u.ID)
 			}()
 			go func() {
 				defer wg.Done()
-				_, suspendErr = a.Svc.SuspendTenant(apptest.System(), f.e[name], "race")
+				_, suspendErr = a.Svc.Tenants.SuspendTenant(apptest.System(), f.e[name], "race")
 			}()
 			wg.Wait()
 			f.ok(suspendErr)
 			if unsuspendErr != nil && steward.ErrorCode(unsuspendErr) != steward.CodeInvalidState {
 				t.Fatalf("unsuspend: %v", unsuspendErr)
 			}
-			got, err := a.Svc.GetUser(apptest.System(), u.ID)
+			got, err := a.Svc.Users.GetUser(apptest.System(), u.ID)
 			f.ok(err)
 			if got.Status != steward.StatusSuspended {
 				t.Fatalf("round %d: member %s while the tenant is suspended", i, got.Status)
 			}
-			_, err = a.Svc.UnsuspendTenant(apptest.System(), f.e[name])
+			_, err = a.Svc.Tenants.UnsuspendTenant(apptest.System(), f.e[name])
 			f.ok(err)
-			got, err = a.Svc.GetUser(apptest.System(), u.ID)
+			got, err = a.Svc.Users.GetUser(apptest.System(), u.ID)
 			f.ok(err)
 			if want := map[bool]steward.UserStatus{true: steward.StatusActive, false: steward.StatusSuspended}[unsuspendErr == nil]; got.Status != want {
 				t.Fatalf("round %d: member %s after unsuspend (own unsuspend err %v)", i, got.Status, unsuspendErr)
@@ -764,13 +764,13 @@ func TestTenantLapsedBanDuringSuspension(t *testing.T) {
 		f.tenant("t", nil)
 		u := f.user("m", steward.RoleUser, withTenant(f.e["t"]))
 		exp := a.Clock.Now().Add(time.Hour)
-		_, err := a.Svc.BanUser(apptest.System(), u.ID, steward.BanInput{Reason: "cool off", ExpiresAt: &exp})
+		_, err := a.Svc.Users.BanUser(apptest.System(), u.ID, steward.BanInput{Reason: "cool off", ExpiresAt: &exp})
 		f.ok(err)
 		f.must(200, post, tenantsPath+"/{t}/suspend", "{root}", nil)
 		a.Clock.Advance(2 * time.Hour)
 		f.expectErr(f.do(post, "/api/v1/auth/login", "", M{"email": "{m_email}", "password": apptest.Password}),
 			401, steward.CodeInvalidCredentials)
-		n, err := a.Svc.SweepExpiredBans(context.Background())
+		n, err := a.Svc.Users.SweepExpiredBans(context.Background())
 		f.ok(err)
 		if n != 1 || f.status("m") != "suspended" {
 			t.Fatalf("sweep lifted %d; member %s", n, f.status("m"))
@@ -789,18 +789,18 @@ func TestTenantCascadeLastOwner(t *testing.T) {
 	apptest.Each(t, func(t *testing.T, a *apptest.App) {
 		f := newFix(t, a)
 		f.tenant("t", nil)
-		_, err := a.Svc.UpdateUser(apptest.System(), a.Root.ID, &steward.UserPatch{
+		_, err := a.Svc.Users.UpdateUser(apptest.System(), a.Root.ID, &steward.UserPatch{
 			TenantID: steward.Optional[string]{Set: true, Value: f.e["t"]}})
 		f.ok(err)
-		_, err = a.Svc.SuspendTenant(apptest.System(), f.e["t"], "")
+		_, err = a.Svc.Tenants.SuspendTenant(apptest.System(), f.e["t"], "")
 		if steward.ErrorCode(err) != steward.CodeLastActiveOwner {
 			t.Fatalf("suspend: %v", err)
 		}
-		_, err = a.Svc.PurgeTenant(apptest.System(), f.e["t"], "")
+		_, err = a.Svc.Tenants.PurgeTenant(apptest.System(), f.e["t"], "")
 		if steward.ErrorCode(err) != steward.CodeLastActiveOwner {
 			t.Fatalf("purge: %v", err)
 		}
-		tn, err := a.Svc.GetTenant(apptest.System(), f.e["t"])
+		tn, err := a.Svc.Tenants.GetTenant(apptest.System(), f.e["t"])
 		f.ok(err)
 		if tn.Status != steward.TenantActive {
 			t.Fatalf("tenant %s after refused cascades", tn.Status)

@@ -20,12 +20,12 @@ func BenchmarkVerifyHTTP(b *testing.B) {
 	be := testdb.Backends(b)[0]
 	a := apptest.New(b, be)
 	u := a.User(steward.RoleUser)
-	caller, err := a.Svc.CreateKey(apptest.As(a.Root), &steward.KeyCreate{Name: "caller", Type: steward.KeyPlatform,
+	caller, err := a.Svc.Keys.CreateKey(apptest.As(a.Root), &steward.KeyCreate{Name: "caller", Type: steward.KeyPlatform,
 		Scopes: []steward.Permission{steward.PermKeysVerify}})
 	if err != nil {
 		b.Fatal(err)
 	}
-	k, err := a.Svc.CreateKey(apptest.System(), &steward.KeyCreate{Name: "k", Type: steward.KeyUser, UserID: u.ID})
+	k, err := a.Svc.Keys.CreateKey(apptest.System(), &steward.KeyCreate{Name: "k", Type: steward.KeyUser, UserID: u.ID})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -57,7 +57,7 @@ func keyHash(text string) []byte {
 }
 
 // keyTypeOf parses "<prefix>_<letter>_<secret>" and returns the type, or "".
-func (s *Service) keyTypeOf(text string) steward.KeyType {
+func (s *Keys) keyTypeOf(text string) steward.KeyType {
 	p := s.cfg.KeyPrefix
 	if len(text) != len(p)+3+secretLen || !strings.HasPrefix(text, p) || text[len(p)] != '_' || text[len(p)+2] != '_' {
 		return ""
@@ -75,7 +75,7 @@ func (s *Service) keyTypeOf(text string) steward.KeyType {
 
 // presentKey shows a key as it stands at now: revoked and expired as
 // computed, and disabled while its owner may not act.
-func (s *Service) presentKey(k *steward.APIKey, owner *steward.User) *steward.APIKey {
+func (s *Keys) presentKey(k *steward.APIKey, owner *steward.User) *steward.APIKey {
 	c := *k
 	c.Status = k.State(s.now())
 	if c.Status == steward.KeyActive && (owner == nil || !owner.IsActive(s.now())) {
@@ -107,7 +107,7 @@ func normalizeCIDRs(in []string) ([]string, string) {
 
 // scopeProblems checks scopes for a key type. It returns a message for the
 // field and, separately, the scopes the actor does not hold (escalation).
-func (s *Service) scopeProblems(a steward.Actor, t steward.KeyType, scopes []steward.Permission) (string, []string) {
+func (s *Keys) scopeProblems(a steward.Actor, t steward.KeyType, scopes []steward.Permission) (string, []string) {
 	if t == steward.KeyUser {
 		for _, sc := range scopes {
 			if !slices.Contains(s.cfg.UserKeyScopes, string(sc)) {
@@ -154,7 +154,7 @@ func cannotEscalate(notHeld []string) error {
 }
 
 // CreateKey implements steward.KeyService.
-func (s *Service) CreateKey(ctx context.Context, in *steward.KeyCreate) (*steward.CreatedKey, error) {
+func (s *Keys) CreateKey(ctx context.Context, in *steward.KeyCreate) (*steward.CreatedKey, error) {
 	a, err := authorize(ctx, steward.PermKeysWrite)
 	if err != nil {
 		return nil, err
@@ -275,7 +275,7 @@ func keyTenant(ctx context.Context, tx store.Tx, tid string, explicit bool) erro
 }
 
 // keyOwner loads and checks the user a key is for, inside the transaction.
-func (s *Service) keyOwner(ctx context.Context, tx store.Tx, a steward.Actor, k *steward.APIKey) (*steward.User, error) {
+func (s *Keys) keyOwner(ctx context.Context, tx store.Tx, a steward.Actor, k *steward.APIKey) (*steward.User, error) {
 	owner, err := tx.GetUser(ctx, k.UserID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, steward.FieldError("user_id", "no such user")
@@ -296,7 +296,7 @@ func (s *Service) keyOwner(ctx context.Context, tx store.Tx, a steward.Actor, k 
 }
 
 // GetKey implements steward.KeyService.
-func (s *Service) GetKey(ctx context.Context, kid string) (*steward.APIKey, error) {
+func (s *Keys) GetKey(ctx context.Context, kid string) (*steward.APIKey, error) {
 	if _, err := authorize(ctx, steward.PermKeysRead); err != nil {
 		return nil, err
 	}
@@ -312,7 +312,7 @@ func (s *Service) GetKey(ctx context.Context, kid string) (*steward.APIKey, erro
 }
 
 // ListKeys implements steward.KeyService.
-func (s *Service) ListKeys(ctx context.Context, f steward.KeyFilter, p steward.ListParams) (*steward.Page[*steward.APIKey], error) {
+func (s *Keys) ListKeys(ctx context.Context, f steward.KeyFilter, p steward.ListParams) (*steward.Page[*steward.APIKey], error) {
 	if _, err := authorize(ctx, steward.PermKeysRead); err != nil {
 		return nil, err
 	}
@@ -367,7 +367,7 @@ func (s *Service) ListKeys(ctx context.Context, f steward.KeyFilter, p steward.L
 // mutateKey is the one path every change to an existing key takes:
 // authorize, load the key and its owner in the transaction, check the
 // actor outranks the owner, apply, write the row and its audit entry.
-func (s *Service) mutateKey(ctx context.Context, kid string, apply func(tx store.Tx, a steward.Actor, k *steward.APIKey) (event, error)) (*steward.APIKey, *steward.User, error) {
+func (s *Keys) mutateKey(ctx context.Context, kid string, apply func(tx store.Tx, a steward.Actor, k *steward.APIKey) (event, error)) (*steward.APIKey, *steward.User, error) {
 	if _, err := authorize(ctx, steward.PermKeysWrite); err != nil {
 		return nil, nil, err
 	}
@@ -416,7 +416,7 @@ func keyInvalidState(k *steward.APIKey, now time.Time, action string) error {
 }
 
 // UpdateKey implements steward.KeyService.
-func (s *Service) UpdateKey(ctx context.Context, kid string, p *steward.KeyPatch) (*steward.APIKey, error) {
+func (s *Keys) UpdateKey(ctx context.Context, kid string, p *steward.KeyPatch) (*steward.APIKey, error) {
 	k, owner, err := s.mutateKey(ctx, kid, func(tx store.Tx, a steward.Actor, k *steward.APIKey) (event, error) {
 		if k.State(s.now()) == steward.KeyRevoked {
 			return event{}, keyInvalidState(k, s.now(), "change")
@@ -452,7 +452,7 @@ func (s *Service) UpdateKey(ctx context.Context, kid string, p *steward.KeyPatch
 }
 
 // RevokeKey implements steward.KeyService.
-func (s *Service) RevokeKey(ctx context.Context, kid, reason string) (*steward.APIKey, error) {
+func (s *Keys) RevokeKey(ctx context.Context, kid, reason string) (*steward.APIKey, error) {
 	reason, err := validReason(reason, false)
 	if err != nil {
 		return nil, err
@@ -475,7 +475,7 @@ func (s *Service) RevokeKey(ctx context.Context, kid, reason string) (*steward.A
 }
 
 // BulkRevokeKeys implements steward.KeyService.
-func (s *Service) BulkRevokeKeys(ctx context.Context, ids []string) (*steward.BulkResult, error) {
+func (s *Keys) BulkRevokeKeys(ctx context.Context, ids []string) (*steward.BulkResult, error) {
 	if _, err := authorize(ctx, steward.PermKeysWrite); err != nil {
 		return nil, err
 	}
@@ -486,14 +486,14 @@ func (s *Service) BulkRevokeKeys(ctx context.Context, ids []string) (*steward.Bu
 	case len(ids) > steward.MaxBulk:
 		return nil, steward.FieldError("key_ids", "at most 1000 ids")
 	}
-	return runBulk(ctx, s, ids, func(ctx context.Context, kid string) (string, error) {
+	return runBulk(ctx, s.core, ids, func(ctx context.Context, kid string) (string, error) {
 		_, err := s.RevokeKey(ctx, kid, "bulk revoke")
 		return "", err
 	})
 }
 
 // RotateKey implements steward.KeyService.
-func (s *Service) RotateKey(ctx context.Context, kid string, in *steward.KeyRotate) (*steward.CreatedKey, error) {
+func (s *Keys) RotateKey(ctx context.Context, kid string, in *steward.KeyRotate) (*steward.CreatedKey, error) {
 	// Bounds first: a huge count of seconds would overflow a Duration.
 	if in.GracePeriodSeconds < 0 || in.GracePeriodSeconds > int(maxRotationGrace/time.Second) {
 		return nil, steward.FieldError("grace_period_seconds", "must be between 0 and 2592000 (30 days)")
@@ -543,7 +543,7 @@ func (s *Service) RotateKey(ctx context.Context, kid string, in *steward.KeyRota
 }
 
 // KeyStats implements steward.KeyService.
-func (s *Service) KeyStats(ctx context.Context) (*steward.KeyStats, error) {
+func (s *Keys) KeyStats(ctx context.Context) (*steward.KeyStats, error) {
 	if _, err := authorize(ctx, steward.PermKeysRead); err != nil {
 		return nil, err
 	}

@@ -24,7 +24,7 @@ import (
 func verify(t *testing.T, a *apptest.App, key, ip string, scope steward.Permission) *steward.VerifyResult {
 	t.Helper()
 	op := a.Root
-	res, err := a.Svc.VerifyKey(apptest.As(op), &steward.VerifyRequest{Key: key, IP: ip, Scope: scope})
+	res, err := a.Svc.Keys.VerifyKey(apptest.As(op), &steward.VerifyRequest{Key: key, IP: ip, Scope: scope})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,11 +36,11 @@ func TestKeyStateFollowsItsOwner(t *testing.T) {
 		admin, _ := a.Operator(steward.RoleAdmin)
 		u := a.User(steward.RoleUser)
 		ctx := apptest.As(admin)
-		k1, err := a.Svc.CreateKey(ctx, &steward.KeyCreate{Name: "one", Type: steward.KeyUser, UserID: u.ID})
+		k1, err := a.Svc.Keys.CreateKey(ctx, &steward.KeyCreate{Name: "one", Type: steward.KeyUser, UserID: u.ID})
 		if err != nil {
 			t.Fatal(err)
 		}
-		k2, err := a.Svc.CreateKey(ctx, &steward.KeyCreate{Name: "two", Type: steward.KeyUser, UserID: u.ID})
+		k2, err := a.Svc.Keys.CreateKey(ctx, &steward.KeyCreate{Name: "two", Type: steward.KeyUser, UserID: u.ID})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -52,11 +52,11 @@ func TestKeyStateFollowsItsOwner(t *testing.T) {
 			do   func() error
 			want string
 		}{
-			{"suspend", func() error { _, err := a.Svc.SuspendUser(ctx, u.ID, "x"); return err }, steward.VerifyOwnerInactive},
-			{"revoke one meanwhile", func() error { _, err := a.Svc.RevokeKey(ctx, k2.ID, ""); return err }, steward.VerifyOwnerInactive},
-			{"unsuspend", func() error { _, err := a.Svc.UnsuspendUser(ctx, u.ID); return err }, steward.VerifyValid},
-			{"ban", func() error { _, err := a.Svc.BanUser(ctx, u.ID, steward.BanInput{Reason: "x"}); return err }, steward.VerifyOwnerInactive},
-			{"unban", func() error { _, err := a.Svc.UnbanUser(ctx, u.ID); return err }, steward.VerifyValid},
+			{"suspend", func() error { _, err := a.Svc.Users.SuspendUser(ctx, u.ID, "x"); return err }, steward.VerifyOwnerInactive},
+			{"revoke one meanwhile", func() error { _, err := a.Svc.Keys.RevokeKey(ctx, k2.ID, ""); return err }, steward.VerifyOwnerInactive},
+			{"unsuspend", func() error { _, err := a.Svc.Users.UnsuspendUser(ctx, u.ID); return err }, steward.VerifyValid},
+			{"ban", func() error { _, err := a.Svc.Users.BanUser(ctx, u.ID, steward.BanInput{Reason: "x"}); return err }, steward.VerifyOwnerInactive},
+			{"unban", func() error { _, err := a.Svc.Users.UnbanUser(ctx, u.ID); return err }, steward.VerifyValid},
 		} {
 			if err := step.do(); err != nil {
 				t.Fatalf("%s: %v", step.name, err)
@@ -68,14 +68,14 @@ func TestKeyStateFollowsItsOwner(t *testing.T) {
 		if r := verify(t, a, k2.Key, "", ""); r.Code != steward.VerifyRevoked {
 			t.Fatalf("a key revoked while its owner was suspended came back: %s", r.Code)
 		}
-		got, _ := a.Svc.GetKey(ctx, k1.ID)
+		got, _ := a.Svc.Keys.GetKey(ctx, k1.ID)
 		if got.Status != steward.KeyActive {
 			t.Fatalf("status %s", got.Status)
 		}
-		if _, err := a.Svc.SuspendUser(ctx, u.ID, "again"); err != nil {
+		if _, err := a.Svc.Users.SuspendUser(ctx, u.ID, "again"); err != nil {
 			t.Fatal(err)
 		}
-		if got, _ := a.Svc.GetKey(ctx, k1.ID); got.Status != steward.KeyDisabled {
+		if got, _ := a.Svc.Keys.GetKey(ctx, k1.ID); got.Status != steward.KeyDisabled {
 			t.Fatalf("a suspended owner's key shows %s", got.Status)
 		}
 	})
@@ -84,23 +84,23 @@ func TestKeyStateFollowsItsOwner(t *testing.T) {
 func TestAdminKeyLosesWhatTheRoleLost(t *testing.T) {
 	apptest.Each(t, func(t *testing.T, a *apptest.App) {
 		owner, _ := a.Operator(steward.RoleOwner)
-		k, err := a.Svc.CreateKey(apptest.As(owner), &steward.KeyCreate{Name: "ci", Type: steward.KeyAdmin,
+		k, err := a.Svc.Keys.CreateKey(apptest.As(owner), &steward.KeyCreate{Name: "ci", Type: steward.KeyAdmin,
 			Scopes: []steward.Permission{steward.PermUsersRead, steward.PermUsersDelete}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		ctx := context.Background()
-		p, err := a.Svc.Authenticate(ctx, k.Key)
+		p, err := a.Svc.Auth.Authenticate(ctx, k.Key)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !p.Actor.Can(steward.PermUsersDelete) || p.Actor.Can(steward.PermUsersWrite) {
 			t.Fatalf("scopes not applied: %+v", p.Actor)
 		}
-		if _, err := a.Svc.ChangeRole(apptest.System(), owner.ID, steward.RoleSupport); err != nil {
+		if _, err := a.Svc.Users.ChangeRole(apptest.System(), owner.ID, steward.RoleSupport); err != nil {
 			t.Fatal(err)
 		}
-		p, err = a.Svc.Authenticate(ctx, k.Key)
+		p, err = a.Svc.Auth.Authenticate(ctx, k.Key)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -113,27 +113,27 @@ func TestAdminKeyLosesWhatTheRoleLost(t *testing.T) {
 func TestNobodyMintsScopesTheyLack(t *testing.T) {
 	apptest.Each(t, func(t *testing.T, a *apptest.App) {
 		admin, _ := a.Operator(steward.RoleAdmin)
-		_, err := a.Svc.CreateKey(apptest.As(admin), &steward.KeyCreate{Name: "x", Type: steward.KeyPlatform,
+		_, err := a.Svc.Keys.CreateKey(apptest.As(admin), &steward.KeyCreate{Name: "x", Type: steward.KeyPlatform,
 			Scopes: []steward.Permission{steward.PermKeysVerify, steward.PermUsersDelete}})
 		if code(err) != steward.CodeCannotEscalate {
 			t.Fatalf("admin minting users:delete: %v", err)
 		}
-		_, err = a.Svc.CreateKey(apptest.As(admin), &steward.KeyCreate{Name: "x", Type: steward.KeyAdmin,
+		_, err = a.Svc.Keys.CreateKey(apptest.As(admin), &steward.KeyCreate{Name: "x", Type: steward.KeyAdmin,
 			Scopes: []steward.Permission{steward.PermAll}})
 		if code(err) != steward.CodeCannotEscalate {
 			t.Fatalf("admin minting *: %v", err)
 		}
 		// A key acting for its operator cannot mint a key wider than itself.
-		k, err := a.Svc.CreateKey(apptest.As(admin), &steward.KeyCreate{Name: "narrow", Type: steward.KeyAdmin,
+		k, err := a.Svc.Keys.CreateKey(apptest.As(admin), &steward.KeyCreate{Name: "narrow", Type: steward.KeyAdmin,
 			Scopes: []steward.Permission{steward.PermKeysWrite, steward.PermKeysRead}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		p, err := a.Svc.Authenticate(context.Background(), k.Key)
+		p, err := a.Svc.Auth.Authenticate(context.Background(), k.Key)
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = a.Svc.CreateKey(steward.WithActor(context.Background(), p.Actor), &steward.KeyCreate{Name: "wide",
+		_, err = a.Svc.Keys.CreateKey(steward.WithActor(context.Background(), p.Actor), &steward.KeyCreate{Name: "wide",
 			Type: steward.KeyAdmin, Scopes: []steward.Permission{steward.PermUsersWrite}})
 		if code(err) != steward.CodeCannotEscalate {
 			t.Fatalf("a narrow key minting users:write: %v", err)
@@ -144,7 +144,7 @@ func TestNobodyMintsScopesTheyLack(t *testing.T) {
 func TestRateLimitWithTheClock(t *testing.T) {
 	apptest.Each(t, func(t *testing.T, a *apptest.App) {
 		u := a.User(steward.RoleUser)
-		k, err := a.Svc.CreateKey(apptest.System(), &steward.KeyCreate{Name: "r", Type: steward.KeyUser, UserID: u.ID, RateLimitRPM: 3})
+		k, err := a.Svc.Keys.CreateKey(apptest.System(), &steward.KeyCreate{Name: "r", Type: steward.KeyUser, UserID: u.ID, RateLimitRPM: 3})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -173,7 +173,7 @@ func TestVerificationCodes(t *testing.T) {
 		u := a.User(steward.RoleUser)
 		mk := func(in steward.KeyCreate) *steward.CreatedKey {
 			in.Name, in.Type, in.UserID = "k", steward.KeyUser, u.ID
-			k, err := a.Svc.CreateKey(apptest.System(), &in)
+			k, err := a.Svc.Keys.CreateKey(apptest.System(), &in)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -209,7 +209,7 @@ func TestVerificationCodes(t *testing.T) {
 		if r := verify(t, a, expiring.Key, "", ""); r.Code != steward.VerifyExpired {
 			t.Fatalf("expired key: %s", r.Code)
 		}
-		if _, err := a.Svc.RevokeKey(apptest.System(), plain.ID, ""); err != nil {
+		if _, err := a.Svc.Keys.RevokeKey(apptest.System(), plain.ID, ""); err != nil {
 			t.Fatal(err)
 		}
 		if r := verify(t, a, plain.Key, "", ""); r.Code != steward.VerifyRevoked {
@@ -221,12 +221,12 @@ func TestVerificationCodes(t *testing.T) {
 func TestRotationGracePeriod(t *testing.T) {
 	apptest.Each(t, func(t *testing.T, a *apptest.App) {
 		u := a.User(steward.RoleUser)
-		old, err := a.Svc.CreateKey(apptest.System(), &steward.KeyCreate{Name: "k", Type: steward.KeyUser, UserID: u.ID,
+		old, err := a.Svc.Keys.CreateKey(apptest.System(), &steward.KeyCreate{Name: "k", Type: steward.KeyUser, UserID: u.ID,
 			RateLimitRPM: 60, AllowedIPs: []string{"192.0.2.0/24"}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		nk, err := a.Svc.RotateKey(apptest.System(), old.ID, &steward.KeyRotate{GracePeriodSeconds: 3600})
+		nk, err := a.Svc.Keys.RotateKey(apptest.System(), old.ID, &steward.KeyRotate{GracePeriodSeconds: 3600})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -245,7 +245,7 @@ func TestRotationGracePeriod(t *testing.T) {
 		if r := verify(t, a, nk.Key, "192.0.2.7", ""); !r.Valid {
 			t.Fatalf("new key: %+v", r)
 		}
-		if _, err := a.Svc.RotateKey(apptest.System(), old.ID, &steward.KeyRotate{}); code(err) != steward.CodeInvalidState {
+		if _, err := a.Svc.Keys.RotateKey(apptest.System(), old.ID, &steward.KeyRotate{}); code(err) != steward.CodeInvalidState {
 			t.Fatalf("rotating a revoked key: %v", err)
 		}
 	})
@@ -254,19 +254,19 @@ func TestRotationGracePeriod(t *testing.T) {
 func TestLastUsedIsBatched(t *testing.T) {
 	apptest.Each(t, func(t *testing.T, a *apptest.App) {
 		u := a.User(steward.RoleUser)
-		k, err := a.Svc.CreateKey(apptest.System(), &steward.KeyCreate{Name: "k", Type: steward.KeyUser, UserID: u.ID})
+		k, err := a.Svc.Keys.CreateKey(apptest.System(), &steward.KeyCreate{Name: "k", Type: steward.KeyUser, UserID: u.ID})
 		if err != nil {
 			t.Fatal(err)
 		}
 		verify(t, a, k.Key, "198.51.100.4", "")
-		got, _ := a.Svc.GetKey(apptest.System(), k.ID)
+		got, _ := a.Svc.Keys.GetKey(apptest.System(), k.ID)
 		if got.LastUsedAt != nil {
 			t.Fatal("verification wrote to the database")
 		}
-		if err := a.Svc.FlushKeyUses(context.Background()); err != nil {
+		if err := a.Svc.Keys.FlushKeyUses(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		got, _ = a.Svc.GetKey(apptest.System(), k.ID)
+		got, _ = a.Svc.Keys.GetKey(apptest.System(), k.ID)
 		if got.LastUsedAt == nil || !got.LastUsedAt.Equal(a.Clock.Now()) || got.LastUsedIP != "198.51.100.4" {
 			t.Fatalf("last use after flush: %v %q", got.LastUsedAt, got.LastUsedIP)
 		}
@@ -288,11 +288,11 @@ func TestConcurrentIdempotentCreatesMakeOneKey(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				<-start
-				ans, _, err := a.Svc.Idempotent(ctx, "scope", "key-1", body, func() steward.Answer {
+				ans, _, err := a.Svc.Idempotency.Idempotent(ctx, "scope", "key-1", body, func() steward.Answer {
 					mu.Lock()
 					runs++
 					mu.Unlock()
-					k, err := a.Svc.CreateKey(ctx, &steward.KeyCreate{Name: "once", Type: steward.KeyAdmin})
+					k, err := a.Svc.Keys.CreateKey(ctx, &steward.KeyCreate{Name: "once", Type: steward.KeyAdmin})
 					if err != nil {
 						return steward.Answer{Status: 422}
 					}
@@ -315,12 +315,12 @@ func TestConcurrentIdempotentCreatesMakeOneKey(t *testing.T) {
 				t.Fatalf("answer %d differs: %d %s", i, ans.Status, ans.Body)
 			}
 		}
-		pg, _ := a.Svc.ListKeys(ctx, steward.KeyFilter{UserID: admin.ID}, steward.ListParams{})
+		pg, _ := a.Svc.Keys.ListKeys(ctx, steward.KeyFilter{UserID: admin.ID}, steward.ListParams{})
 		if len(pg.Data) != 1 {
 			t.Fatalf("%d keys made", len(pg.Data))
 		}
 		// The same key with another body is refused.
-		_, _, err := a.Svc.Idempotent(ctx, "scope", "key-1", []byte(`{"name":"other"}`), func() steward.Answer {
+		_, _, err := a.Svc.Idempotency.Idempotent(ctx, "scope", "key-1", []byte(`{"name":"other"}`), func() steward.Answer {
 			t.Fatal("ran again")
 			return steward.Answer{}
 		})
@@ -330,7 +330,7 @@ func TestConcurrentIdempotentCreatesMakeOneKey(t *testing.T) {
 		// After 24 h the key is free again.
 		a.Clock.Advance(24*time.Hour + time.Second)
 		ran := false
-		if _, replayed, err := a.Svc.Idempotent(ctx, "scope", "key-1", body, func() steward.Answer {
+		if _, replayed, err := a.Svc.Idempotency.Idempotent(ctx, "scope", "key-1", body, func() steward.Answer {
 			ran = true
 			return steward.Answer{Status: 200, Body: []byte(`{}`)}
 		}); err != nil || replayed || !ran {
@@ -366,8 +366,8 @@ func TestKeySecretIsStoredNowhere(t *testing.T) {
 	ctx := apptest.As(root)
 	var secrets []string
 	for i := 0; i < 3; i++ {
-		ans, _, err := svc.Idempotent(ctx, "s", fmt.Sprint("idem-", i), []byte("{}"), func() steward.Answer {
-			k, err := svc.CreateKey(ctx, &steward.KeyCreate{Name: "k", Type: steward.KeyPlatform, Scopes: []steward.Permission{steward.PermKeysVerify}})
+		ans, _, err := svc.Idempotency.Idempotent(ctx, "s", fmt.Sprint("idem-", i), []byte("{}"), func() steward.Answer {
+			k, err := svc.Keys.CreateKey(ctx, &steward.KeyCreate{Name: "k", Type: steward.KeyPlatform, Scopes: []steward.Permission{steward.PermKeysVerify}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -378,11 +378,11 @@ func TestKeySecretIsStoredNowhere(t *testing.T) {
 		if err != nil || !strings.Contains(string(ans.Body), secrets[len(secrets)-2]) {
 			t.Fatalf("answer: %v %s", err, ans.Body)
 		}
-		if _, err := svc.Authenticate(context.Background(), secrets[len(secrets)-2]); err != nil {
+		if _, err := svc.Auth.Authenticate(context.Background(), secrets[len(secrets)-2]); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := svc.FlushKeyUses(context.Background()); err != nil {
+	if err := svc.Keys.FlushKeyUses(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	files, _ := filepath.Glob(filepath.Join(dir, "*"))

@@ -9,7 +9,7 @@ import (
 )
 
 // ListAudit implements steward.AuditService.
-func (s *Service) ListAudit(ctx context.Context, f steward.AuditFilter, p steward.ListParams) (*steward.Page[*steward.AuditEntry], error) {
+func (s *Audit) ListAudit(ctx context.Context, f steward.AuditFilter, p steward.ListParams) (*steward.Page[*steward.AuditEntry], error) {
 	if _, err := authorize(ctx, steward.PermAuditRead); err != nil {
 		return nil, err
 	}
@@ -40,7 +40,7 @@ func (s *Service) ListAudit(ctx context.Context, f steward.AuditFilter, p stewar
 
 // VerifyAudit implements steward.AuditService: it recomputes every hash and
 // checks every link, reporting the first entry where either fails.
-func (s *Service) VerifyAudit(ctx context.Context) (*steward.AuditVerification, error) {
+func (s *Audit) VerifyAudit(ctx context.Context) (*steward.AuditVerification, error) {
 	if _, err := authorize(ctx, steward.PermAuditRead); err != nil {
 		return nil, err
 	}
@@ -48,7 +48,7 @@ func (s *Service) VerifyAudit(ctx context.Context) (*steward.AuditVerification, 
 }
 
 // VerifyChain is VerifyAudit without the permission check, for `steward doctor`.
-func (s *Service) VerifyChain(ctx context.Context) (*steward.AuditVerification, error) {
+func (s *Audit) VerifyChain(ctx context.Context) (*steward.AuditVerification, error) {
 	res := &steward.AuditVerification{OK: true}
 	prev, prevSeq := "", int64(0)
 	err := s.store.ScanAudit(ctx, steward.AuditFilter{}, func(e *steward.AuditEntry) error {
@@ -77,7 +77,7 @@ func (s *Service) VerifyChain(ctx context.Context) (*steward.AuditVerification, 
 
 // ExportAudit implements steward.AuditService. The export is a sensitive read,
 // so it is itself recorded before the first row leaves.
-func (s *Service) ExportAudit(ctx context.Context, f steward.AuditFilter, format string, fn func(*steward.AuditEntry) error) error {
+func (s *Audit) ExportAudit(ctx context.Context, f steward.AuditFilter, format string, fn func(*steward.AuditEntry) error) error {
 	if _, err := authorize(ctx, steward.PermAuditExport); err != nil {
 		return err
 	}

@@ -40,13 +40,13 @@ var (
 	dummyHash string
 )
 
-func (s *Service) burnPasswordCheck(pw string) {
+func (s *Auth) burnPasswordCheck(pw string) {
 	dummyOnce.Do(func() { dummyHash, _ = s.hasher.Hash("not-a-real-password") })
 	_, _, _ = s.hasher.Verify(pw, dummyHash)
 }
 
 // Login implements steward.AuthService.
-func (s *Service) Login(ctx context.Context, in steward.LoginInput) (*steward.LoginResult, error) {
+func (s *Auth) Login(ctx context.Context, in steward.LoginInput) (*steward.LoginResult, error) {
 	fe := steward.FieldErrors{}
 	email, username := steward.NormalizeEmail(in.Email), strings.ToLower(strings.TrimSpace(in.Username))
 	if email == "" && username == "" {
@@ -103,7 +103,7 @@ func (s *Service) Login(ctx context.Context, in steward.LoginInput) (*steward.Lo
 	}
 	// Members of a suspended or deleted tenant are suspended by its
 	// cascade; this also covers one whose ban lapsed meanwhile.
-	if ok, err := s.tenantActive(ctx, u.TenantID); err != nil || !ok {
+	if ok, err := s.tenants.tenantActive(ctx, u.TenantID); err != nil || !ok {
 		return nil, firstErr(err, invalidLogin)
 	}
 	newHash := ""
@@ -147,7 +147,7 @@ func (s *Service) Login(ctx context.Context, in steward.LoginInput) (*steward.Lo
 
 // recordLoginFailure counts a failed password for the account and locks it
 // after LockoutAfter failures in a row.
-func (s *Service) recordLoginFailure(ctx context.Context, uid string) error {
+func (s *Auth) recordLoginFailure(ctx context.Context, uid string) error {
 	ctx = steward.WithActor(ctx, steward.Actor{Type: steward.ActorAnonymous})
 	return s.update(ctx, func(tx store.Tx) error {
 		u, err := tx.GetUser(ctx, uid)
@@ -172,7 +172,7 @@ func (s *Service) recordLoginFailure(ctx context.Context, uid string) error {
 	})
 }
 
-func (s *Service) loginResult(ctx context.Context, u *steward.User, sess *steward.Session, token string) (*steward.LoginResult, error) {
+func (s *Auth) loginResult(ctx context.Context, u *steward.User, sess *steward.Session, token string) (*steward.LoginResult, error) {
 	if err := s.keys.reloadIfStale(ctx); err != nil {
 		return nil, err
 	}
@@ -181,12 +181,12 @@ func (s *Service) loginResult(ctx context.Context, u *steward.User, sess *stewar
 		return nil, err
 	}
 	return &steward.LoginResult{SessionToken: token, AccessToken: access, TokenType: "Bearer",
-		ExpiresAt: exp, SessionExpires: sess.ExpiresAt, User: s.present(u)}, nil
+		ExpiresAt: exp, SessionExpires: sess.ExpiresAt, User: s.users.present(u)}, nil
 }
 
 // Refresh implements steward.AuthService. It mints a new access token; the
 // session token stays the same. last_seen_at is bookkeeping, not audited.
-func (s *Service) Refresh(ctx context.Context, token string) (*steward.LoginResult, error) {
+func (s *Auth) Refresh(ctx context.Context, token string) (*steward.LoginResult, error) {
 	if !strings.HasPrefix(token, s.cfg.KeyPrefix+"_s_") {
 		return nil, errUnauthenticated
 	}
@@ -202,7 +202,7 @@ func (s *Service) Refresh(ctx context.Context, token string) (*steward.LoginResu
 }
 
 // Logout implements steward.AuthService.
-func (s *Service) Logout(ctx context.Context, token string) error {
+func (s *Auth) Logout(ctx context.Context, token string) error {
 	p, err := s.Authenticate(ctx, token)
 	if err != nil {
 		return err
@@ -230,14 +230,14 @@ func (s *Service) Logout(ctx context.Context, token string) error {
 // an access JWT and always checks the database: the session must be live,
 // the user active, and a JWT's token version current, so a suspension,
 // ban, logout or password change takes effect on the next request.
-func (s *Service) Authenticate(ctx context.Context, token string) (*steward.Principal, error) {
+func (s *Auth) Authenticate(ctx context.Context, token string) (*steward.Principal, error) {
 	var r sessionRead
 	var err error
 	var ver int64 = -1
 	switch {
 	case strings.HasPrefix(token, s.cfg.KeyPrefix+"_a_"), strings.HasPrefix(token, s.cfg.KeyPrefix+"_p_"),
 		strings.HasPrefix(token, s.cfg.KeyPrefix+"_u_"):
-		return s.authenticateKey(ctx, token)
+		return s.apiKeys.authenticateKey(ctx, token)
 	case strings.HasPrefix(token, s.cfg.KeyPrefix+"_s_"):
 		hash := TokenHash(token)
 		r, err = s.readSession(ctx, "h"+string(hash), func() (*steward.Session, error) {
@@ -270,7 +270,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*steward.Prin
 	}
 	// Copies: the reads may be shared with other requests.
 	sess, u := *r.sess, *r.user
-	return &steward.Principal{Actor: actorFor(&u, &sess), User: s.present(&u), Session: &sess}, nil
+	return &steward.Principal{Actor: actorFor(&u, &sess), User: s.users.present(&u), Session: &sess}, nil
 }
 
 // sessionRead is a session and its user, read together.
@@ -281,8 +281,8 @@ type sessionRead struct {
 
 // readSession loads a session and its user through the read cache. A
 // session whose user is gone reads as not found.
-func (s *Service) readSession(ctx context.Context, key string, load func() (*steward.Session, error)) (sessionRead, error) {
-	return readThrough(s, &s.sessionReads, key, func() (sessionRead, error) {
+func (s *Auth) readSession(ctx context.Context, key string, load func() (*steward.Session, error)) (sessionRead, error) {
+	return readThrough(s.core, &s.sessionReads, key, func() (sessionRead, error) {
 		sess, err := load()
 		if err != nil {
 			return sessionRead{}, err

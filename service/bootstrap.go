@@ -74,12 +74,12 @@ func (s *Service) Maintain(ctx context.Context) error {
 	if err := s.keys.ensure(ctx); err != nil {
 		return err
 	}
-	if _, err := s.SweepExpiredBans(ctx); err != nil {
+	if _, err := s.Users.SweepExpiredBans(ctx); err != nil {
 		return err
 	}
-	if _, err := s.SweepExpiredCredits(ctx); err != nil {
+	if _, err := s.Credits.SweepExpiredCredits(ctx); err != nil {
 		return err
 	}
-	_, err := s.PurgeIdempotency(ctx)
+	_, err := s.Idempotency.PurgeIdempotency(ctx)
 	return err
 }

@@ -24,7 +24,7 @@ type notifyParams struct {
 // it is malformed or the actor lacks the action's permission; after that each
 // id runs in its own transaction with its own audit entry, so one bad id does
 // not stop the others.
-func (s *Service) BulkUsers(ctx context.Context, in *steward.BulkRequest) (*steward.BulkResult, error) {
+func (s *Users) BulkUsers(ctx context.Context, in *steward.BulkRequest) (*steward.BulkResult, error) {
 	perm := steward.PermUsersWrite
 	if in.Action == steward.BulkDelete {
 		perm = steward.PermUsersDelete
@@ -84,11 +84,11 @@ func (s *Service) BulkUsers(ctx context.Context, in *steward.BulkRequest) (*stew
 	if err := fe.Err(); err != nil {
 		return nil, err
 	}
-	return runBulk(ctx, s, ids, run)
+	return runBulk(ctx, s.core, ids, run)
 }
 
 // runBulk runs one action per id, each on its own, collecting per-id results.
-func runBulk(ctx context.Context, s *Service, ids []string, run func(ctx context.Context, id string) (string, error)) (*steward.BulkResult, error) {
+func runBulk(ctx context.Context, s *core, ids []string, run func(ctx context.Context, id string) (string, error)) (*steward.BulkResult, error) {
 	res := &steward.BulkResult{Results: make([]steward.BulkItem, 0, len(ids))}
 	for _, one := range ids {
 		if err := ctx.Err(); err != nil {
@@ -137,7 +137,7 @@ func strictJSON(raw json.RawMessage, v any) error {
 }
 
 // tagUser adds tags to a user (a union: tags already there stay).
-func (s *Service) tagUser(ctx context.Context, uid string, tags []string) error {
+func (s *Users) tagUser(ctx context.Context, uid string, tags []string) error {
 	_, err := s.mutateUser(ctx, uid, userOp{perm: steward.PermUsersWrite,
 		apply: func(tx store.Tx, a steward.Actor, u *steward.User) (event, error) {
 			if err := guardRank(a, u); err != nil {
@@ -159,7 +159,7 @@ func (s *Service) tagUser(ctx context.Context, uid string, tags []string) error 
 // recordNotification writes the request to the audit log. Steward has no
 // delivery channel yet (the webhook outbox comes later), so it says so
 // instead of pretending to have sent anything.
-func (s *Service) recordNotification(ctx context.Context, uid string, p notifyParams) (string, error) {
+func (s *Users) recordNotification(ctx context.Context, uid string, p notifyParams) (string, error) {
 	err := s.update(ctx, func(tx store.Tx) error {
 		u, err := tx.GetUser(ctx, uid)
 		if err != nil {
@@ -178,7 +178,7 @@ func (s *Service) recordNotification(ctx context.Context, uid string, p notifyPa
 }
 
 // SweepExpiredBans implements steward.UserService. It runs as the system.
-func (s *Service) SweepExpiredBans(ctx context.Context) (int, error) {
+func (s *Users) SweepExpiredBans(ctx context.Context) (int, error) {
 	ctx = steward.WithActor(ctx, steward.SystemActor)
 	total := 0
 	for {

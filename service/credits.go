@@ -34,7 +34,7 @@ type tenantLedger struct {
 
 // ledgerLocks holds the ledgers a transaction has locked.
 type ledgerLocks struct {
-	s       *Service
+	s       *core
 	tx      store.Tx
 	ledgers map[string]*tenantLedger
 }
@@ -366,7 +366,7 @@ func validDescription(d string, fe steward.FieldErrors) string {
 	return d
 }
 
-func (s *Service) validExpiry(t *time.Time, fe steward.FieldErrors) *time.Time {
+func (s *Credits) validExpiry(t *time.Time, fe steward.FieldErrors) *time.Time {
 	if t == nil {
 		return nil
 	}
@@ -389,7 +389,7 @@ func validTenantID(tid string, fe steward.FieldErrors) string {
 // validated: fn fills in and writes a copy of want in a batched transaction
 // holding the tenant's lock. A repeated Idempotency-Key is answered the same
 // way for every kind, compared with want.
-func (s *Service) ledgerCall(ctx context.Context, tid string, want *steward.LedgerEntry,
+func (s *Credits) ledgerCall(ctx context.Context, tid string, want *steward.LedgerEntry,
 	fn func(ctx context.Context, lk *ledgerLocks, tl *tenantLedger, e *steward.LedgerEntry) error) (*steward.LedgerResult, error) {
 	key := want.IdempotencyKey
 	if strings.HasPrefix(key, systemKeyPrefix) {
@@ -421,7 +421,7 @@ func (s *Service) ledgerCall(ctx context.Context, tid string, want *steward.Ledg
 }
 
 // Grant implements steward.CreditService.
-func (s *Service) Grant(ctx context.Context, in *steward.GrantInput) (*steward.LedgerResult, error) {
+func (s *Credits) Grant(ctx context.Context, in *steward.GrantInput) (*steward.LedgerResult, error) {
 	if _, err := authorize(ctx, steward.PermCreditsWrite); err != nil {
 		return nil, err
 	}
@@ -442,7 +442,7 @@ func (s *Service) Grant(ctx context.Context, in *steward.GrantInput) (*steward.L
 }
 
 // Deduct implements steward.CreditService.
-func (s *Service) Deduct(ctx context.Context, in *steward.DeductInput) (*steward.LedgerResult, error) {
+func (s *Credits) Deduct(ctx context.Context, in *steward.DeductInput) (*steward.LedgerResult, error) {
 	if _, err := authorize(ctx, steward.PermCreditsWrite); err != nil {
 		return nil, err
 	}
@@ -465,7 +465,7 @@ func (s *Service) Deduct(ctx context.Context, in *steward.DeductInput) (*steward
 // refunds of the same deduct are taken to have filled them in that order.
 // What goes back into a block that has expired meanwhile expires with it at
 // once (an expire entry follows).
-func (s *Service) Refund(ctx context.Context, in *steward.RefundInput) (*steward.LedgerResult, error) {
+func (s *Credits) Refund(ctx context.Context, in *steward.RefundInput) (*steward.LedgerResult, error) {
 	if _, err := authorize(ctx, steward.PermCreditsWrite); err != nil {
 		return nil, err
 	}
@@ -534,7 +534,7 @@ func refundDraws(draws []steward.Draw, earlier, amount int64) []steward.Draw {
 }
 
 // Adjust implements steward.CreditService.
-func (s *Service) Adjust(ctx context.Context, in *steward.AdjustInput) (*steward.LedgerResult, error) {
+func (s *Credits) Adjust(ctx context.Context, in *steward.AdjustInput) (*steward.LedgerResult, error) {
 	if _, err := authorize(ctx, steward.PermCreditsAdjust); err != nil {
 		return nil, err
 	}
@@ -569,7 +569,7 @@ func (s *Service) Adjust(ctx context.Context, in *steward.AdjustInput) (*steward
 
 // Balance implements steward.CreditService. Expired blocks stop counting
 // at the instant they expire, whether or not the sweeper has run.
-func (s *Service) Balance(ctx context.Context, tid string) (*steward.Balance, error) {
+func (s *Credits) Balance(ctx context.Context, tid string) (*steward.Balance, error) {
 	if _, err := authorize(ctx, steward.PermCreditsRead); err != nil {
 		return nil, err
 	}
@@ -580,7 +580,7 @@ func (s *Service) Balance(ctx context.Context, tid string) (*steward.Balance, er
 	return s.balanceOf(ctx, t.ID)
 }
 
-func (s *Service) balanceOf(ctx context.Context, tid string) (*steward.Balance, error) {
+func (s *Credits) balanceOf(ctx context.Context, tid string) (*steward.Balance, error) {
 	blocks, err := s.store.ListCreditBlocks(ctx, tid)
 	if err != nil {
 		return nil, err
@@ -597,7 +597,7 @@ func (s *Service) balanceOf(ctx context.Context, tid string) (*steward.Balance, 
 }
 
 // History implements steward.CreditService.
-func (s *Service) History(ctx context.Context, f steward.LedgerFilter, p steward.ListParams) (*steward.Page[*steward.LedgerEntry], error) {
+func (s *Credits) History(ctx context.Context, f steward.LedgerFilter, p steward.ListParams) (*steward.Page[*steward.LedgerEntry], error) {
 	if _, err := authorize(ctx, steward.PermCreditsRead); err != nil {
 		return nil, err
 	}
@@ -624,7 +624,7 @@ func (s *Service) History(ctx context.Context, f steward.LedgerFilter, p steward
 }
 
 // SweepExpiredCredits implements steward.CreditService.
-func (s *Service) SweepExpiredCredits(ctx context.Context) (int, error) {
+func (s *Credits) SweepExpiredCredits(ctx context.Context) (int, error) {
 	ctx = steward.WithActor(ctx, steward.SystemActor)
 	total := 0
 	for {
@@ -665,7 +665,7 @@ func (s *Service) SweepExpiredCredits(ctx context.Context) (int, error) {
 }
 
 // CheckLedger implements steward.CreditService.
-func (s *Service) CheckLedger(ctx context.Context) ([]steward.LedgerTotals, error) {
+func (s *Credits) CheckLedger(ctx context.Context) ([]steward.LedgerTotals, error) {
 	totals, err := s.store.LedgerTotals(ctx)
 	if err != nil {
 		return nil, err
@@ -683,7 +683,7 @@ func (s *Service) CheckLedger(ctx context.Context) ([]steward.LedgerTotals, erro
 // difference of included monthly credits for the rest of the billing
 // period: floor((new − old) × seconds left / seconds in the period),
 // expiring at the period's end. Nothing for a downgrade or an equal plan.
-func (s *Service) prorate(ctx context.Context, tx store.Tx, t *steward.Tenant, from, to *steward.Plan, changeID string) (*steward.LedgerEntry, error) {
+func (s *Credits) prorate(ctx context.Context, tx store.Tx, t *steward.Tenant, from, to *steward.Plan, changeID string) (*steward.LedgerEntry, error) {
 	var had int64
 	if from != nil {
 		had = from.IncludedCredits
@@ -702,7 +702,7 @@ func (s *Service) prorate(ctx context.Context, tx store.Tx, t *steward.Tenant, f
 	if amount <= 0 {
 		return nil, nil
 	}
-	lk := &ledgerLocks{s: s, tx: tx, ledgers: map[string]*tenantLedger{}}
+	lk := &ledgerLocks{s: s.core, tx: tx, ledgers: map[string]*tenantLedger{}}
 	tl, err := lk.ledger(ctx, t.ID)
 	if err != nil {
 		return nil, err

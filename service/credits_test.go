@@ -28,12 +28,12 @@ func TestDeductRaceTwoProcesses(t *testing.T) {
 			other := service.New(service.Config{Store: be.Share(t, a.Store), Now: a.Clock.Now,
 				Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 			sys := apptest.System()
-			tn, err := a.Svc.CreateTenant(sys, &steward.TenantCreate{Name: "Race"})
+			tn, err := a.Svc.Tenants.CreateTenant(sys, &steward.TenantCreate{Name: "Race"})
 			if err != nil {
 				t.Fatal(err)
 			}
 			const n, b = 80, 53
-			if _, err := a.Svc.Grant(sys, &steward.GrantInput{TenantID: tn.ID, Amount: b, Description: "race"}); err != nil {
+			if _, err := a.Svc.Credits.Grant(sys, &steward.GrantInput{TenantID: tn.ID, Amount: b, Description: "race"}); err != nil {
 				t.Fatal(err)
 			}
 			var wg sync.WaitGroup
@@ -47,7 +47,7 @@ func TestDeductRaceTwoProcesses(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					_, err := svc.Deduct(sys, &steward.DeductInput{TenantID: tn.ID, Amount: 1, Description: "race"})
+					_, err := svc.Credits.Deduct(sys, &steward.DeductInput{TenantID: tn.ID, Amount: 1, Description: "race"})
 					mu.Lock()
 					codes[steward.ErrorCode(err)]++
 					mu.Unlock()
@@ -57,11 +57,11 @@ func TestDeductRaceTwoProcesses(t *testing.T) {
 			if codes[""] != b || codes[steward.CodeInsufficientCredits] != n-b {
 				t.Fatalf("outcomes: %v", codes)
 			}
-			bal, err := other.Balance(sys, tn.ID)
+			bal, err := other.Credits.Balance(sys, tn.ID)
 			if err != nil || bal.Balance != 0 {
 				t.Fatalf("balance %+v %v", bal, err)
 			}
-			bad, err := a.Svc.CheckLedger(sys)
+			bad, err := a.Svc.Credits.CheckLedger(sys)
 			if err != nil || len(bad) != 0 {
 				t.Fatalf("ledger: %+v %v", bad, err)
 			}
@@ -75,19 +75,19 @@ func TestDeductRaceTwoProcesses(t *testing.T) {
 func TestLedgerWriteOutlivesItsCaller(t *testing.T) {
 	apptest.Each(t, func(t *testing.T, a *apptest.App) {
 		sys := apptest.System()
-		tn, err := a.Svc.CreateTenant(sys, &steward.TenantCreate{Name: "Gone"})
+		tn, err := a.Svc.Tenants.CreateTenant(sys, &steward.TenantCreate{Name: "Gone"})
 		if err != nil {
 			t.Fatal(err)
 		}
 		gone, cancel := context.WithCancel(sys)
 		cancel()
-		if _, err := a.Svc.Grant(gone, &steward.GrantInput{TenantID: tn.ID, Amount: 5, Description: "x"}); err != nil {
+		if _, err := a.Svc.Credits.Grant(gone, &steward.GrantInput{TenantID: tn.ID, Amount: 5, Description: "x"}); err != nil {
 			t.Fatalf("grant: %v", err)
 		}
-		if _, err := a.Svc.Deduct(gone, &steward.DeductInput{TenantID: tn.ID, Amount: 2, Description: "x"}); err != nil {
+		if _, err := a.Svc.Credits.Deduct(gone, &steward.DeductInput{TenantID: tn.ID, Amount: 2, Description: "x"}); err != nil {
 			t.Fatalf("deduct: %v", err)
 		}
-		if b, err := a.Svc.Balance(sys, tn.ID); err != nil || b.Balance != 3 {
+		if b, err := a.Svc.Credits.Balance(sys, tn.ID); err != nil || b.Balance != 3 {
 			t.Fatalf("balance %+v %v", b, err)
 		}
 	})

@@ -40,7 +40,7 @@ type idempotency struct{ poll time.Duration }
 // The key itself is never stored: records are found by a hash of scope and
 // key, and the stored answer is sealed (AES-256-GCM) under another hash of
 // them, so an answer holding a secret cannot be read back from the database.
-func (s *Service) Idempotent(ctx context.Context, scope, key string, request []byte, fn func() steward.Answer) (steward.Answer, bool, error) {
+func (s *Idempotency) Idempotent(ctx context.Context, scope, key string, request []byte, fn func() steward.Answer) (steward.Answer, bool, error) {
 	if len(key) == 0 || len(key) > maxIdempotencyKeyLen || !printableASCII(key) {
 		return steward.Answer{}, false, &steward.Error{Code: steward.CodeBadRequest,
 			Message: "Idempotency-Key must be 1-255 printable ASCII characters",
@@ -100,7 +100,7 @@ func (s *Service) Idempotent(ctx context.Context, scope, key string, request []b
 	}
 }
 
-func (s *Service) claimIdempotency(ctx context.Context, lookup, reqHash []byte) (bool, error) {
+func (s *Idempotency) claimIdempotency(ctx context.Context, lookup, reqHash []byte) (bool, error) {
 	now := s.now()
 	err := s.update(ctx, func(tx store.Tx) error {
 		return tx.InsertIdempotency(ctx, &steward.IdempotencyRecord{KeyHash: lookup, RequestHash: reqHash,
@@ -115,7 +115,7 @@ func (s *Service) claimIdempotency(ctx context.Context, lookup, reqHash []byte) 
 
 // dropIdempotency removes an expired or abandoned record, unless it changed
 // since it was read.
-func (s *Service) dropIdempotency(ctx context.Context, lookup []byte, seen *steward.IdempotencyRecord) error {
+func (s *Idempotency) dropIdempotency(ctx context.Context, lookup []byte, seen *steward.IdempotencyRecord) error {
 	return s.update(ctx, func(tx store.Tx) error {
 		cur, err := tx.GetIdempotency(ctx, lookup)
 		if errors.Is(err, store.ErrNotFound) {
@@ -129,7 +129,7 @@ func (s *Service) dropIdempotency(ctx context.Context, lookup []byte, seen *stew
 }
 
 // runIdempotent runs fn under a claim and keeps (or releases) its answer.
-func (s *Service) runIdempotent(ctx context.Context, lookup, seal []byte, fn func() steward.Answer) steward.Answer {
+func (s *Idempotency) runIdempotent(ctx context.Context, lookup, seal []byte, fn func() steward.Answer) steward.Answer {
 	ans := fn()
 	// The outcome is recorded even if the client has gone away.
 	ctx = context.WithoutCancel(ctx)
@@ -155,7 +155,7 @@ func (s *Service) runIdempotent(ctx context.Context, lookup, seal []byte, fn fun
 
 // PurgeIdempotency deletes records past their 24 hours; serve runs it with
 // the other periodic jobs.
-func (s *Service) PurgeIdempotency(ctx context.Context) (int64, error) {
+func (s *Idempotency) PurgeIdempotency(ctx context.Context) (int64, error) {
 	var n int64
 	err := s.update(ctx, func(tx store.Tx) error {
 		var err error

@@ -23,7 +23,7 @@ const Issuer = "steward"
 // keyRing caches the signing keys, which live in the database so that every
 // replica signs and verifies with the same set and a restart keeps tokens valid.
 type keyRing struct {
-	s        *Service
+	s        *core
 	mu       sync.RWMutex
 	keys     []*steward.SigningKey
 	reloaded time.Time
@@ -162,7 +162,7 @@ type actClaim struct {
 var errNoSigningKey = errors.New("service: no signing key; call Start first")
 
 // signAccess mints an access token for a session.
-func (s *Service) signAccess(u *steward.User, sess *steward.Session) (string, time.Time, error) {
+func (s *Auth) signAccess(u *steward.User, sess *steward.Session) (string, time.Time, error) {
 	key := s.keys.current()
 	if key == nil {
 		return "", time.Time{}, errNoSigningKey
@@ -219,7 +219,7 @@ func (v *verifiedTokens) put(raw string, c *accessClaims) {
 }
 
 // parseAccess checks an access token's signature, issuer and expiry.
-func (s *Service) parseAccess(ctx context.Context, raw string) (*accessClaims, error) {
+func (s *Auth) parseAccess(ctx context.Context, raw string) (*accessClaims, error) {
 	if c := s.verified.get(raw); c != nil {
 		if err := c.ValidateWithLeeway(jwt.Expected{Issuer: Issuer, Time: s.now()}, 0); err != nil {
 			return nil, errUnauthenticated
@@ -247,7 +247,7 @@ func (s *Service) parseAccess(ctx context.Context, raw string) (*accessClaims, e
 
 // JWKS implements steward.AuthService: every unretired key, and retired keys
 // whose tokens may still be alive.
-func (s *Service) JWKS(ctx context.Context) ([]byte, error) {
+func (s *Auth) JWKS(ctx context.Context) ([]byte, error) {
 	if err := s.keys.reloadIfStale(ctx); err != nil {
 		return nil, err
 	}

@@ -101,7 +101,7 @@ const KeyUseFlushInterval = 5 * time.Second
 
 // FlushKeyUses writes the recorded last uses of keys. Bookkeeping, not
 // audited. serve calls it every KeyUseFlushInterval and at shutdown.
-func (s *Service) FlushKeyUses(ctx context.Context) error {
+func (s *Keys) FlushKeyUses(ctx context.Context) error {
 	uses := s.uses.take()
 	s.limits.prune(s.now())
 	if len(uses) == 0 {
@@ -119,8 +119,8 @@ type keyRead struct {
 // readKey is GetAPIKeyForVerify through the read cache. Unknown keys are
 // never cached, so guessing fills nothing. What it returns is shared:
 // callers must not change it.
-func (s *Service) readKey(ctx context.Context, hash []byte) (*steward.APIKey, *steward.KeyOwner, error) {
-	r, err := readThrough(s, &s.keyReads, string(hash), func() (keyRead, error) {
+func (s *Keys) readKey(ctx context.Context, hash []byte) (*steward.APIKey, *steward.KeyOwner, error) {
+	r, err := readThrough(s.core, &s.keyReads, string(hash), func() (keyRead, error) {
 		k, owner, err := s.store.GetAPIKeyForVerify(ctx, hash)
 		return keyRead{k, owner}, err
 	})
@@ -130,7 +130,7 @@ func (s *Service) readKey(ctx context.Context, hash []byte) (*steward.APIKey, *s
 // checkKey verifies key text as of now with one read (the key and its
 // owner's state). It returns the result (never an error for a bad key), the
 // key and its owner when found, and how long to wait when rate-limited.
-func (s *Service) checkKey(ctx context.Context, text, ip string, scope steward.Permission) (*steward.VerifyResult, *steward.APIKey, *steward.KeyOwner, time.Duration, error) {
+func (s *Keys) checkKey(ctx context.Context, text, ip string, scope steward.Permission) (*steward.VerifyResult, *steward.APIKey, *steward.KeyOwner, time.Duration, error) {
 	res := &steward.VerifyResult{Code: steward.VerifyNotFound, Scopes: []steward.Permission{}}
 	if s.keyTypeOf(text) == "" {
 		return res, nil, nil, 0, nil
@@ -184,7 +184,7 @@ func (s *Service) checkKey(ctx context.Context, text, ip string, scope steward.P
 // VerifyKey implements steward.KeyService. Every outcome for the key being
 // checked is a 200 answer with a code; the caller's own credential and
 // permission are checked like any request's.
-func (s *Service) VerifyKey(ctx context.Context, in *steward.VerifyRequest) (*steward.VerifyResult, error) {
+func (s *Keys) VerifyKey(ctx context.Context, in *steward.VerifyRequest) (*steward.VerifyResult, error) {
 	if _, err := authorize(ctx, steward.PermKeysVerify); err != nil {
 		return nil, err
 	}
@@ -197,7 +197,7 @@ func (s *Service) VerifyKey(ctx context.Context, in *steward.VerifyRequest) (*st
 
 // authenticateKey resolves an admin or platform key used as a credential.
 // The key's own limits apply: its addresses, its rate, and its owner's state.
-func (s *Service) authenticateKey(ctx context.Context, text string) (*steward.Principal, error) {
+func (s *Keys) authenticateKey(ctx context.Context, text string) (*steward.Principal, error) {
 	ip := steward.RequestInfoFrom(ctx).IP
 	res, k, owner, retry, err := s.checkKey(ctx, text, ip, "")
 	if err != nil {

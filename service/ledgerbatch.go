@@ -45,7 +45,7 @@ type ledgerBatcher struct {
 // it has written anything that is not true on its own (an expiry entry is
 // true on its own): the batch commits the other writes whatever one of them
 // answers. Any other error fails the whole batch.
-func (s *Service) ledgerWrite(ctx context.Context, tenants []string, fn func(ctx context.Context, tx store.Tx, lk *ledgerLocks) error) error {
+func (s *Credits) ledgerWrite(ctx context.Context, tenants []string, fn func(ctx context.Context, tx store.Tx, lk *ledgerLocks) error) error {
 	op := &ledgerOp{ctx: context.WithoutCancel(ctx), tenants: tenants, fn: fn, done: make(chan error, 1)}
 	b := &s.ledger
 	b.mu.Lock()
@@ -61,7 +61,7 @@ func (s *Service) ledgerWrite(ctx context.Context, tenants []string, fn func(ctx
 
 // runLedgerBatches commits batches until until's write is done, then hands
 // what is left to a goroutine (until nil: until the queue is empty).
-func (s *Service) runLedgerBatches(until *ledgerOp) {
+func (s *Credits) runLedgerBatches(until *ledgerOp) {
 	b := &s.ledger
 	for {
 		b.mu.Lock()
@@ -83,7 +83,7 @@ func (s *Service) runLedgerBatches(until *ledgerOp) {
 	}
 }
 
-func (s *Service) commitLedgerBatch(batch []*ledgerOp) {
+func (s *Credits) commitLedgerBatch(batch []*ledgerOp) {
 	var tenants []string
 	for _, op := range batch {
 		tenants = append(tenants, op.tenants...)
@@ -91,7 +91,7 @@ func (s *Service) commitLedgerBatch(batch []*ledgerOp) {
 	slices.Sort(tenants)
 	tenants = slices.Compact(tenants)
 	err := s.updateRecovering(func(tx store.Tx) error {
-		lk := &ledgerLocks{s: s, tx: tx, ledgers: map[string]*tenantLedger{}}
+		lk := &ledgerLocks{s: s.core, tx: tx, ledgers: map[string]*tenantLedger{}}
 		// Lock in one order, so two processes' batches on PostgreSQL
 		// cannot deadlock over the same accounts.
 		for _, tid := range tenants {
@@ -120,7 +120,7 @@ func (s *Service) commitLedgerBatch(batch []*ledgerOp) {
 // updateRecovering is store.Update that turns a panic into an error, so one
 // broken write cannot leave the other writers of its batch waiting for ever
 // nor the batcher marked as running.
-func (s *Service) updateRecovering(fn func(tx store.Tx) error) (err error) {
+func (s *Credits) updateRecovering(fn func(tx store.Tx) error) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			s.log.Error("ledger batch panicked", "panic", r, "stack", string(debug.Stack()))

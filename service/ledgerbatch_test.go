@@ -39,7 +39,7 @@ func TestLedgerBatching(t *testing.T) {
 	ctx := steward.WithActor(context.Background(), steward.SystemActor)
 	var written atomic.Int32
 	write := func(fn func() error) error {
-		return s.ledgerWrite(ctx, nil, func(ctx context.Context, tx store.Tx, _ *ledgerLocks) error {
+		return s.Credits.ledgerWrite(ctx, nil, func(ctx context.Context, tx store.Tx, _ *ledgerLocks) error {
 			if err := fn(); err != nil {
 				return err
 			}
@@ -70,9 +70,9 @@ func TestLedgerBatching(t *testing.T) {
 	}
 	// Wait until all of them are queued behind the gate.
 	for {
-		s.ledger.mu.Lock()
-		n := len(s.ledger.pending)
-		s.ledger.mu.Unlock()
+		s.Credits.ledger.mu.Lock()
+		n := len(s.Credits.ledger.pending)
+		s.Credits.ledger.mu.Unlock()
 		if n == queued {
 			break
 		}
@@ -103,7 +103,7 @@ func TestLedgerBatching(t *testing.T) {
 	if err := write(func() error { return nil }); err != nil {
 		t.Fatalf("after a panic: %v", err)
 	}
-	v, err := s.VerifyChain(ctx)
+	v, err := s.Audit.VerifyChain(ctx)
 	if err != nil || !v.OK || v.Entries != queued+1 {
 		t.Fatalf("audit chain %+v %v: the refused and the panicked writes must have left no entry", v, err)
 	}

@@ -28,7 +28,7 @@ const maxCachedReads = 100_000
 
 // readThrough returns load's value for key, from c while the store's
 // generation has not moved since it was read. Errors are never cached.
-func readThrough[V any](s *Service, c *readCache[V], key string, load func() (V, error)) (V, error) {
+func readThrough[V any](s *core, c *readCache[V], key string, load func() (V, error)) (V, error) {
 	g, ok := s.store.(store.Generational)
 	if !ok {
 		return load()

@@ -47,33 +47,97 @@ type Config struct {
 	Plans []*steward.Plan
 }
 
-// Service implements steward.UserService, SessionService, AuditService and
-// AuthService.
-type Service struct {
-	store        store.Store
-	now          func() time.Time
-	log          *slog.Logger
-	cfg          Config
-	hasher       password.Hasher
-	keys         *keyRing
+// core is what every domain service shares: the store, the clock, the
+// logger, the config, the password hasher and the signing key ring, and the
+// shared helpers (authorize, currentActor, audit, update). Each domain type
+// embeds it and keeps its own state; a domain that needs another reaches it
+// through a pointer New wires. A new capability is a new type embedding core,
+// in its own files, added to Service.
+type core struct {
+	store  store.Store
+	now    func() time.Time
+	log    *slog.Logger
+	cfg    Config
+	hasher password.Hasher
+	keys   *keyRing
+}
+
+// Users implements steward.UserService (users.go, bulk.go).
+type Users struct {
+	*core
+	tenants *Tenants // membership limits
+}
+
+// Sessions implements steward.SessionService (sessions.go).
+type Sessions struct{ *core }
+
+// Audit implements steward.AuditService (audit.go).
+type Audit struct{ *core }
+
+// Auth implements steward.AuthService: logins, tokens and signing keys
+// (auth.go, keys.go, limiter.go).
+type Auth struct {
+	*core
 	verified     verifiedTokens
 	ipLimit      *failureLimiter
-	limits       keyLimiter
-	uses         keyUses
-	keyReads     readCache[keyRead]
 	sessionReads readCache[sessionRead]
-	idem         idempotency
-	ledger       ledgerBatcher
+
+	users   *Users   // how a user is shown
+	tenants *Tenants // whether a user's tenant is active
+	apiKeys *Keys    // API keys are bearer credentials too
+}
+
+// Keys implements steward.KeyService: API keys and their verification
+// (apikeys.go, keyverify.go).
+type Keys struct {
+	*core
+	limits   keyLimiter
+	uses     keyUses
+	keyReads readCache[keyRead]
+}
+
+// Idempotency implements steward.IdempotencyService (idempotency.go).
+type Idempotency struct {
+	*core
+	idem idempotency
+}
+
+// Tenants implements steward.TenantService (tenants.go).
+type Tenants struct {
+	*core
+	users   *Users   // lapsed bans, before a cascade
+	credits *Credits // balances and plan-change prorations
+}
+
+// Credits implements steward.CreditService: the ledger and usage
+// (credits.go, usage.go, ledgerbatch.go).
+type Credits struct {
+	*core
+	ledger ledgerBatcher
+}
+
+// Service wires the domain services on one core, for cmd/steward and tests:
+// one constructor, plus the process-level jobs (Start, Bootstrap, Maintain).
+type Service struct {
+	*core
+	Users       *Users
+	Sessions    *Sessions
+	Audit       *Audit
+	Auth        *Auth
+	Keys        *Keys
+	Idempotency *Idempotency
+	Tenants     *Tenants
+	Credits     *Credits
 }
 
 var (
-	_ steward.UserService        = (*Service)(nil)
-	_ steward.SessionService     = (*Service)(nil)
-	_ steward.AuditService       = (*Service)(nil)
-	_ steward.AuthService        = (*Service)(nil)
-	_ steward.KeyService         = (*Service)(nil)
-	_ steward.IdempotencyService = (*Service)(nil)
-	_ steward.CreditService      = (*Service)(nil)
+	_ steward.UserService        = (*Users)(nil)
+	_ steward.SessionService     = (*Sessions)(nil)
+	_ steward.AuditService       = (*Audit)(nil)
+	_ steward.AuthService        = (*Auth)(nil)
+	_ steward.KeyService         = (*Keys)(nil)
+	_ steward.IdempotencyService = (*Idempotency)(nil)
+	_ steward.CreditService      = (*Credits)(nil)
 )
 
 // New returns a Service. Call Start before serving so a signing key exists.
@@ -117,7 +181,7 @@ func New(cfg Config) *Service {
 	if len(cfg.Plans) == 0 {
 		cfg.Plans = steward.DefaultPlans()
 	}
-	s := &Service{
+	s := &core{
 		store:  cfg.Store,
 		now:    func() time.Time { return cfg.Now().UTC().Truncate(time.Microsecond) },
 		log:    cfg.Logger,
@@ -125,8 +189,13 @@ func New(cfg Config) *Service {
 		hasher: password.Hasher{P: cfg.Password},
 	}
 	s.keys = &keyRing{s: s}
-	s.ipLimit = newFailureLimiter(cfg.LoginFailuresPerIP, time.Minute)
-	return s
+	svc := &Service{core: s, Users: &Users{core: s}, Sessions: &Sessions{s}, Audit: &Audit{s},
+		Auth: &Auth{core: s, ipLimit: newFailureLimiter(cfg.LoginFailuresPerIP, time.Minute)},
+		Keys: &Keys{core: s}, Idempotency: &Idempotency{core: s}, Tenants: &Tenants{core: s}, Credits: &Credits{core: s}}
+	svc.Users.tenants = svc.Tenants
+	svc.Auth.users, svc.Auth.tenants, svc.Auth.apiKeys = svc.Users, svc.Tenants, svc.Keys
+	svc.Tenants.users, svc.Tenants.credits = svc.Users, svc.Credits
+	return svc
 }
 
 // Start makes sure a current signing key exists, rotating an old one.
@@ -148,7 +217,7 @@ func authorize(ctx context.Context, perm steward.Permission) (steward.Actor, err
 
 // update runs fn in one write transaction; audit entries fn appends commit
 // or roll back with it.
-func (s *Service) update(ctx context.Context, fn func(tx store.Tx) error) error {
+func (s *core) update(ctx context.Context, fn func(tx store.Tx) error) error {
 	return s.store.Update(ctx, fn)
 }
 
@@ -169,7 +238,7 @@ type change struct {
 }
 
 // audit appends one entry to the chain inside tx.
-func (s *Service) audit(ctx context.Context, tx store.Tx, ev event) error {
+func (s *core) audit(ctx context.Context, tx store.Tx, ev event) error {
 	seq, prev, err := tx.LockAuditHead(ctx)
 	if err != nil {
 		return err

@@ -22,7 +22,7 @@ func code(err error) string { return steward.ErrorCode(err) }
 
 func auditCount(t *testing.T, a *apptest.App) int64 {
 	t.Helper()
-	v, err := a.Svc.VerifyChain(context.Background())
+	v, err := a.Svc.Audit.VerifyChain(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,14 +74,14 @@ func TestFailureLeavesNeitherChangeNorEntry(t *testing.T) {
 				svc := service.New(service.Config{Store: fs, Now: a.Clock.Now})
 				before := auditCount(t, a)
 
-				_, err := svc.CreateUser(apptest.System(), &steward.UserCreate{Email: "ghost@example.com"})
+				_, err := svc.Users.CreateUser(apptest.System(), &steward.UserCreate{Email: "ghost@example.com"})
 				if !errors.Is(err, errInjected) {
 					t.Fatalf("%s: create err = %v", mode, err)
 				}
 				if _, err := a.Store.GetUserByEmail(context.Background(), "ghost@example.com"); !errors.Is(err, store.ErrNotFound) {
 					t.Fatalf("%s: user was written: %v", mode, err)
 				}
-				_, err = svc.SuspendUser(apptest.System(), victim.ID, "x")
+				_, err = svc.Users.SuspendUser(apptest.System(), victim.ID, "x")
 				if !errors.Is(err, errInjected) {
 					t.Fatalf("%s: suspend err = %v", mode, err)
 				}
@@ -104,11 +104,11 @@ func TestVerifyReportsTamperedRow(t *testing.T) {
 			for i := 0; i < 5; i++ {
 				a.User(steward.RoleUser)
 			}
-			ok, err := a.Svc.VerifyAudit(apptest.System())
+			ok, err := a.Svc.Audit.VerifyAudit(apptest.System())
 			if err != nil || !ok.OK || ok.Entries < 6 {
 				t.Fatalf("clean chain: %+v %v", ok, err)
 			}
-			page, err := a.Svc.ListAudit(apptest.System(), steward.AuditFilter{Action: "user.create"}, steward.ListParams{Limit: 2})
+			page, err := a.Svc.Audit.ListAudit(apptest.System(), steward.AuditFilter{Action: "user.create"}, steward.ListParams{Limit: 2})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -118,7 +118,7 @@ func TestVerifyReportsTamperedRow(t *testing.T) {
 				q = strings.Replace(q, "?", "$1", 1)
 			}
 			b.Exec(t, a.Store, q, target.Seq)
-			res, err := a.Svc.VerifyAudit(apptest.System())
+			res, err := a.Svc.Audit.VerifyAudit(apptest.System())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -134,10 +134,10 @@ func TestAuditEntryRecordsWhoWhatAndRedactsSecrets(t *testing.T) {
 		op, _ := a.Operator(steward.RoleAdmin)
 		u := a.User(steward.RoleUser)
 		ctx := steward.WithRequestInfo(apptest.As(op), steward.RequestInfo{RequestID: "req_test", IP: "203.0.113.9", UserAgent: "ua/1"})
-		if _, err := a.Svc.ChangePassword(ctx, u.ID, "a-new-password"); err != nil {
+		if _, err := a.Svc.Users.ChangePassword(ctx, u.ID, "a-new-password"); err != nil {
 			t.Fatal(err)
 		}
-		pg, err := a.Svc.ListAudit(apptest.System(), steward.AuditFilter{TargetID: u.ID, Action: "user.password_change"}, steward.ListParams{})
+		pg, err := a.Svc.Audit.ListAudit(apptest.System(), steward.AuditFilter{TargetID: u.ID, Action: "user.password_change"}, steward.ListParams{})
 		if err != nil || len(pg.Data) != 1 {
 			t.Fatalf("entries: %v %v", pg, err)
 		}
@@ -161,36 +161,36 @@ func TestAuditEntryRecordsWhoWhatAndRedactsSecrets(t *testing.T) {
 func TestSessionAndAccessTokenExpiry(t *testing.T) {
 	apptest.Each(t, func(t *testing.T, a *apptest.App) {
 		u := a.User(steward.RoleUser)
-		res, err := a.Svc.Login(context.Background(), steward.LoginInput{Email: u.Email, Password: apptest.Password})
+		res, err := a.Svc.Auth.Login(context.Background(), steward.LoginInput{Email: u.Email, Password: apptest.Password})
 		if err != nil {
 			t.Fatal(err)
 		}
 		ctx := context.Background()
-		if _, err := a.Svc.Authenticate(ctx, res.AccessToken); err != nil {
+		if _, err := a.Svc.Auth.Authenticate(ctx, res.AccessToken); err != nil {
 			t.Fatalf("fresh JWT refused: %v", err)
 		}
 		a.Clock.Advance(15*time.Minute + time.Second)
-		if _, err := a.Svc.Authenticate(ctx, res.AccessToken); code(err) != steward.CodeUnauthenticated {
+		if _, err := a.Svc.Auth.Authenticate(ctx, res.AccessToken); code(err) != steward.CodeUnauthenticated {
 			t.Fatalf("expired JWT: %v", err)
 		}
-		if _, err := a.Svc.Authenticate(ctx, res.SessionToken); err != nil {
+		if _, err := a.Svc.Auth.Authenticate(ctx, res.SessionToken); err != nil {
 			t.Fatalf("session token refused before its expiry: %v", err)
 		}
-		ref, err := a.Svc.Refresh(ctx, res.SessionToken)
+		ref, err := a.Svc.Auth.Refresh(ctx, res.SessionToken)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := a.Svc.Authenticate(ctx, ref.AccessToken); err != nil {
+		if _, err := a.Svc.Auth.Authenticate(ctx, ref.AccessToken); err != nil {
 			t.Fatalf("refreshed JWT refused: %v", err)
 		}
 		a.Clock.Advance(30 * 24 * time.Hour)
-		if _, err := a.Svc.Authenticate(ctx, res.SessionToken); code(err) != steward.CodeUnauthenticated {
+		if _, err := a.Svc.Auth.Authenticate(ctx, res.SessionToken); code(err) != steward.CodeUnauthenticated {
 			t.Fatalf("expired session: %v", err)
 		}
-		if _, err := a.Svc.Refresh(ctx, res.SessionToken); code(err) != steward.CodeUnauthenticated {
+		if _, err := a.Svc.Auth.Refresh(ctx, res.SessionToken); code(err) != steward.CodeUnauthenticated {
 			t.Fatalf("refresh of an expired session: %v", err)
 		}
-		pg, err := a.Svc.ListSessions(apptest.System(), steward.SessionFilter{UserID: u.ID, Status: steward.SessionExpired}, steward.ListParams{})
+		pg, err := a.Svc.Sessions.ListSessions(apptest.System(), steward.SessionFilter{UserID: u.ID, Status: steward.SessionExpired}, steward.ListParams{})
 		if err != nil || len(pg.Data) != 1 {
 			t.Fatalf("expired sessions listed: %v %v", pg, err)
 		}
@@ -201,15 +201,15 @@ func TestTokenVersionEndsOutstandingJWTs(t *testing.T) {
 	apptest.Each(t, func(t *testing.T, a *apptest.App) {
 		u := a.User(steward.RoleUser)
 		ctx := context.Background()
-		res, err := a.Svc.Login(ctx, steward.LoginInput{Email: u.Email, Password: apptest.Password})
+		res, err := a.Svc.Auth.Login(ctx, steward.LoginInput{Email: u.Email, Password: apptest.Password})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := a.Svc.ForceLogout(apptest.System(), u.ID); err != nil {
+		if _, err := a.Svc.Users.ForceLogout(apptest.System(), u.ID); err != nil {
 			t.Fatal(err)
 		}
 		for _, tok := range []string{res.AccessToken, res.SessionToken} {
-			if _, err := a.Svc.Authenticate(ctx, tok); code(err) != steward.CodeUnauthenticated {
+			if _, err := a.Svc.Auth.Authenticate(ctx, tok); code(err) != steward.CodeUnauthenticated {
 				t.Fatalf("token still works after force logout: %v", err)
 			}
 		}
@@ -221,25 +221,25 @@ func TestLockoutExpiresWithTheClock(t *testing.T) {
 		u := a.User(steward.RoleUser)
 		ctx := context.Background()
 		for i := 0; i < 10; i++ {
-			_, err := a.Svc.Login(ctx, steward.LoginInput{Email: u.Email, Password: "wrong-password", IP: "198.51.100.7"})
+			_, err := a.Svc.Auth.Login(ctx, steward.LoginInput{Email: u.Email, Password: "wrong-password", IP: "198.51.100.7"})
 			if code(err) != steward.CodeInvalidCredentials {
 				t.Fatalf("failure %d: %v", i+1, err)
 			}
 		}
-		_, err := a.Svc.Login(ctx, steward.LoginInput{Email: u.Email, Password: apptest.Password, IP: "198.51.100.8"})
+		_, err := a.Svc.Auth.Login(ctx, steward.LoginInput{Email: u.Email, Password: apptest.Password, IP: "198.51.100.8"})
 		var e *steward.Error
 		if !errors.As(err, &e) || e.Code != steward.CodeRateLimited || e.Details["retry_after"].(int) != 900 {
 			t.Fatalf("locked account login: %v", err)
 		}
 		a.Clock.Advance(14 * time.Minute)
-		if _, err := a.Svc.Login(ctx, steward.LoginInput{Email: u.Email, Password: apptest.Password, IP: "198.51.100.8"}); code(err) != steward.CodeRateLimited {
+		if _, err := a.Svc.Auth.Login(ctx, steward.LoginInput{Email: u.Email, Password: apptest.Password, IP: "198.51.100.8"}); code(err) != steward.CodeRateLimited {
 			t.Fatalf("still locked at 14 min: %v", err)
 		}
 		a.Clock.Advance(time.Minute)
-		if _, err := a.Svc.Login(ctx, steward.LoginInput{Email: u.Email, Password: apptest.Password, IP: "198.51.100.8"}); err != nil {
+		if _, err := a.Svc.Auth.Login(ctx, steward.LoginInput{Email: u.Email, Password: apptest.Password, IP: "198.51.100.8"}); err != nil {
 			t.Fatalf("lock should have expired: %v", err)
 		}
-		pg, _ := a.Svc.ListAudit(apptest.System(), steward.AuditFilter{Action: "auth.lockout", TargetID: u.ID}, steward.ListParams{})
+		pg, _ := a.Svc.Audit.ListAudit(apptest.System(), steward.AuditFilter{Action: "auth.lockout", TargetID: u.ID}, steward.ListParams{})
 		if len(pg.Data) != 1 {
 			t.Fatalf("lockout entries = %d", len(pg.Data))
 		}
@@ -250,20 +250,20 @@ func TestFailedLoginsPerIPAreThrottled(t *testing.T) {
 	apptest.Each(t, func(t *testing.T, a *apptest.App) {
 		ctx := context.Background()
 		for i := 0; i < 3; i++ {
-			_, err := a.Svc.Login(ctx, steward.LoginInput{Email: "nobody@example.com", Password: "whatever-it-is", IP: "203.0.113.5"})
+			_, err := a.Svc.Auth.Login(ctx, steward.LoginInput{Email: "nobody@example.com", Password: "whatever-it-is", IP: "203.0.113.5"})
 			if code(err) != steward.CodeInvalidCredentials {
 				t.Fatalf("attempt %d: %v", i+1, err)
 			}
 		}
-		_, err := a.Svc.Login(ctx, steward.LoginInput{Email: "root@example.com", Password: apptest.Password, IP: "203.0.113.5"})
+		_, err := a.Svc.Auth.Login(ctx, steward.LoginInput{Email: "root@example.com", Password: apptest.Password, IP: "203.0.113.5"})
 		if code(err) != steward.CodeRateLimited {
 			t.Fatalf("fourth attempt from the address: %v", err)
 		}
-		if _, err := a.Svc.Login(ctx, steward.LoginInput{Email: "root@example.com", Password: apptest.Password, IP: "203.0.113.6"}); err != nil {
+		if _, err := a.Svc.Auth.Login(ctx, steward.LoginInput{Email: "root@example.com", Password: apptest.Password, IP: "203.0.113.6"}); err != nil {
 			t.Fatalf("another address is not throttled: %v", err)
 		}
 		a.Clock.Advance(time.Minute)
-		if _, err := a.Svc.Login(ctx, steward.LoginInput{Email: "root@example.com", Password: apptest.Password, IP: "203.0.113.5"}); err != nil {
+		if _, err := a.Svc.Auth.Login(ctx, steward.LoginInput{Email: "root@example.com", Password: apptest.Password, IP: "203.0.113.5"}); err != nil {
 			t.Fatalf("throttle should have refilled: %v", err)
 		}
 	}, apptest.Options{Service: func(c *service.Config) { c.LoginFailuresPerIP = 3 }})
@@ -284,14 +284,14 @@ func TestBcryptHashIsUpgradedAtLogin(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := a.Svc.Login(context.Background(), steward.LoginInput{Email: u.Email, Password: "imported-secret"}); err != nil {
+		if _, err := a.Svc.Auth.Login(context.Background(), steward.LoginInput{Email: u.Email, Password: "imported-secret"}); err != nil {
 			t.Fatal(err)
 		}
 		got, _ := a.Store.GetUser(context.Background(), u.ID)
 		if !strings.HasPrefix(got.PasswordHash, "$argon2id$") {
 			t.Fatalf("hash not upgraded: %q", got.PasswordHash[:10])
 		}
-		if _, err := a.Svc.Login(context.Background(), steward.LoginInput{Email: u.Email, Password: "imported-secret"}); err != nil {
+		if _, err := a.Svc.Auth.Login(context.Background(), steward.LoginInput{Email: u.Email, Password: "imported-secret"}); err != nil {
 			t.Fatalf("login after upgrade: %v", err)
 		}
 	})
@@ -301,28 +301,28 @@ func TestBanExpiryAndSweeper(t *testing.T) {
 	apptest.Each(t, func(t *testing.T, a *apptest.App) {
 		u := a.User(steward.RoleUser)
 		exp := a.Clock.Now().Add(time.Hour)
-		if _, err := a.Svc.BanUser(apptest.System(), u.ID, steward.BanInput{Reason: "spam", ExpiresAt: &exp}); err != nil {
+		if _, err := a.Svc.Users.BanUser(apptest.System(), u.ID, steward.BanInput{Reason: "spam", ExpiresAt: &exp}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := a.Svc.Login(context.Background(), steward.LoginInput{Email: u.Email, Password: apptest.Password}); code(err) != steward.CodeInvalidCredentials {
+		if _, err := a.Svc.Auth.Login(context.Background(), steward.LoginInput{Email: u.Email, Password: apptest.Password}); code(err) != steward.CodeInvalidCredentials {
 			t.Fatalf("banned login: %v", err)
 		}
 		a.Clock.Advance(time.Hour)
-		got, _ := a.Svc.GetUser(apptest.System(), u.ID)
+		got, _ := a.Svc.Users.GetUser(apptest.System(), u.ID)
 		if got.Status != steward.StatusActive || got.Ban != nil {
 			t.Fatalf("expired ban still counts: %+v", got)
 		}
-		if _, err := a.Svc.Login(context.Background(), steward.LoginInput{Email: u.Email, Password: apptest.Password}); err != nil {
+		if _, err := a.Svc.Auth.Login(context.Background(), steward.LoginInput{Email: u.Email, Password: apptest.Password}); err != nil {
 			t.Fatalf("login after expiry: %v", err)
 		}
-		n, err := a.Svc.SweepExpiredBans(context.Background())
+		n, err := a.Svc.Users.SweepExpiredBans(context.Background())
 		if err != nil || n != 1 {
 			t.Fatalf("sweep = %d, %v", n, err)
 		}
-		if n, _ := a.Svc.SweepExpiredBans(context.Background()); n != 0 {
+		if n, _ := a.Svc.Users.SweepExpiredBans(context.Background()); n != 0 {
 			t.Fatalf("second sweep lifted %d", n)
 		}
-		pg, _ := a.Svc.ListAudit(apptest.System(), steward.AuditFilter{Action: "user.ban_expired"}, steward.ListParams{})
+		pg, _ := a.Svc.Audit.ListAudit(apptest.System(), steward.AuditFilter{Action: "user.ban_expired"}, steward.ListParams{})
 		if len(pg.Data) != 1 || pg.Data[0].TargetID != u.ID || pg.Data[0].ActorType != steward.ActorSystem {
 			t.Fatalf("ban_expired entries: %+v", pg.Data)
 		}
@@ -338,7 +338,7 @@ func TestSigningKeyRotationKeepsOldKeyPublished(t *testing.T) {
 		ctx := context.Background()
 		u := a.User(steward.RoleUser)
 		jwks := func() []string {
-			b, err := a.Svc.JWKS(ctx)
+			b, err := a.Svc.Auth.JWKS(ctx)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -357,7 +357,7 @@ func TestSigningKeyRotationKeepsOldKeyPublished(t *testing.T) {
 			return h.Kid
 		}
 		login := func() *steward.LoginResult {
-			res, err := a.Svc.Login(ctx, steward.LoginInput{Email: u.Email, Password: apptest.Password})
+			res, err := a.Svc.Auth.Login(ctx, steward.LoginInput{Email: u.Email, Password: apptest.Password})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -390,7 +390,7 @@ func TestSigningKeyRotationKeepsOldKeyPublished(t *testing.T) {
 			t.Fatal("the successor does not sign after its publish delay")
 		}
 		for _, tok := range []string{before.AccessToken, after.AccessToken} {
-			if _, err := a.Svc.Authenticate(ctx, tok); err != nil {
+			if _, err := a.Svc.Auth.Authenticate(ctx, tok); err != nil {
 				t.Fatalf("a live token: %v", err)
 			}
 		}
@@ -408,11 +408,11 @@ func TestForgedAccessTokensAreRefused(t *testing.T) {
 	apptest.Each(t, func(t *testing.T, a *apptest.App) {
 		ctx := context.Background()
 		u := a.User(steward.RoleUser)
-		res, err := a.Svc.Login(ctx, steward.LoginInput{Email: u.Email, Password: apptest.Password})
+		res, err := a.Svc.Auth.Login(ctx, steward.LoginInput{Email: u.Email, Password: apptest.Password})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := a.Svc.Authenticate(ctx, res.AccessToken); err != nil { // now cached as verified
+		if _, err := a.Svc.Auth.Authenticate(ctx, res.AccessToken); err != nil { // now cached as verified
 			t.Fatal(err)
 		}
 		parts := strings.Split(res.AccessToken, ".")
@@ -432,13 +432,13 @@ func TestForgedAccessTokensAreRefused(t *testing.T) {
 			res.AccessToken + "x",
 		}
 		for i, tok := range forged {
-			if _, err := a.Svc.Authenticate(ctx, tok); code(err) != steward.CodeUnauthenticated {
+			if _, err := a.Svc.Auth.Authenticate(ctx, tok); code(err) != steward.CodeUnauthenticated {
 				t.Errorf("forged token %d accepted: %v", i, err)
 			}
 		}
 		// A verified token still expires on time.
 		a.Clock.Advance(15*time.Minute + time.Second)
-		if _, err := a.Svc.Authenticate(ctx, res.AccessToken); code(err) != steward.CodeUnauthenticated {
+		if _, err := a.Svc.Auth.Authenticate(ctx, res.AccessToken); code(err) != steward.CodeUnauthenticated {
 			t.Fatalf("cached token outlived its expiry: %v", err)
 		}
 	})
@@ -455,42 +455,42 @@ func TestEndingAccessIsSeenByTheNextRequest(t *testing.T) {
 			do   func(u *steward.User, sess *steward.LoginResult) error
 		}{
 			{"suspend", func(u *steward.User, _ *steward.LoginResult) error {
-				_, err := a.Svc.SuspendUser(sys, u.ID, "")
+				_, err := a.Svc.Users.SuspendUser(sys, u.ID, "")
 				return err
 			}},
 			{"ban", func(u *steward.User, _ *steward.LoginResult) error {
-				_, err := a.Svc.BanUser(sys, u.ID, steward.BanInput{Reason: "x"})
+				_, err := a.Svc.Users.BanUser(sys, u.ID, steward.BanInput{Reason: "x"})
 				return err
 			}},
 			{"delete", func(u *steward.User, _ *steward.LoginResult) error {
-				_, err := a.Svc.DeleteUser(sys, u.ID, "")
+				_, err := a.Svc.Users.DeleteUser(sys, u.ID, "")
 				return err
 			}},
 			{"force logout", func(u *steward.User, _ *steward.LoginResult) error {
-				_, err := a.Svc.ForceLogout(sys, u.ID)
+				_, err := a.Svc.Users.ForceLogout(sys, u.ID)
 				return err
 			}},
 			{"password change", func(u *steward.User, _ *steward.LoginResult) error {
-				_, err := a.Svc.ChangePassword(sys, u.ID, "another-password")
+				_, err := a.Svc.Users.ChangePassword(sys, u.ID, "another-password")
 				return err
 			}},
 			{"session revoke", func(_ *steward.User, r *steward.LoginResult) error {
-				p, err := a.Svc.Authenticate(ctx, r.SessionToken)
+				p, err := a.Svc.Auth.Authenticate(ctx, r.SessionToken)
 				if err != nil {
 					return err
 				}
-				_, err = a.Svc.RevokeSession(sys, p.Session.ID)
+				_, err = a.Svc.Sessions.RevokeSession(sys, p.Session.ID)
 				return err
 			}},
-			{"logout", func(_ *steward.User, r *steward.LoginResult) error { return a.Svc.Logout(ctx, r.AccessToken) }},
+			{"logout", func(_ *steward.User, r *steward.LoginResult) error { return a.Svc.Auth.Logout(ctx, r.AccessToken) }},
 		} {
 			u := a.User(steward.RoleUser)
-			res, err := a.Svc.Login(ctx, steward.LoginInput{Email: u.Email, Password: apptest.Password})
+			res, err := a.Svc.Auth.Login(ctx, steward.LoginInput{Email: u.Email, Password: apptest.Password})
 			if err != nil {
 				t.Fatal(err)
 			}
 			for _, tok := range []string{res.SessionToken, res.AccessToken} {
-				if _, err := a.Svc.Authenticate(ctx, tok); err != nil {
+				if _, err := a.Svc.Auth.Authenticate(ctx, tok); err != nil {
 					t.Fatalf("%s: warm-up: %v", end.name, err)
 				}
 			}
@@ -498,7 +498,7 @@ func TestEndingAccessIsSeenByTheNextRequest(t *testing.T) {
 				t.Fatalf("%s: %v", end.name, err)
 			}
 			for i, tok := range []string{res.SessionToken, res.AccessToken} {
-				if _, err := a.Svc.Authenticate(ctx, tok); code(err) != steward.CodeUnauthenticated {
+				if _, err := a.Svc.Auth.Authenticate(ctx, tok); code(err) != steward.CodeUnauthenticated {
 					t.Errorf("%s: credential %d still works: %v", end.name, i, err)
 				}
 			}

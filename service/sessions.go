@@ -8,7 +8,7 @@ import (
 )
 
 // ListSessions implements steward.SessionService.
-func (s *Service) ListSessions(ctx context.Context, f steward.SessionFilter, p steward.ListParams) (*steward.Page[*steward.Session], error) {
+func (s *Sessions) ListSessions(ctx context.Context, f steward.SessionFilter, p steward.ListParams) (*steward.Page[*steward.Session], error) {
 	if _, err := authorize(ctx, steward.PermSessionsRead); err != nil {
 		return nil, err
 	}
@@ -39,7 +39,7 @@ func (s *Service) ListSessions(ctx context.Context, f steward.SessionFilter, p s
 }
 
 // RevokeSession implements steward.SessionService.
-func (s *Service) RevokeSession(ctx context.Context, sid string) (*steward.Session, error) {
+func (s *Sessions) RevokeSession(ctx context.Context, sid string) (*steward.Session, error) {
 	if _, err := authorize(ctx, steward.PermSessionsRevoke); err != nil {
 		return nil, err
 	}

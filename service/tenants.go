@@ -23,10 +23,10 @@ const (
 	recentChanges   = 5
 )
 
-var _ steward.TenantService = (*Service)(nil)
+var _ steward.TenantService = (*Tenants)(nil)
 
 // plan returns the catalogue entry for id, or nil.
-func (s *Service) plan(id string) *steward.Plan {
+func (s *Tenants) plan(id string) *steward.Plan {
 	for _, p := range s.cfg.Plans {
 		if p.ID == id {
 			return p
@@ -35,7 +35,7 @@ func (s *Service) plan(id string) *steward.Plan {
 	return nil
 }
 
-func (s *Service) planIDs() []string {
+func (s *Tenants) planIDs() []string {
 	ids := make([]string, len(s.cfg.Plans))
 	for i, p := range s.cfg.Plans {
 		ids[i] = p.ID
@@ -43,7 +43,7 @@ func (s *Service) planIDs() []string {
 	return ids
 }
 
-func (s *Service) unknownPlan(field string) error {
+func (s *Tenants) unknownPlan(field string) error {
 	ids := s.planIDs()
 	return &steward.Error{Code: steward.CodeValidation, Message: "invalid " + field,
 		Details: map[string]any{"fields": map[string]any{field: "must be one of " + strings.Join(ids, ", ")},
@@ -52,7 +52,7 @@ func (s *Service) unknownPlan(field string) error {
 
 // effectiveLimits is the plan's limits under the tenant's overrides. A plan
 // gone from the catalogue leaves the overrides alone in force.
-func (s *Service) effectiveLimits(t *steward.Tenant) steward.TenantLimits {
+func (s *Tenants) effectiveLimits(t *steward.Tenant) steward.TenantLimits {
 	var base steward.TenantLimits
 	if p := s.plan(t.Plan); p != nil {
 		base = p.Limits
@@ -61,7 +61,7 @@ func (s *Service) effectiveLimits(t *steward.Tenant) steward.TenantLimits {
 }
 
 // presentTenant fills in what the tenant row does not store.
-func (s *Service) presentTenant(t *steward.Tenant) *steward.Tenant {
+func (s *Tenants) presentTenant(t *steward.Tenant) *steward.Tenant {
 	c := *t
 	c.EffectiveLimits = s.effectiveLimits(t)
 	if c.Spending.AlertThresholdPercent == 0 {
@@ -74,7 +74,7 @@ func (s *Service) presentTenant(t *steward.Tenant) *steward.Tenant {
 }
 
 // ListPlans implements steward.TenantService.
-func (s *Service) ListPlans(ctx context.Context) ([]*steward.Plan, error) {
+func (s *Tenants) ListPlans(ctx context.Context) ([]*steward.Plan, error) {
 	if _, err := authorize(ctx, steward.PermTenantsRead); err != nil {
 		return nil, err
 	}
@@ -82,7 +82,7 @@ func (s *Service) ListPlans(ctx context.Context) ([]*steward.Plan, error) {
 }
 
 // ListTenants implements steward.TenantService.
-func (s *Service) ListTenants(ctx context.Context, f steward.TenantFilter, p steward.ListParams) (*steward.Page[*steward.Tenant], error) {
+func (s *Tenants) ListTenants(ctx context.Context, f steward.TenantFilter, p steward.ListParams) (*steward.Page[*steward.Tenant], error) {
 	if _, err := authorize(ctx, steward.PermTenantsRead); err != nil {
 		return nil, err
 	}
@@ -134,7 +134,7 @@ func getTenant(ctx context.Context, q store.Queries, idOrSlug string) (*steward.
 }
 
 // GetTenant implements steward.TenantService.
-func (s *Service) GetTenant(ctx context.Context, idOrSlug string) (*steward.Tenant, error) {
+func (s *Tenants) GetTenant(ctx context.Context, idOrSlug string) (*steward.Tenant, error) {
 	if _, err := authorize(ctx, steward.PermTenantsRead); err != nil {
 		return nil, err
 	}
@@ -146,7 +146,7 @@ func (s *Service) GetTenant(ctx context.Context, idOrSlug string) (*steward.Tena
 }
 
 // validateTenant checks the fields an operator sets on create and update.
-func (s *Service) validateTenant(t *steward.Tenant, fe steward.FieldErrors) {
+func (s *Tenants) validateTenant(t *steward.Tenant, fe steward.FieldErrors) {
 	if t.Name == "" || utf8.RuneCountInString(t.Name) > maxNameLen {
 		fe.Add("name", "is required, at most 200 characters")
 	}
@@ -168,7 +168,7 @@ func (s *Service) validateTenant(t *steward.Tenant, fe steward.FieldErrors) {
 }
 
 // CreateTenant implements steward.TenantService.
-func (s *Service) CreateTenant(ctx context.Context, in *steward.TenantCreate) (*steward.Tenant, error) {
+func (s *Tenants) CreateTenant(ctx context.Context, in *steward.TenantCreate) (*steward.Tenant, error) {
 	if _, err := authorize(ctx, steward.PermTenantsWrite); err != nil {
 		return nil, err
 	}
@@ -291,7 +291,7 @@ func freeSlug(ctx context.Context, tx store.Tx, name string) (string, error) {
 
 // joinAsOwner makes t.OwnerUserID a member of t with tenant_role owner. The
 // user must exist, not be deleted, and belong to no other tenant.
-func (s *Service) joinAsOwner(ctx context.Context, tx store.Tx, a steward.Actor, t *steward.Tenant) error {
+func (s *Tenants) joinAsOwner(ctx context.Context, tx store.Tx, a steward.Actor, t *steward.Tenant) error {
 	u, err := tx.GetUser(ctx, t.OwnerUserID)
 	if errors.Is(err, store.ErrNotFound) {
 		return steward.FieldError("owner_user_id", "no such user")
@@ -330,7 +330,7 @@ func (s *Service) joinAsOwner(ctx context.Context, tx store.Tx, a steward.Actor,
 // admitMember checks that t may take one more member: it must be active
 // and below its max_users (deleted members do not count). The caller holds
 // t's row lock, so two admissions cannot both take the last seat.
-func (s *Service) admitMember(ctx context.Context, tx store.Tx, t *steward.Tenant) error {
+func (s *Tenants) admitMember(ctx context.Context, tx store.Tx, t *steward.Tenant) error {
 	if t.Status != steward.TenantActive {
 		return tenantInactive(t, "take new members")
 	}
@@ -383,7 +383,7 @@ func lockTenant(ctx context.Context, tx store.Tx, tid string) (*steward.Tenant, 
 
 // tenantActive reports whether tenant tid lets its members act: true when
 // there is no tenant (or no row for it, as for data older than tenants).
-func (s *Service) tenantActive(ctx context.Context, tid string) (bool, error) {
+func (s *Tenants) tenantActive(ctx context.Context, tid string) (bool, error) {
 	if tid == "" {
 		return true, nil
 	}
@@ -395,7 +395,7 @@ func (s *Service) tenantActive(ctx context.Context, tid string) (bool, error) {
 }
 
 // UpdateTenant implements steward.TenantService.
-func (s *Service) UpdateTenant(ctx context.Context, tid string, p *steward.TenantPatch) (*steward.Tenant, error) {
+func (s *Tenants) UpdateTenant(ctx context.Context, tid string, p *steward.TenantPatch) (*steward.Tenant, error) {
 	if _, err := authorize(ctx, steward.PermTenantsWrite); err != nil {
 		return nil, err
 	}
@@ -516,7 +516,7 @@ func setOpt(dst **int64, o steward.Optional[int64]) {
 }
 
 // TenantDetail implements steward.TenantService.
-func (s *Service) TenantDetail(ctx context.Context, tid string) (*steward.TenantDetail, error) {
+func (s *Tenants) TenantDetail(ctx context.Context, tid string) (*steward.TenantDetail, error) {
 	a, err := authorize(ctx, steward.PermTenantsRead)
 	if err != nil {
 		return nil, err
@@ -543,7 +543,7 @@ func (s *Service) TenantDetail(ctx context.Context, tid string) (*steward.Tenant
 	}
 	maps.Copy(d.EffectiveFeatures, t.Features)
 	if a.Can(steward.PermCreditsRead) {
-		if d.Credits, err = s.balanceOf(ctx, t.ID); err != nil {
+		if d.Credits, err = s.credits.balanceOf(ctx, t.ID); err != nil {
 			return nil, err
 		}
 	}
@@ -589,7 +589,7 @@ type tenantOp struct {
 // the operator lock first (the same order as every user change, so a
 // member's own change and the cascade serialise instead of deadlocking),
 // then the tenant row, then the change, the row and its audit entry.
-func (s *Service) mutateTenant(ctx context.Context, tid string, op tenantOp) (*steward.TenantCascade, error) {
+func (s *Tenants) mutateTenant(ctx context.Context, tid string, op tenantOp) (*steward.TenantCascade, error) {
 	if _, err := authorize(ctx, op.perm); err != nil {
 		return nil, err
 	}
@@ -632,7 +632,7 @@ func (s *Service) mutateTenant(ctx context.Context, tid string, op tenantOp) (*s
 // members that a cascade would take out (status "" means every member):
 // no cascade over yourself, over someone ranked at or above you, or over the
 // last active owner. The caller holds tx.LockOperators.
-func (s *Service) guardMembers(ctx context.Context, tx store.Tx, a steward.Actor, t *steward.Tenant, status steward.UserStatus, verb string) error {
+func (s *Tenants) guardMembers(ctx context.Context, tx store.Tx, a steward.Actor, t *steward.Tenant, status steward.UserStatus, verb string) error {
 	ops, err := tx.ListUsers(ctx, steward.UserFilter{TenantID: t.ID, Status: status, Roles: steward.Roles[1:], Limit: 10_000})
 	if err != nil {
 		return err
@@ -661,7 +661,7 @@ func holdReason(t *steward.Tenant) string {
 
 // cascade takes the tenant's active members and keys out, holding each row
 // it moves. t.Status is already the new status.
-func (s *Service) cascade(ctx context.Context, tx store.Tx, t *steward.Tenant, res *steward.TenantCascade) error {
+func (s *Tenants) cascade(ctx context.Context, tx store.Tx, t *steward.Tenant, res *steward.TenantCascade) error {
 	now, why := s.now(), holdReason(t)
 	var err error
 	if res.UsersSuspended, err = tx.HoldTenantUsers(ctx, t.ID, why, now); err != nil {
@@ -683,7 +683,7 @@ func cascadeCounts(res *steward.TenantCascade) map[string]any {
 // beforeCascade authorizes a suspend or delete and checks its reason. It
 // then lifts lapsed bans: they already count as active, and the cascade
 // reads stored statuses, so it takes those members too.
-func (s *Service) beforeCascade(ctx context.Context, perm steward.Permission, reason string) (string, error) {
+func (s *Tenants) beforeCascade(ctx context.Context, perm steward.Permission, reason string) (string, error) {
 	if _, err := authorize(ctx, perm); err != nil {
 		return "", err
 	}
@@ -691,12 +691,12 @@ func (s *Service) beforeCascade(ctx context.Context, perm steward.Permission, re
 	if err != nil {
 		return "", err
 	}
-	_, err = s.SweepExpiredBans(ctx)
+	_, err = s.users.SweepExpiredBans(ctx)
 	return reason, err
 }
 
 // SuspendTenant implements steward.TenantService.
-func (s *Service) SuspendTenant(ctx context.Context, tid, reason string) (*steward.TenantCascade, error) {
+func (s *Tenants) SuspendTenant(ctx context.Context, tid, reason string) (*steward.TenantCascade, error) {
 	reason, err := s.beforeCascade(ctx, steward.PermTenantsWrite, reason)
 	if err != nil {
 		return nil, err
@@ -717,7 +717,7 @@ func (s *Service) SuspendTenant(ctx context.Context, tid, reason string) (*stewa
 }
 
 // UnsuspendTenant implements steward.TenantService.
-func (s *Service) UnsuspendTenant(ctx context.Context, tid string) (*steward.TenantCascade, error) {
+func (s *Tenants) UnsuspendTenant(ctx context.Context, tid string) (*steward.TenantCascade, error) {
 	return s.mutateTenant(ctx, tid, tenantOp{perm: steward.PermTenantsWrite,
 		apply: func(tx store.Tx, a steward.Actor, t *steward.Tenant, res *steward.TenantCascade) (event, error) {
 			if t.Status != steward.TenantSuspended {
@@ -732,7 +732,7 @@ func (s *Service) UnsuspendTenant(ctx context.Context, tid string) (*steward.Ten
 
 // DeleteTenant implements steward.TenantService. A suspended tenant keeps
 // its suspension's holds; restore returns it to suspended.
-func (s *Service) DeleteTenant(ctx context.Context, tid, reason string) (*steward.TenantCascade, error) {
+func (s *Tenants) DeleteTenant(ctx context.Context, tid, reason string) (*steward.TenantCascade, error) {
 	reason, err := s.beforeCascade(ctx, steward.PermTenantsDelete, reason)
 	if err != nil {
 		return nil, err
@@ -759,7 +759,7 @@ func (s *Service) DeleteTenant(ctx context.Context, tid, reason string) (*stewar
 }
 
 // RestoreTenant implements steward.TenantService.
-func (s *Service) RestoreTenant(ctx context.Context, tid string) (*steward.TenantCascade, error) {
+func (s *Tenants) RestoreTenant(ctx context.Context, tid string) (*steward.TenantCascade, error) {
 	return s.mutateTenant(ctx, tid, tenantOp{perm: steward.PermTenantsDelete,
 		apply: func(tx store.Tx, a steward.Actor, t *steward.Tenant, res *steward.TenantCascade) (event, error) {
 			if t.Status != steward.TenantDeleted {
@@ -781,7 +781,7 @@ func (s *Service) RestoreTenant(ctx context.Context, tid string) (*steward.Tenan
 }
 
 // PurgeTenant implements steward.TenantService.
-func (s *Service) PurgeTenant(ctx context.Context, tid, reason string) (*steward.TenantPurgeResult, error) {
+func (s *Tenants) PurgeTenant(ctx context.Context, tid, reason string) (*steward.TenantPurgeResult, error) {
 	if _, err := authorize(ctx, steward.PermTenantsDelete); err != nil {
 		return nil, err
 	}
@@ -821,7 +821,7 @@ func (s *Service) PurgeTenant(ctx context.Context, tid, reason string) (*steward
 
 // ChangePlan implements steward.TenantService. Limits the tenant does not
 // override follow the new plan at once (they are read through the plan).
-func (s *Service) ChangePlan(ctx context.Context, tid string, in *steward.PlanChangeInput) (*steward.PlanChangeResult, error) {
+func (s *Tenants) ChangePlan(ctx context.Context, tid string, in *steward.PlanChangeInput) (*steward.PlanChangeResult, error) {
 	if _, err := authorize(ctx, steward.PermTenantsWrite); err != nil {
 		return nil, err
 	}
@@ -863,7 +863,7 @@ func (s *Service) ChangePlan(ctx context.Context, tid string, in *steward.PlanCh
 			return err
 		}
 		if prorate {
-			if res.Proration, err = s.prorate(ctx, tx, t, s.plan(c.FromPlan), s.plan(to), c.ID); err != nil {
+			if res.Proration, err = s.credits.prorate(ctx, tx, t, s.plan(c.FromPlan), s.plan(to), c.ID); err != nil {
 				return err
 			}
 		}
@@ -901,7 +901,7 @@ func proratedCredits(e *steward.LedgerEntry) int64 {
 }
 
 // ListPlanChanges implements steward.TenantService.
-func (s *Service) ListPlanChanges(ctx context.Context, tid string, p steward.ListParams) (*steward.Page[*steward.PlanChange], error) {
+func (s *Tenants) ListPlanChanges(ctx context.Context, tid string, p steward.ListParams) (*steward.Page[*steward.PlanChange], error) {
 	if _, err := authorize(ctx, steward.PermTenantsRead); err != nil {
 		return nil, err
 	}

@@ -120,7 +120,7 @@ func BenchmarkTenantCascade(b *testing.B) {
 			for range b.N {
 				s0 := stmts(counter)
 				t0 := time.Now()
-				res, err := a.Svc.SuspendTenant(ctx, tid, "bench")
+				res, err := a.Svc.Tenants.SuspendTenant(ctx, tid, "bench")
 				if err != nil || res.UsersSuspended != 10_000 || res.APIKeysDisabled != 10_000 {
 					b.Fatalf("suspend: %v %+v", err, res)
 				}
@@ -128,7 +128,7 @@ func BenchmarkTenantCascade(b *testing.B) {
 				s1 := stmts(counter)
 				// Revoked sessions stay revoked: each round revokes the
 				// ones it finds (10,000 in the first, none after).
-				back, err := a.Svc.UnsuspendTenant(ctx, tid)
+				back, err := a.Svc.Tenants.UnsuspendTenant(ctx, tid)
 				if err != nil || back.UsersRestored != 10_000 || back.APIKeysRestored != 10_000 {
 					b.Fatalf("unsuspend: %v %+v", err, back)
 				}
@@ -169,11 +169,11 @@ func TestTenantCascadeIsSetBased(t *testing.T) {
 			ctx := apptest.System()
 			count := func(tid string) (uint64, uint64) {
 				s0 := counter.Statements()
-				if _, err := a.Svc.SuspendTenant(ctx, tid, ""); err != nil {
+				if _, err := a.Svc.Tenants.SuspendTenant(ctx, tid, ""); err != nil {
 					t.Fatal(err)
 				}
 				s1 := counter.Statements()
-				if _, err := a.Svc.UnsuspendTenant(ctx, tid); err != nil {
+				if _, err := a.Svc.Tenants.UnsuspendTenant(ctx, tid); err != nil {
 					t.Fatal(err)
 				}
 				return s1 - s0, counter.Statements() - s1

@@ -24,7 +24,7 @@ var (
 
 // usageProblem checks one event; it returns the first problem as a
 // VALIDATION_FAILED error naming the field, or nil.
-func (s *Service) usageProblem(ev *steward.UsageEventInput) error {
+func (s *Credits) usageProblem(ev *steward.UsageEventInput) error {
 	fe := steward.FieldErrors{}
 	if !usageIDRe.MatchString(ev.ID) {
 		fe.Add("id", "is required: 1-128 characters of letters, digits, '.', '_', ':' or '-'")
@@ -65,7 +65,7 @@ func (s *Service) usageProblem(ev *steward.UsageEventInput) error {
 // "duplicate" and changes nothing. An event with credits is recorded only
 // if they can be paid: otherwise it is "rejected" with the ledger's code and
 // may be sent again later.
-func (s *Service) RecordUsage(ctx context.Context, in *steward.UsageBatch) (*steward.UsageBatchResult, error) {
+func (s *Credits) RecordUsage(ctx context.Context, in *steward.UsageBatch) (*steward.UsageBatchResult, error) {
 	if _, err := authorize(ctx, steward.PermUsageWrite); err != nil {
 		return nil, err
 	}
@@ -155,7 +155,7 @@ func rejected(id string, err error) steward.UsageEventResult {
 
 // recordEvent records one valid event inside the batch's transaction. Only
 // infrastructure errors are returned; the event's own outcome is the result.
-func (s *Service) recordEvent(ctx context.Context, tx store.Tx, lk *ledgerLocks, ev *steward.UsageEventInput) (steward.UsageEventResult, error) {
+func (s *Credits) recordEvent(ctx context.Context, tx store.Tx, lk *ledgerLocks, ev *steward.UsageEventInput) (steward.UsageEventResult, error) {
 	res := steward.UsageEventResult{ID: ev.ID}
 	// A repeat is a duplicate whatever became of the tenant since.
 	prev, err := tx.GetUsageEvent(ctx, ev.TenantID, ev.ID)
@@ -202,7 +202,7 @@ func (s *Service) recordEvent(ctx context.Context, tx store.Tx, lk *ledgerLocks,
 // UsageReport implements steward.CreditService. Periods are UTC: the day,
 // the ISO week (from Monday) or the calendar month containing start
 // (default now); custom takes start and end.
-func (s *Service) UsageReport(ctx context.Context, in *steward.UsageReportInput) (*steward.UsageReport, error) {
+func (s *Credits) UsageReport(ctx context.Context, in *steward.UsageReportInput) (*steward.UsageReport, error) {
 	if _, err := authorize(ctx, steward.PermUsageRead); err != nil {
 		return nil, err
 	}

@@ -25,7 +25,7 @@ const (
 
 // present is the user as callers see it: an expired ban already counts as
 // lifted, even before the sweeper has written that down.
-func (s *Service) present(u *steward.User) *steward.User {
+func (s *Users) present(u *steward.User) *steward.User {
 	if !u.BanExpired(s.now()) {
 		return u
 	}
@@ -35,7 +35,7 @@ func (s *Service) present(u *steward.User) *steward.User {
 }
 
 // ListUsers implements steward.UserService.
-func (s *Service) ListUsers(ctx context.Context, f steward.UserFilter, p steward.ListParams) (*steward.Page[*steward.User], error) {
+func (s *Users) ListUsers(ctx context.Context, f steward.UserFilter, p steward.ListParams) (*steward.Page[*steward.User], error) {
 	if _, err := authorize(ctx, steward.PermUsersRead); err != nil {
 		return nil, err
 	}
@@ -56,14 +56,14 @@ func (s *Service) ListUsers(ctx context.Context, f steward.UserFilter, p steward
 }
 
 // ListAdmins implements steward.UserService.
-func (s *Service) ListAdmins(ctx context.Context, p steward.ListParams) (*steward.Page[*steward.User], error) {
+func (s *Users) ListAdmins(ctx context.Context, p steward.ListParams) (*steward.Page[*steward.User], error) {
 	if _, err := authorize(ctx, steward.PermUsersRead); err != nil {
 		return nil, err
 	}
 	return s.listUsers(ctx, steward.UserFilter{Roles: steward.Roles[1:]}, p)
 }
 
-func (s *Service) listUsers(ctx context.Context, f steward.UserFilter, p steward.ListParams) (*steward.Page[*steward.User], error) {
+func (s *Users) listUsers(ctx context.Context, f steward.UserFilter, p steward.ListParams) (*steward.Page[*steward.User], error) {
 	limit, before, err := keyset(p)
 	if err != nil {
 		return nil, err
@@ -97,7 +97,7 @@ func (s *Service) listUsers(ctx context.Context, f steward.UserFilter, p steward
 }
 
 // GetUser implements steward.UserService.
-func (s *Service) GetUser(ctx context.Context, uid string) (*steward.User, error) {
+func (s *Users) GetUser(ctx context.Context, uid string) (*steward.User, error) {
 	if _, err := authorize(ctx, steward.PermUsersRead); err != nil {
 		return nil, err
 	}
@@ -109,7 +109,7 @@ func (s *Service) GetUser(ctx context.Context, uid string) (*steward.User, error
 }
 
 // CreateUser implements steward.UserService.
-func (s *Service) CreateUser(ctx context.Context, in *steward.UserCreate) (*steward.User, error) {
+func (s *Users) CreateUser(ctx context.Context, in *steward.UserCreate) (*steward.User, error) {
 	a, err := authorize(ctx, steward.PermUsersWrite)
 	if err != nil {
 		return nil, err
@@ -238,7 +238,7 @@ func guardSelf(a steward.Actor, target *steward.User, verb string) error {
 // guardLastOwner refuses a change that takes targets out of the set of
 // active owners and super_admins when nobody would be left in it. The caller
 // holds tx.LockOperators, so two concurrent demotions see each other's result.
-func (s *Service) guardLastOwner(ctx context.Context, tx store.Tx, targets ...*steward.User) error {
+func (s *core) guardLastOwner(ctx context.Context, tx store.Tx, targets ...*steward.User) error {
 	now := s.now()
 	leaving := 0
 	for _, u := range targets {
@@ -291,7 +291,7 @@ type userOp struct {
 // Actions that validate a body call authorize themselves first, so a caller
 // without the permission gets 403 rather than a 422 about the body;
 // mutateUser checks again, and once more inside the transaction.
-func (s *Service) mutateUser(ctx context.Context, uid string, op userOp) (*steward.User, error) {
+func (s *Users) mutateUser(ctx context.Context, uid string, op userOp) (*steward.User, error) {
 	if _, err := authorize(ctx, op.perm); err != nil {
 		return nil, err
 	}
@@ -345,7 +345,7 @@ func (s *Service) mutateUser(ctx context.Context, uid string, op userOp) (*stewa
 
 // currentActor re-reads an operator actor inside the transaction, so a role
 // lost a moment ago (say, by a concurrent demotion) already counts.
-func (s *Service) currentActor(ctx context.Context, tx store.Tx, perm steward.Permission) (steward.Actor, error) {
+func (s *core) currentActor(ctx context.Context, tx store.Tx, perm steward.Permission) (steward.Actor, error) {
 	a, _ := steward.ActorFrom(ctx)
 	if a.Type != steward.ActorOperator {
 		return a, nil
@@ -363,7 +363,7 @@ func (s *Service) currentActor(ctx context.Context, tx store.Tx, perm steward.Pe
 }
 
 // endAccess revokes the user's sessions and invalidates their access tokens.
-func (s *Service) endAccess(ctx context.Context, tx store.Tx, u *steward.User, why string) (int64, error) {
+func (s *Users) endAccess(ctx context.Context, tx store.Tx, u *steward.User, why string) (int64, error) {
 	u.TokenVersion++
 	return tx.RevokeUserSessions(ctx, u.ID, s.now(), why)
 }
@@ -386,7 +386,7 @@ func validReason(reason string, required bool) (string, error) {
 }
 
 // SuspendUser implements steward.UserService.
-func (s *Service) SuspendUser(ctx context.Context, uid, reason string) (*steward.User, error) {
+func (s *Users) SuspendUser(ctx context.Context, uid, reason string) (*steward.User, error) {
 	if _, err := authorize(ctx, steward.PermUsersWrite); err != nil {
 		return nil, err
 	}
@@ -413,7 +413,7 @@ func (s *Service) SuspendUser(ctx context.Context, uid, reason string) (*steward
 }
 
 // UnsuspendUser implements steward.UserService.
-func (s *Service) UnsuspendUser(ctx context.Context, uid string) (*steward.User, error) {
+func (s *Users) UnsuspendUser(ctx context.Context, uid string) (*steward.User, error) {
 	return s.mutateUser(ctx, uid, userOp{perm: steward.PermUsersWrite,
 		apply: func(tx store.Tx, a steward.Actor, u *steward.User) (event, error) {
 			if err := guardRank(a, u); err != nil {
@@ -435,7 +435,7 @@ func (s *Service) UnsuspendUser(ctx context.Context, uid string) (*steward.User,
 }
 
 // BanUser implements steward.UserService.
-func (s *Service) BanUser(ctx context.Context, uid string, in steward.BanInput) (*steward.User, error) {
+func (s *Users) BanUser(ctx context.Context, uid string, in steward.BanInput) (*steward.User, error) {
 	if _, err := authorize(ctx, steward.PermUsersBan); err != nil {
 		return nil, err
 	}
@@ -476,7 +476,7 @@ func (s *Service) BanUser(ctx context.Context, uid string, in steward.BanInput) 
 }
 
 // UnbanUser implements steward.UserService.
-func (s *Service) UnbanUser(ctx context.Context, uid string) (*steward.User, error) {
+func (s *Users) UnbanUser(ctx context.Context, uid string) (*steward.User, error) {
 	return s.mutateUser(ctx, uid, userOp{perm: steward.PermUsersBan,
 		apply: func(tx store.Tx, a steward.Actor, u *steward.User) (event, error) {
 			if err := guardRank(a, u); err != nil {
@@ -491,7 +491,7 @@ func (s *Service) UnbanUser(ctx context.Context, uid string) (*steward.User, err
 }
 
 // DeleteUser implements steward.UserService.
-func (s *Service) DeleteUser(ctx context.Context, uid, reason string) (*steward.User, error) {
+func (s *Users) DeleteUser(ctx context.Context, uid, reason string) (*steward.User, error) {
 	if _, err := authorize(ctx, steward.PermUsersDelete); err != nil {
 		return nil, err
 	}
@@ -523,7 +523,7 @@ func (s *Service) DeleteUser(ctx context.Context, uid, reason string) (*steward.
 }
 
 // RestoreUser implements steward.UserService.
-func (s *Service) RestoreUser(ctx context.Context, uid string) (*steward.User, error) {
+func (s *Users) RestoreUser(ctx context.Context, uid string) (*steward.User, error) {
 	return s.mutateUser(ctx, uid, userOp{perm: steward.PermUsersDelete,
 		apply: func(tx store.Tx, a steward.Actor, u *steward.User) (event, error) {
 			if err := guardRank(a, u); err != nil {
@@ -537,7 +537,7 @@ func (s *Service) RestoreUser(ctx context.Context, uid string) (*steward.User, e
 				return event{}, err
 			}
 			if t != nil && t.Status == steward.TenantActive {
-				if err := s.admitMember(ctx, tx, t); err != nil {
+				if err := s.tenants.admitMember(ctx, tx, t); err != nil {
 					return event{}, err
 				}
 			}
@@ -551,7 +551,7 @@ func (s *Service) RestoreUser(ctx context.Context, uid string) (*steward.User, e
 }
 
 // PurgeUser implements steward.UserService.
-func (s *Service) PurgeUser(ctx context.Context, uid, reason string) error {
+func (s *Users) PurgeUser(ctx context.Context, uid, reason string) error {
 	if _, err := authorize(ctx, steward.PermUsersDelete); err != nil {
 		return err
 	}
@@ -584,7 +584,7 @@ func (s *Service) PurgeUser(ctx context.Context, uid, reason string) error {
 }
 
 // ForceLogout implements steward.UserService.
-func (s *Service) ForceLogout(ctx context.Context, uid string) (*steward.ForceLogoutResult, error) {
+func (s *Users) ForceLogout(ctx context.Context, uid string) (*steward.ForceLogoutResult, error) {
 	var revoked int64
 	u, err := s.mutateUser(ctx, uid, userOp{perm: steward.PermSessionsRevoke,
 		apply: func(tx store.Tx, a steward.Actor, u *steward.User) (event, error) {
@@ -602,7 +602,7 @@ func (s *Service) ForceLogout(ctx context.Context, uid string) (*steward.ForceLo
 }
 
 // ChangePassword implements steward.UserService.
-func (s *Service) ChangePassword(ctx context.Context, uid, newPassword string) (*steward.User, error) {
+func (s *Users) ChangePassword(ctx context.Context, uid, newPassword string) (*steward.User, error) {
 	if _, err := authorize(ctx, steward.PermUsersWrite); err != nil {
 		return nil, err
 	}
@@ -628,7 +628,7 @@ func (s *Service) ChangePassword(ctx context.Context, uid, newPassword string) (
 }
 
 // ChangeRole implements steward.UserService.
-func (s *Service) ChangeRole(ctx context.Context, uid string, role steward.Role) (*steward.User, error) {
+func (s *Users) ChangeRole(ctx context.Context, uid string, role steward.Role) (*steward.User, error) {
 	if _, err := authorize(ctx, steward.PermUsersRole); err != nil {
 		return nil, err
 	}
@@ -642,7 +642,7 @@ func (s *Service) ChangeRole(ctx context.Context, uid string, role steward.Role)
 }
 
 // applyRole holds every role guard, for /role and for a patch that sets role.
-func (s *Service) applyRole(ctx context.Context, tx store.Tx, a steward.Actor, u *steward.User, role steward.Role) error {
+func (s *Users) applyRole(ctx context.Context, tx store.Tx, a steward.Actor, u *steward.User, role steward.Role) error {
 	if u.Role == role {
 		return nil
 	}
@@ -659,7 +659,7 @@ func (s *Service) applyRole(ctx context.Context, tx store.Tx, a steward.Actor, u
 }
 
 // UpdateUser implements steward.UserService.
-func (s *Service) UpdateUser(ctx context.Context, uid string, p *steward.UserPatch) (*steward.User, error) {
+func (s *Users) UpdateUser(ctx context.Context, uid string, p *steward.UserPatch) (*steward.User, error) {
 	return s.mutateUser(ctx, uid, userOp{perm: steward.PermUsersWrite,
 		apply: func(tx store.Tx, a steward.Actor, u *steward.User) (event, error) {
 			if err := guardRank(a, u); err != nil {
@@ -840,7 +840,7 @@ func firstErr(errs ...error) error {
 
 // admitNewMember checks that tenant tid exists and may take one more member;
 // it locks the tenant row until the transaction ends.
-func (s *Service) admitNewMember(ctx context.Context, tx store.Tx, tid string) error {
+func (s *Users) admitNewMember(ctx context.Context, tx store.Tx, tid string) error {
 	if len(tid) > 64 {
 		return nil // validateUser reports it
 	}
@@ -851,13 +851,13 @@ func (s *Service) admitNewMember(ctx context.Context, tx store.Tx, tid string) e
 	if err != nil {
 		return err
 	}
-	return s.admitMember(ctx, tx, t)
+	return s.tenants.admitMember(ctx, tx, t)
 }
 
 // moveMember checks a user's move from one tenant to another: a suspended
 // or deleted tenant keeps its members until it is active again (its
 // unsuspend restores exactly the members it holds).
-func (s *Service) moveMember(ctx context.Context, tx store.Tx, from, to string) error {
+func (s *Users) moveMember(ctx context.Context, tx store.Tx, from, to string) error {
 	old, err := lockTenant(ctx, tx, from)
 	if err != nil {
 		return err
@@ -875,7 +875,7 @@ func (s *Service) moveMember(ctx context.Context, tx store.Tx, from, to string) 
 // restore, a lapsed ban) suspended while their tenant is suspended or
 // deleted, and holds them, so the tenant's unsuspend or restore lets them in
 // with the rest.
-func (s *Service) holdIfTenantInactive(ctx context.Context, tx store.Tx, u *steward.User, ev *event) error {
+func (s *Users) holdIfTenantInactive(ctx context.Context, tx store.Tx, u *steward.User, ev *event) error {
 	t, err := lockTenant(ctx, tx, u.TenantID)
 	if err != nil || t == nil || t.Status == steward.TenantActive {
 		return err

@@ -20,7 +20,7 @@ func BenchmarkVerifyKey(b *testing.B) {
 		b.Run(be.Name, func(b *testing.B) {
 			a := apptest.New(b, be)
 			u := a.User(steward.RoleUser)
-			k, err := a.Svc.CreateKey(apptest.System(), &steward.KeyCreate{Name: "bench", Type: steward.KeyUser,
+			k, err := a.Svc.Keys.CreateKey(apptest.System(), &steward.KeyCreate{Name: "bench", Type: steward.KeyUser,
 				UserID: u.ID, AllowedIPs: []string{"10.0.0.0/8"}})
 			if err != nil {
 				b.Fatal(err)
@@ -31,7 +31,7 @@ func BenchmarkVerifyKey(b *testing.B) {
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					res, err := a.Svc.VerifyKey(ctx, in)
+					res, err := a.Svc.Keys.VerifyKey(ctx, in)
 					if err != nil || !res.Valid {
 						b.Fatalf("%v %+v", err, res)
 					}

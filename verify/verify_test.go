@@ -37,7 +37,7 @@ type stack struct {
 func newStack(t *testing.T, a *apptest.App) *stack {
 	t.Helper()
 	op, _ := a.Operator(steward.RoleAdmin)
-	pk, err := a.Svc.CreateKey(apptest.As(op), &steward.KeyCreate{Name: "product backend", Type: steward.KeyPlatform,
+	pk, err := a.Svc.Keys.CreateKey(apptest.As(op), &steward.KeyCreate{Name: "product backend", Type: steward.KeyPlatform,
 		Scopes: []steward.Permission{steward.PermKeysVerify}})
 	if err != nil {
 		t.Fatal(err)
@@ -52,7 +52,7 @@ func (s *stack) userKey(t *testing.T, mod func(*steward.KeyCreate)) *steward.Cre
 	if mod != nil {
 		mod(in)
 	}
-	k, err := s.a.Svc.CreateKey(apptest.As(s.op), in)
+	k, err := s.a.Svc.Keys.CreateKey(apptest.As(s.op), in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,7 @@ func (s *stack) userKey(t *testing.T, mod func(*steward.KeyCreate)) *steward.Cre
 
 func (s *stack) revoke(t *testing.T, id string) {
 	t.Helper()
-	if _, err := s.a.Svc.RevokeKey(apptest.As(s.op), id, "leaked"); err != nil {
+	if _, err := s.a.Svc.Keys.RevokeKey(apptest.As(s.op), id, "leaked"); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -355,7 +355,7 @@ func TestStewardRefusingThePlatformKeyIsAnError(t *testing.T) {
 
 func login(t *testing.T, a *apptest.App, u *steward.User) *steward.LoginResult {
 	t.Helper()
-	res, err := a.Svc.Login(context.Background(), steward.LoginInput{Email: u.Email, Password: apptest.Password})
+	res, err := a.Svc.Auth.Login(context.Background(), steward.LoginInput{Email: u.Email, Password: apptest.Password})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -109,7 +109,7 @@ func newRootCmd(ctx context.Context, getenv func(string) string, stdout, stderr 
 				return err
 			}
 			defer st.Close()
-			res, err := svc.VerifyChain(ctx)
+			res, err := svc.Audit.VerifyChain(ctx)
 			if err != nil {
 				return err
 			}
@@ -120,7 +120,7 @@ func newRootCmd(ctx context.Context, getenv func(string) string, stdout, stderr 
 				healthy = false
 				fmt.Fprintf(stdout, "audit chain: BROKEN at seq %d (%s): %s\n", res.FirstBreak.Seq, res.FirstBreak.ID, res.FirstBreak.Reason)
 			}
-			bad, err := svc.CheckLedger(ctx)
+			bad, err := svc.Credits.CheckLedger(ctx)
 			if err != nil {
 				return err
 			}
@@ -181,7 +181,7 @@ func serve(ctx context.Context, cfg config, svc *service.Service, st store.Store
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	handler := api.NewServer(api.Deps{
-		Users: svc, Sessions: svc, Audit: svc, Auth: svc, Keys: svc, Tenants: svc, Credits: svc, Idem: svc,
+		Users: svc.Users, Sessions: svc.Sessions, Audit: svc.Audit, Auth: svc.Auth, Keys: svc.Keys, Tenants: svc.Tenants, Credits: svc.Credits, Idem: svc.Idempotency,
 		Ready: st.Ping, Logger: log, Metrics: reg,
 	})
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -216,7 +216,7 @@ func serve(ctx context.Context, cfg config, svc *service.Service, st store.Store
 	err = srv.Shutdown(shutCtx)
 	<-jobsDone
 	// Requests are done: write the last key uses before the process ends.
-	if ferr := svc.FlushKeyUses(shutCtx); ferr != nil {
+	if ferr := svc.Keys.FlushKeyUses(shutCtx); ferr != nil {
 		log.Error("flushing key uses", "err", ferr)
 	}
 	return err
@@ -242,7 +242,7 @@ func maintain(ctx context.Context, svc *service.Service, log *slog.Logger) {
 		case <-minute.C:
 			run("maintenance", svc.Maintain)
 		case <-flush.C:
-			run("flushing key uses", svc.FlushKeyUses)
+			run("flushing key uses", svc.Keys.FlushKeyUses)
 		}
 	}
 }

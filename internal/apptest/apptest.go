@@ -71,7 +71,7 @@ func New(t testing.TB, b testdb.Backend, opts ...Options) *App {
 	if _, _, err := svc.Bootstrap(ctx, "root@example.com", Password); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(api.NewServer(api.Deps{Users: svc, Sessions: svc, Audit: svc, Auth: svc, Keys: svc, Tenants: svc, Credits: svc, Idem: svc,
+	srv := httptest.NewServer(api.NewServer(api.Deps{Users: svc.Users, Sessions: svc.Sessions, Audit: svc.Audit, Auth: svc.Auth, Keys: svc.Keys, Tenants: svc.Tenants, Credits: svc.Credits, Idem: svc.Idempotency,
 		Ready: st.Ping, Logger: log}))
 	t.Cleanup(srv.Close)
 	a := &App{T: t, Backend: b, Store: st, Svc: svc, Clock: clk, Server: srv}
@@ -103,7 +103,7 @@ func (a *App) User(role steward.Role, mods ...func(*steward.UserCreate)) *stewar
 	if in.TenantID != "" {
 		a.EnsureTenant(a.T, in.TenantID)
 	}
-	u, err := a.Svc.CreateUser(System(), in)
+	u, err := a.Svc.Users.CreateUser(System(), in)
 	if err != nil {
 		a.T.Fatalf("creating %s user: %v", role, err)
 	}
@@ -113,7 +113,7 @@ func (a *App) User(role steward.Role, mods ...func(*steward.UserCreate)) *stewar
 // Login logs email in and returns the user and a session token.
 func (a *App) Login(email string) (*steward.User, string) {
 	a.T.Helper()
-	res, err := a.Svc.Login(context.Background(), steward.LoginInput{Email: email, Password: Password, IP: "192.0.2.1"})
+	res, err := a.Svc.Auth.Login(context.Background(), steward.LoginInput{Email: email, Password: Password, IP: "192.0.2.1"})
 	if err != nil {
 		a.T.Fatalf("login %s: %v", email, err)
 	}
