@@ -14,7 +14,7 @@ import (
 // credential may make per minute when Deps does not say: generous enough for
 // any script an operator runs by hand or in CI, low enough that a runaway
 // loop cannot take the writer for itself.
-const DefaultAdminRatePerMinute = 3000
+const DefaultAdminRatePerMinute = 6000
 
 // maxTrackedCredentials bounds the limiter table; past it, credentials whose
 // bucket has refilled (as good as new) are dropped.
