@@ -237,3 +237,33 @@ func TestLedgerBatchDeadline(t *testing.T) {
 		})
 	}
 }
+
+// TestIdempotentForgetsAHangUp: an answer recorded as 499 (the client hung
+// up, so it never learnt the outcome) is not kept: the retry with the same
+// key runs again, and its answer is the one kept.
+func TestIdempotentForgetsAHangUp(t *testing.T) {
+	for _, be := range testdb.Backends(t) {
+		t.Run(be.Name, func(t *testing.T) {
+			s := New(Config{Store: be.Open(t)})
+			ctx := steward.WithActor(context.Background(), steward.SystemActor)
+			runs := 0
+			run := func(status int) steward.Answer {
+				ans, _, err := s.Idempotent(ctx, "scope", "k", []byte("{}"), func() steward.Answer {
+					runs++
+					return steward.Answer{Status: status, Body: []byte("{}")}
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return ans
+			}
+			run(499)
+			if ans := run(201); ans.Status != 201 || runs != 2 {
+				t.Fatalf("retry after a hang-up: status %d after %d runs, want 201 after 2", ans.Status, runs)
+			}
+			if ans := run(500); ans.Status != 201 || runs != 2 {
+				t.Fatalf("a third call: status %d after %d runs, want the kept 201", ans.Status, runs)
+			}
+		})
+	}
+}
