@@ -73,7 +73,7 @@ func (s *server) creditBalance(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *server) creditHistory(w http.ResponseWriter, r *http.Request) error {
-	p, err := listParams(r)
+	p, err := pageParams(r)
 	if err != nil {
 		return err
 	}

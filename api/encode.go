@@ -118,8 +118,16 @@ func jsonType(goType string) string {
 
 // listParams reads limit, cursor and include_total.
 func listParams(r *http.Request) (steward.ListParams, error) {
+	p, err := pageParams(r)
+	p.IncludeTotal = boolParam(r, "include_total")
+	return p, err
+}
+
+// pageParams reads limit and cursor, for the lists that count no total
+// (include_total is refused there rather than ignored).
+func pageParams(r *http.Request) (steward.ListParams, error) {
 	q := r.URL.Query()
-	p := steward.ListParams{Cursor: q.Get("cursor"), IncludeTotal: q.Get("include_total") == "true"}
+	p := steward.ListParams{Cursor: q.Get("cursor")}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > steward.MaxLimit {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -35,7 +36,18 @@ var statusOf = map[string]int{
 	steward.CodeRateLimited:              http.StatusTooManyRequests,
 	steward.CodeUnavailable:              http.StatusServiceUnavailable,
 	steward.CodeInternal:                 http.StatusInternalServerError,
+	codeClientClosed:                     StatusClientClosed,
 }
+
+// StatusClientClosed is the status (nginx's 499) recorded for a request
+// that ended because the client hung up or its context's deadline passed:
+// its own label in steward_http_requests_total, never counted as a 5xx. The
+// client is gone, so nobody reads the answer.
+const StatusClientClosed = 499
+
+// codeClientClosed is the error code of that outcome; it never reaches a
+// client that is still listening.
+const codeClientClosed = "CLIENT_CLOSED_REQUEST"
 
 // errorBody is the flat error shape of every failed answer.
 type errorBody struct {
@@ -50,7 +62,23 @@ type errorBody struct {
 // answered with INTERNAL only.
 func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var e *steward.Error
-	if !errors.As(err, &e) {
+	switch {
+	case errors.As(err, &e):
+	case r.Context().Err() != nil:
+		// The client hung up (or its request deadline passed): not a
+		// fault of ours, whatever the error says (SQLite reports an
+		// interrupted statement without wrapping context.Canceled).
+		s.log.DebugContext(r.Context(), "request ended by the client", "err", err, "method", r.Method,
+			"path", r.URL.Path, "request_id", requestID(r.Context()))
+		e = &steward.Error{Code: codeClientClosed, Message: "the client closed the request"}
+	case errors.Is(err, context.DeadlineExceeded):
+		// Our own deadline (the ledger batch's) passed while the client
+		// still waited: the database stalled.
+		s.log.ErrorContext(r.Context(), "deadline exceeded", "err", err, "method", r.Method,
+			"path", r.URL.Path, "request_id", requestID(r.Context()))
+		e = &steward.Error{Code: steward.CodeUnavailable, Message: "the database did not answer in time; retry",
+			Details: map[string]any{"retry_after": 1}}
+	default:
 		s.log.ErrorContext(r.Context(), "internal error", "err", err, "method", r.Method,
 			"path", r.URL.Path, "request_id", requestID(r.Context()))
 		e = &steward.Error{Code: steward.CodeInternal, Message: "internal error; quote the request id when reporting it"}

@@ -2010,11 +2010,15 @@ func auditScenarios() []scenario {
 				f.checkField(f.must(200, get, usersPath+"/{target}/audit-log?action=user.create&include_total=true", "{root}", nil), "total", 1)
 				f.checkField(f.must(200, get, usersPath+"/{target}/audit-log", "{root}", nil), "total", absent())
 			}},
-		{Name: "audit: a user's own log", Method: get, Path: usersPath + "/{target}/audit-log?target_id={root_id}", Token: "{root}",
+		{Name: "audit: a user's own log", Method: get, Path: usersPath + "/{target}/audit-log", Token: "{root}",
 			Setup: func(f *fix) {
 				f.user("target", steward.RoleUser)
 				f.must(200, post, usersPath+"/{target}/suspend", "{root}", nil)
 			}, Status: 200, Want: M{"data": length(2), "data.0.action": "user.suspend", "data.1.action": "user.create", "data.0.target_id": "{target}"}},
+		// The route pins the target: another one is refused, not ignored.
+		{Name: "audit: a user's own log refuses another target", Method: get, Path: usersPath + "/{target}/audit-log?target_id={root_id}", Token: "{root}",
+			Setup:  func(f *fix) { f.user("target", steward.RoleUser) },
+			Status: 400, Want: M{"code": "BAD_REQUEST", "details.fields.target_id": "unknown query parameter", "details.unknown": []any{"target_id"}}},
 		{Name: "audit: a user's own log filtered by action", Method: get, Path: usersPath + "/{target}/audit-log?action=user.create", Token: "{root}",
 			Setup: func(f *fix) {
 				f.user("target", steward.RoleUser)

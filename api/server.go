@@ -36,6 +36,12 @@ type Deps struct {
 	// Metrics is where request metrics are registered and what /metrics
 	// serves; nil gets a fresh registry.
 	Metrics *prometheus.Registry
+	// AdminRatePerMinute limits each credential on the admin surface:
+	// 0 is DefaultAdminRatePerMinute, below 0 no limit. AdminRateBurst 0
+	// is ten seconds' worth.
+	AdminRatePerMinute, AdminRateBurst int
+	// Now is the clock of the rate limits; nil is time.Now.
+	Now func() time.Time
 }
 
 type server struct {
@@ -43,6 +49,7 @@ type server struct {
 	log      *slog.Logger
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
+	admin    *adminLimiter
 }
 
 // handler is what every endpoint is: it returns an error and one adapter
@@ -57,7 +64,7 @@ func NewServer(d Deps) http.Handler {
 	if d.Metrics == nil {
 		d.Metrics = prometheus.NewRegistry()
 	}
-	s := &server{Deps: d, log: d.Logger}
+	s := &server{Deps: d, log: d.Logger, admin: newAdminLimiter(d.AdminRatePerMinute, d.AdminRateBurst, d.Now)}
 	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "steward_http_requests_total", Help: "HTTP requests by route and status.",
 	}, []string{"method", "route", "status"})
@@ -78,6 +85,7 @@ func NewServer(d Deps) http.Handler {
 
 // adapt applies the route's authentication and renders a returned error.
 func (s *server) adapt(rt route) http.Handler {
+	query := querySpecFor(rt)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		switch rt.Auth {
@@ -88,6 +96,16 @@ func (s *server) adapt(rt route) http.Handler {
 				return
 			}
 			ctx = context.WithValue(steward.WithActor(ctx, p.Actor), principalKey{}, p)
+			if rt.Auth == authAdmin {
+				if err := s.admin.allow(credentialOf(p)); err != nil {
+					s.writeError(w, r, err)
+					return
+				}
+			}
+		}
+		if err := query.check(r); err != nil {
+			s.writeError(w, r, err)
+			return
 		}
 		if err := rt.Handle(w, r.WithContext(ctx)); err != nil {
 			s.writeError(w, r, err)
@@ -168,6 +186,11 @@ func (s *server) outer(next http.Handler) http.Handler {
 			rid = id.New("req", start)
 		}
 		w.Header().Set("X-Request-ID", rid)
+		// On every answer, errors and /metrics included. A handler whose
+		// answer may be cached (the JWKS) says so itself; everything else
+		// may hold a secret, a token or personal data.
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Header().Set("Cache-Control", "no-store")
 		ip, _, err := net.SplitHostPort(r.RemoteAddr)
 		if err != nil {
 			ip = r.RemoteAddr
@@ -235,7 +258,6 @@ func (w *recorder) WriteHeader(code int) {
 		}
 		if e != nil {
 			w.Header().Del("Content-Type")
-			w.Header().Del("X-Content-Type-Options")
 			w.swallow = true
 			w.wrote, w.status = true, code
 			w.s.writeError(w.ResponseWriter, w.r, e)

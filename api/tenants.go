@@ -119,12 +119,11 @@ func (s *server) deleteTenant(w http.ResponseWriter, r *http.Request) error {
 		b.Reason = r.URL.Query().Get("reason")
 	}
 	tid := r.PathValue("id")
-	if boolParam(r, "purge") {
-		if !boolParam(r, "confirm") {
-			return &steward.Error{Code: steward.CodeConfirmationRequired,
-				Message: "purging erases the tenant, its members, their sessions and keys for good; repeat with confirm=true",
-				Details: map[string]any{"fields": map[string]any{"confirm": "must be true to purge"}}}
-		}
+	purge, err := deleteMode(r, "tenant", "erases the tenant, its members, their sessions and keys, its ledger and usage", "POST /api/v1/admin/tenants/{id}/restore")
+	if err != nil {
+		return err
+	}
+	if purge {
 		res, err := s.Tenants.PurgeTenant(r.Context(), tid, b.Reason)
 		if err != nil {
 			return err
@@ -150,7 +149,7 @@ func (s *server) changePlan(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *server) listPlanChanges(w http.ResponseWriter, r *http.Request) error {
-	p, err := listParams(r)
+	p, err := pageParams(r)
 	if err != nil {
 		return err
 	}

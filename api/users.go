@@ -80,12 +80,11 @@ func (s *server) deleteUser(w http.ResponseWriter, r *http.Request) error {
 		b.Reason = r.URL.Query().Get("reason")
 	}
 	uid := r.PathValue("id")
-	if boolParam(r, "purge") {
-		if !boolParam(r, "confirm") {
-			return &steward.Error{Code: steward.CodeConfirmationRequired,
-				Message: "purging erases the user for good; repeat with confirm=true",
-				Details: map[string]any{"fields": map[string]any{"confirm": "must be true to purge"}}}
-		}
+	purge, err := deleteMode(r, "user", "erases the user with their sessions and keys", "POST /api/v1/admin/users/{id}/restore")
+	if err != nil {
+		return err
+	}
+	if purge {
 		if err := s.Users.PurgeUser(r.Context(), uid, b.Reason); err != nil {
 			return err
 		}

@@ -19,6 +19,8 @@
 # (after stopping the server on SQLite; beside it on PostgreSQL), and prints
 # req/s, p50, p99 and the ratio to the mean hello. Every target is
 # 127.0.0.1; every wrk run is bounded.
+# The admin rate limit is off (STEWARD_ADMIN_RATE_LIMIT=0): one session
+# drives every request, and this measures the ledger, not the limit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -66,7 +68,7 @@ for p in "$PORT" "$HELLO_PORT"; do
 	fi
 done
 steward=(env STEWARD_DB="$DB" STEWARD_ADDR="127.0.0.1:$PORT" STEWARD_BOOTSTRAP_EMAIL="$EMAIL"
-	STEWARD_BOOTSTRAP_PASSWORD="$PASSWORD" STEWARD_LOG_LEVEL=warn "$BENCH_DIR/bin/steward")
+	STEWARD_BOOTSTRAP_PASSWORD="$PASSWORD" STEWARD_LOG_LEVEL=warn STEWARD_ADMIN_RATE_LIMIT=0 "$BENCH_DIR/bin/steward")
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT

@@ -225,7 +225,7 @@ run_backend() {
 	esac
 
 	log "starting steward on $backend"
-	STEWARD_DB=$dsn STEWARD_ADDR=127.0.0.1:$STEWARD_PORT STEWARD_LOG_LEVEL=warn \
+	STEWARD_DB=$dsn STEWARD_ADDR=127.0.0.1:$STEWARD_PORT STEWARD_LOG_LEVEL=warn STEWARD_ADMIN_RATE_LIMIT=0 \
 		STEWARD_BOOTSTRAP_EMAIL=$ADMIN_EMAIL STEWARD_BOOTSTRAP_PASSWORD=$ADMIN_PASSWORD \
 		"$BIN/steward" serve 2>"$BENCH_DIR/steward-$backend.log" &
 	local spid=$!

@@ -2,6 +2,7 @@ package service_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"sync"
@@ -69,10 +70,12 @@ func TestDeductRaceTwoProcesses(t *testing.T) {
 	}
 }
 
-// TestLedgerWriteOutlivesItsCaller: a ledger write shares its transaction
-// with others, so a caller that has gone away (a cancelled context) must
-// not cancel the statements: its write completes and so would theirs.
-func TestLedgerWriteOutlivesItsCaller(t *testing.T) {
+// TestLedgerWriteOfAGoneCaller: a caller that has gone away (a cancelled
+// context) gets its context error and its write is not applied (no batch
+// reached it while it waited); the ledger stays consistent and the next
+// writes go through. (A write a batch has already run commits with it:
+// TestLedgerCallersWatchTheirContext.)
+func TestLedgerWriteOfAGoneCaller(t *testing.T) {
 	apptest.Each(t, func(t *testing.T, a *apptest.App) {
 		sys := apptest.System()
 		tn, err := a.Svc.Tenants.CreateTenant(sys, &steward.TenantCreate{Name: "Gone"})
@@ -81,14 +84,23 @@ func TestLedgerWriteOutlivesItsCaller(t *testing.T) {
 		}
 		gone, cancel := context.WithCancel(sys)
 		cancel()
-		if _, err := a.Svc.Credits.Grant(gone, &steward.GrantInput{TenantID: tn.ID, Amount: 5, Description: "x"}); err != nil {
+		if _, err := a.Svc.Credits.Grant(gone, &steward.GrantInput{TenantID: tn.ID, Amount: 5, Description: "x"}); !errors.Is(err, context.Canceled) {
+			t.Fatalf("grant of a gone caller: %v, want context.Canceled", err)
+		}
+		if b, err := a.Svc.Credits.Balance(sys, tn.ID); err != nil || b.Balance != 0 {
+			t.Fatalf("balance %+v %v: the gone caller's grant must not be applied", b, err)
+		}
+		if _, err := a.Svc.Credits.Grant(sys, &steward.GrantInput{TenantID: tn.ID, Amount: 5, Description: "x"}); err != nil {
 			t.Fatalf("grant: %v", err)
 		}
-		if _, err := a.Svc.Credits.Deduct(gone, &steward.DeductInput{TenantID: tn.ID, Amount: 2, Description: "x"}); err != nil {
-			t.Fatalf("deduct: %v", err)
+		if _, err := a.Svc.Credits.Deduct(gone, &steward.DeductInput{TenantID: tn.ID, Amount: 2, Description: "x"}); !errors.Is(err, context.Canceled) {
+			t.Fatalf("deduct of a gone caller: %v, want context.Canceled", err)
 		}
-		if b, err := a.Svc.Credits.Balance(sys, tn.ID); err != nil || b.Balance != 3 {
+		if b, err := a.Svc.Credits.Balance(sys, tn.ID); err != nil || b.Balance != 5 {
 			t.Fatalf("balance %+v %v", b, err)
+		}
+		if bad, err := a.Svc.Credits.CheckLedger(sys); err != nil || len(bad) != 0 {
+			t.Fatalf("ledger: %+v %v", bad, err)
 		}
 	})
 }

@@ -34,8 +34,8 @@ type idempotency struct{ poll time.Duration }
 // the caller and the endpoint (e.g. "usr_… POST /api/v1/admin/api-keys");
 // request is the request body. The same key with another body is
 // IDEMPOTENCY_KEY_REUSED. A duplicate that arrives while the first still runs
-// waits for its answer. Answers with status 500 or above are not kept, so
-// the client may retry them.
+// waits for its answer. Answers with status 500 or above, and 499 (the
+// client hung up), are not kept, so the client may retry them.
 //
 // The key itself is never stored: records are found by a hash of scope and
 // key, and the stored answer is sealed (AES-256-GCM) under another hash of
@@ -134,7 +134,10 @@ func (s *Idempotency) runIdempotent(ctx context.Context, lookup, seal []byte, fn
 	// The outcome is recorded even if the client has gone away.
 	ctx = context.WithoutCancel(ctx)
 	err := s.update(ctx, func(tx store.Tx) error {
-		if ans.Status >= 500 {
+		// 499: the client hung up mid-request, so the outcome is not
+		// known to it; a retry must run again (a ledger write then
+		// replays from its own idempotency key).
+		if ans.Status >= 500 || ans.Status == 499 {
 			return tx.DeleteIdempotency(ctx, lookup)
 		}
 		rec, err := tx.GetIdempotency(ctx, lookup)

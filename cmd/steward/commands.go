@@ -180,9 +180,10 @@ func serve(ctx context.Context, cfg config, svc *service.Service, st store.Store
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	adminRate, adminBurst := cfg.adminRate()
 	handler := api.NewServer(api.Deps{
 		Users: svc.Users, Sessions: svc.Sessions, Audit: svc.Audit, Auth: svc.Auth, Keys: svc.Keys, Tenants: svc.Tenants, Credits: svc.Credits, Idem: svc.Idempotency,
-		Ready: st.Ping, Logger: log, Metrics: reg,
+		Ready: st.Ping, Logger: log, Metrics: reg, AdminRatePerMinute: adminRate, AdminRateBurst: adminBurst,
 	})
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

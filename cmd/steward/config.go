@@ -1,15 +1,18 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/stewardhq/steward"
+	"github.com/stewardhq/steward/api"
 )
 
 // config is every setting, read from flags with environment fallbacks.
@@ -25,6 +28,9 @@ type config struct {
 	UserKeyScopes     []string
 	KeyPurposes       []string
 	PlansFile         string
+	AdminRateLimit    int // admin requests per credential per minute; 0 = no limit
+	AdminRateBurst    int // 0 = ten seconds' worth
+	envErrs           []error
 }
 
 // bindConfig registers the flags; an environment variable fills a flag the
@@ -48,6 +54,21 @@ func bindConfig(cmd *cobra.Command, getenv func(string) string, c *config) {
 		"scopes end users' keys may carry, comma-separated (STEWARD_USER_KEY_SCOPES; default read,write)")
 	f.StringSliceVar(&c.KeyPurposes, "key-purposes", list(getenv("STEWARD_KEY_PURPOSES")),
 		"purposes a key may name, comma-separated (STEWARD_KEY_PURPOSES; default api,automation,ci,integration,internal,testing)")
+	envInt := func(name string, def int) int {
+		v := getenv(name)
+		if v == "" {
+			return def
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			c.envErrs = append(c.envErrs, fmt.Errorf("%s=%q: want a whole number, 0 or more", name, v))
+		}
+		return n
+	}
+	f.IntVar(&c.AdminRateLimit, "admin-rate-limit", envInt("STEWARD_ADMIN_RATE_LIMIT", api.DefaultAdminRatePerMinute),
+		"admin requests one credential may make per minute, per replica; 0 turns the limit off (STEWARD_ADMIN_RATE_LIMIT)")
+	f.IntVar(&c.AdminRateBurst, "admin-rate-burst", envInt("STEWARD_ADMIN_RATE_BURST", 0),
+		"admin requests one credential may make at once; 0 is ten seconds' worth of the limit (STEWARD_ADMIN_RATE_BURST)")
 	f.StringVar(&c.PlansFile, "plans", env("STEWARD_PLANS", ""),
 		"JSON file with the plan catalogue (STEWARD_PLANS; default the built-in free, starter, pro, scale)")
 }
@@ -68,6 +89,15 @@ func (c *config) plans() ([]*steward.Plan, error) {
 	return plans, nil
 }
 
+// adminRate is the admin limit as api.Deps takes it (there, 0 is the
+// default and below 0 is off).
+func (c *config) adminRate() (perMinute, burst int) {
+	if c.AdminRateLimit == 0 {
+		return -1, 0
+	}
+	return c.AdminRateLimit, c.AdminRateBurst
+}
+
 // list splits a comma-separated setting, dropping empty items.
 func list(v string) []string {
 	var out []string
@@ -80,6 +110,12 @@ func list(v string) []string {
 }
 
 func (c *config) validate() error {
+	if err := errors.Join(c.envErrs...); err != nil {
+		return err
+	}
+	if c.AdminRateLimit < 0 || c.AdminRateBurst < 0 {
+		return fmt.Errorf("--admin-rate-limit and --admin-rate-burst: want 0 or more")
+	}
 	if c.KeyPrefix == "" || len(c.KeyPrefix) > 16 || strings.ContainsAny(c.KeyPrefix, "_ ") {
 		return fmt.Errorf("key prefix %q: 1-16 characters without '_' or spaces", c.KeyPrefix)
 	}

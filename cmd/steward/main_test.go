@@ -279,3 +279,66 @@ func TestDoctorChecksTheLedger(t *testing.T) {
 		t.Fatalf("doctor on a broken ledger: %v\n%s", err, out.String())
 	}
 }
+
+// TestAdminRateLimitSetting: STEWARD_ADMIN_RATE_LIMIT and _BURST reach the
+// admin surface (429 with Retry-After past the burst); 0 turns it off; a
+// malformed value stops the start naming the variable.
+func TestAdminRateLimitSetting(t *testing.T) {
+	dir := t.TempDir()
+	admin := func(url, tok string) *http.Response {
+		req, _ := http.NewRequest(http.MethodGet, url+"/api/v1/admin/plans", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	token := func(url string) string {
+		body, _ := json.Marshal(map[string]string{"email": "ops@example.com", "password": "rate-test-password"})
+		resp, err := http.Post(url+"/api/v1/auth/login", "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var lr struct {
+			SessionToken string `json:"session_token"`
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&lr)
+		return lr.SessionToken
+	}
+	env := map[string]string{"STEWARD_DB": "sqlite:" + filepath.Join(dir, "s.db"), "STEWARD_BOOTSTRAP_EMAIL": "ops@example.com",
+		"STEWARD_BOOTSTRAP_PASSWORD": "rate-test-password", "STEWARD_ADMIN_RATE_LIMIT": "1", "STEWARD_ADMIN_RATE_BURST": "2"}
+	url, _, stop := boot(t, env)
+	tok := token(url)
+	for i := range 2 {
+		if r := admin(url, tok); r.StatusCode != 200 {
+			t.Fatalf("request %d: %d", i+1, r.StatusCode)
+		}
+	}
+	if r := admin(url, tok); r.StatusCode != 429 || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("past the burst of 2 at 1 a minute: %d, Retry-After %q", r.StatusCode, r.Header.Get("Retry-After"))
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	env["STEWARD_ADMIN_RATE_LIMIT"] = "0"
+	url, _, stop = boot(t, env)
+	tok = token(url)
+	for i := range 5 {
+		if r := admin(url, tok); r.StatusCode != 200 {
+			t.Fatalf("limit off, request %d: %d", i+1, r.StatusCode)
+		}
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	env["STEWARD_ADMIN_RATE_LIMIT"] = "lots"
+	err := run(context.Background(), []string{"serve", "--addr", "127.0.0.1:0"}, func(k string) string { return env[k] }, nil, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "STEWARD_ADMIN_RATE_LIMIT") {
+		t.Fatalf("a malformed limit: %v", err)
+	}
+}

@@ -49,6 +49,8 @@ type App struct {
 // Options tweak the service.
 type Options struct {
 	Service func(*service.Config)
+	// API tweaks the HTTP layer's dependencies (its Now is the fake clock).
+	API func(*api.Deps)
 }
 
 // New boots an app on backend b.
@@ -71,8 +73,14 @@ func New(t testing.TB, b testdb.Backend, opts ...Options) *App {
 	if _, _, err := svc.Bootstrap(ctx, "root@example.com", Password); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(api.NewServer(api.Deps{Users: svc.Users, Sessions: svc.Sessions, Audit: svc.Audit, Auth: svc.Auth, Keys: svc.Keys, Tenants: svc.Tenants, Credits: svc.Credits, Idem: svc.Idempotency,
-		Ready: st.Ping, Logger: log}))
+	deps := api.Deps{Users: svc.Users, Sessions: svc.Sessions, Audit: svc.Audit, Auth: svc.Auth, Keys: svc.Keys, Tenants: svc.Tenants, Credits: svc.Credits, Idem: svc.Idempotency,
+		Ready: st.Ping, Logger: log, Now: clk.Now}
+	for _, o := range opts {
+		if o.API != nil {
+			o.API(&deps)
+		}
+	}
+	srv := httptest.NewServer(api.NewServer(deps))
 	t.Cleanup(srv.Close)
 	a := &App{T: t, Backend: b, Store: st, Svc: svc, Clock: clk, Server: srv}
 	a.Root, a.RootToken = a.Login("root@example.com")
