@@ -72,6 +72,9 @@ func optionalTime(v *string, field string) (*time.Time, error) {
 	if err != nil {
 		return nil, badRequest(field+" must be an RFC 3339 time", map[string]any{field: "must be an RFC 3339 time"})
 	}
+	if msg := steward.CheckTime(t); msg != "" {
+		return nil, steward.FieldError(field, msg)
+	}
 	return &t, nil
 }
 

@@ -1,9 +1,12 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -15,12 +18,46 @@ import (
 // MaxBodyBytes is the largest request body accepted (413 beyond).
 const MaxBodyBytes = 1 << 20
 
+// writeJSON encodes v before anything is written, so that a value JSON
+// cannot encode (a time past year 9999, say) becomes a logged 500 INTERNAL
+// with a body, never a status with an empty or cut-off body.
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		encodeFailed(w, fmt.Errorf("encoding the %d answer: %w", status, err))
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// encodeFailed answers 500 INTERNAL for an answer that could not be encoded
+// and logs why, through the server's logger when w is (or wraps) the
+// request's recorder. The idempotency capture does not wrap it; there the
+// default logger gets the cause, and the answer (a 5xx, never kept) still
+// carries the flat error shape.
+func encodeFailed(w http.ResponseWriter, err error) {
+	for x := w; x != nil; {
+		if rec, ok := x.(*recorder); ok {
+			rec.s.writeError(w, rec.r, err)
+			return
+		}
+		u, ok := x.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			break
+		}
+		x = u.Unwrap()
+	}
+	rid := w.Header().Get("X-Request-ID")
+	slog.Error("internal error", "err", err, "request_id", rid)
+	body, _ := json.Marshal(errorBody{Code: steward.CodeInternal,
+		Message: "internal error; quote the request id when reporting it", Details: map[string]any{}, RequestID: rid})
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusInternalServerError)
+	_, _ = w.Write(append(body, '\n'))
 }
 
 func badRequest(msg string, fields map[string]any) error {
@@ -56,7 +93,7 @@ func decode(r *http.Request, v any, optional bool) error {
 	if dec.More() {
 		return badRequest("unexpected data after the JSON object", nil)
 	}
-	return nil
+	return checkBody(body, v)
 }
 
 // readBody reads the whole body, up to MaxBodyBytes.
@@ -139,6 +176,9 @@ func timeParam(r *http.Request, name string) (*time.Time, error) {
 	t, err := time.Parse(time.RFC3339Nano, v)
 	if err != nil {
 		return nil, badRequest(name+" must be an RFC 3339 time", map[string]any{name: "must be an RFC 3339 time"})
+	}
+	if msg := steward.CheckTime(t); msg != "" {
+		return nil, steward.FieldError(name, msg)
 	}
 	t = t.UTC()
 	return &t, nil
