@@ -94,10 +94,11 @@ func invalidUTF8Field(body []byte) string {
 			continue
 		case string:
 			if top != nil && top.object && top.wantKey {
-				top.key, top.wantKey = t, false
-				if bad {
+				if bad { // name the object holding the key
+					stack = stack[:len(stack)-1]
 					return path()
 				}
+				top.key, top.wantKey = t, false
 				continue
 			}
 		}
