@@ -21,7 +21,7 @@ import (
 // params): nesting depth and encoded size.
 const (
 	MaxJSONDepth = 32
-	MaxJSONBytes = 64 << 10
+	MaxJSONBytes = 16 << 10
 )
 
 // The supported range of times, in UTC: from the Unix epoch to the last
