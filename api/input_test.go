@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stewardhq/steward"
 	"github.com/stewardhq/steward/internal/apptest"
@@ -253,6 +254,28 @@ func TestAnswerEncodingFailure(t *testing.T) {
 		r := f.do(get, keysPath, "{root}", nil)
 		if r.Status != http.StatusInternalServerError || r.Get("code") != steward.CodeInternal || r.Get("request_id") == "" {
 			t.Fatalf("got %d %s, want 500 INTERNAL with a request id", r.Status, r.Raw)
+		}
+	})
+}
+
+// TestUserAgentStored: a User-Agent with bytes that are not UTF-8, or one
+// long enough to be cut inside a character, is stored valid (it was a 500
+// on PostgreSQL at login, where the session keeps it).
+func TestUserAgentStored(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, a *apptest.App) {
+		f := newFix(t, a)
+		f.user("ua", steward.RoleUser)
+		for _, ua := range []string{"agent\xff\xfe", "x" + strings.Repeat("é", 400)} {
+			r := f.do(post, "/api/v1/auth/login", "", M{"email": "{ua_email}", "password": apptest.Password},
+				map[string]string{"User-Agent": ua})
+			if r.Status != http.StatusOK {
+				t.Fatalf("login with User-Agent %.20q: %d %s", ua, r.Status, r.Raw)
+			}
+			p, err := a.Svc.Authenticate(context.Background(), str(r, "session_token"))
+			f.ok(err)
+			if got := p.Session.UserAgent; !utf8.ValidString(got) || len(got) > 512 {
+				t.Errorf("stored user agent %q is not valid UTF-8 of at most 512 bytes", got)
+			}
 		}
 	})
 }
