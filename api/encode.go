@@ -88,6 +88,11 @@ func decode(r *http.Request, v any, optional bool) error {
 	dec := json.NewDecoder(strings.NewReader(string(body)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
+		var tm *time.ParseError
+		if errors.As(err, &tm) { // the error does not say which field: find the value
+			field := findField(body, func(_ []byte, s string) bool { return s == tm.Value })
+			return badRequest(field+" must be an RFC 3339 time", map[string]any{field: "must be an RFC 3339 time"})
+		}
 		return decodeError(err)
 	}
 	if dec.More() {
@@ -112,7 +117,6 @@ func readBody(r *http.Request) ([]byte, error) {
 func decodeError(err error) error {
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
-	var tm *time.ParseError
 	switch {
 	case errors.As(err, &syn):
 		return badRequest("malformed JSON at byte "+strconv.FormatInt(syn.Offset, 10), nil)
@@ -128,8 +132,6 @@ func decodeError(err error) error {
 			field = "body"
 		}
 		return badRequest(field+" must be of type "+typ.Type.String(), map[string]any{field: "must be of type " + jsonType(typ.Type.String())})
-	case errors.As(err, &tm):
-		return badRequest("a time is not RFC 3339", map[string]any{"time": "must be an RFC 3339 time"})
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 		return badRequest("unknown field "+name, map[string]any{name: "unknown field"})

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -88,6 +89,27 @@ func TestInvalidUTF8Field(t *testing.T) {
 	} {
 		if got := invalidUTF8Field([]byte(c.body)); got != c.want {
 			t.Errorf("invalidUTF8Field(%q) = %q, want %q", c.body, got, c.want)
+		}
+	}
+}
+
+func TestUnparsableTimeNamesTheField(t *testing.T) {
+	for _, c := range []struct{ body, want string }{
+		{`{"tenant_id":"t","amount":1,"description":"d","expires_at":"10000-01-01T00:00:00Z"}`, "expires_at"},
+		{`{"events":[{"id":"a","occurred_at":"2026-01-01T00:00:00Z"},{"id":"b","occurred_at":"yesterday"}]}`, "events[1].occurred_at"},
+	} {
+		r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(c.body))
+		var v struct {
+			steward.GrantInput
+			Events []steward.UsageEventInput `json:"events"`
+		}
+		err := decode(r, &v, false)
+		var e *steward.Error
+		if !errors.As(err, &e) || e.Code != steward.CodeBadRequest {
+			t.Fatalf("%s: got %v, want BAD_REQUEST", c.body, err)
+		}
+		if fields, _ := e.Details["fields"].(map[string]any); fields[c.want] == nil {
+			t.Errorf("%s: fields %v do not name %s", c.body, e.Details["fields"], c.want)
 		}
 	}
 }

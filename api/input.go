@@ -31,6 +31,14 @@ func checkBody(body []byte, v any) error {
 // invalidUTF8Field names the field whose string holds the first invalid
 // UTF-8 in body ("body" when it cannot tell). body is valid JSON.
 func invalidUTF8Field(body []byte) string {
+	return findField(body, func(raw []byte, _ string) bool { return !utf8.Valid(raw) })
+}
+
+// findField walks the JSON text body and names the field of the first
+// string (value or object key) for which match is true, given the
+// token's raw bytes and its decoded text: "metadata.a[2].b". A matching key
+// names the object that holds it. "body" when nothing matches.
+func findField(body []byte, match func(raw []byte, s string) bool) string {
 	type frame struct {
 		object  bool
 		key     string
@@ -71,14 +79,7 @@ func invalidUTF8Field(body []byte) string {
 		before := dec.InputOffset()
 		tok, err := dec.Token()
 		if err != nil {
-			return path()
-		}
-		// The bytes between the offsets are the token with ASCII
-		// separators around it, so they are valid exactly when it is.
-		bad := !utf8.Valid(body[before:dec.InputOffset()])
-		top := (*frame)(nil)
-		if n := len(stack); n > 0 {
-			top = stack[n-1]
+			return "body"
 		}
 		switch t := tok.(type) {
 		case json.Delim:
@@ -93,17 +94,20 @@ func invalidUTF8Field(body []byte) string {
 			}
 			continue
 		case string:
-			if top != nil && top.object && top.wantKey {
-				if bad { // name the object holding the key
-					stack = stack[:len(stack)-1]
+			// The bytes between the offsets are the token with ASCII
+			// separators around it.
+			hit := match(body[before:dec.InputOffset()], t)
+			if n := len(stack); n > 0 && stack[n-1].object && stack[n-1].wantKey {
+				if hit {
+					stack = stack[:n-1]
 					return path()
 				}
-				top.key, top.wantKey = t, false
+				stack[n-1].key, stack[n-1].wantKey = t, false
 				continue
 			}
-		}
-		if bad {
-			return path()
+			if hit {
+				return path()
+			}
 		}
 		next()
 	}
