@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"net/http"
 	"time"
@@ -72,6 +73,9 @@ func optionalTime(v *string, field string) (*time.Time, error) {
 	if err != nil {
 		return nil, badRequest(field+" must be an RFC 3339 time", map[string]any{field: "must be an RFC 3339 time"})
 	}
+	if msg := steward.CheckTime(t); msg != "" {
+		return nil, steward.FieldError(field, msg)
+	}
 	return &t, nil
 }
 
@@ -140,6 +144,12 @@ func (s *server) keyStats(w http.ResponseWriter, r *http.Request) error {
 func (s *server) verifyKey(w http.ResponseWriter, r *http.Request) error {
 	var in steward.VerifyRequest
 	if err := decode(r, &in, false); err != nil {
+		// A key that breaks the text rule names no key that can exist: it
+		// gets the verify answer (always 200), not a 422.
+		if onlyFieldInvalid(err, "key") {
+			writeJSON(w, http.StatusOK, &steward.VerifyResult{Code: steward.VerifyNotFound, Scopes: []steward.Permission{}})
+			return nil
+		}
 		return err
 	}
 	res, err := s.Keys.VerifyKey(r.Context(), &in)
@@ -222,4 +232,16 @@ func (c *capture) Write(b []byte) (int, error) {
 		c.status = http.StatusOK
 	}
 	return c.buf.Write(b)
+}
+
+// onlyFieldInvalid reports whether err is a validation failure of field and
+// of no other.
+func onlyFieldInvalid(err error, field string) bool {
+	var e *steward.Error
+	if !errors.As(err, &e) || e.Code != steward.CodeValidation {
+		return false
+	}
+	fields, _ := e.Details["fields"].(map[string]any)
+	_, ok := fields[field]
+	return ok && len(fields) == 1
 }

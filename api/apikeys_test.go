@@ -1104,6 +1104,8 @@ func keyVerifyScenarios() []scenario {
 			M{"key": "stw_u_" + strings.Repeat("Q", 43)}, func(f *fix) M { return notFoundVerdict }),
 		sc("NOT_FOUND for text that is not a key", func(f *fix) { f.verifier() },
 			M{"key": "not a key at all", "ip": "203.0.113.5", "scope": "read"}, func(f *fix) M { return notFoundVerdict }),
+		sc("NOT_FOUND for a key holding NUL and control characters (the input rule does not turn it into a 422)", func(f *fix) { f.verifier() },
+			M{"key": "stw_u_\x00" + strings.Repeat("Q", 40) + "\x01"}, func(f *fix) M { return notFoundVerdict }),
 		sc("NOT_FOUND for a key of another prefix", func(f *fix) { owner(f); userKey(f, nil) },
 			M{"key": "{k_key}x"}, func(f *fix) M { return notFoundVerdict }),
 		sc("NOT_FOUND for a session token", func(f *fix) { f.verifier() },

@@ -1,9 +1,12 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -15,12 +18,46 @@ import (
 // MaxBodyBytes is the largest request body accepted (413 beyond).
 const MaxBodyBytes = 1 << 20
 
+// writeJSON encodes v before anything is written, so that a value JSON
+// cannot encode (a time past year 9999, say) becomes a logged 500 INTERNAL
+// with a body, never a status with an empty or cut-off body.
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		encodeFailed(w, fmt.Errorf("encoding the %d answer: %w", status, err))
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// encodeFailed answers 500 INTERNAL for an answer that could not be encoded
+// and logs why, through the server's logger when w is (or wraps) the
+// request's recorder. The idempotency capture does not wrap it; there the
+// default logger gets the cause, and the answer (a 5xx, never kept) still
+// carries the flat error shape.
+func encodeFailed(w http.ResponseWriter, err error) {
+	for x := w; x != nil; {
+		if rec, ok := x.(*recorder); ok {
+			rec.s.writeError(w, rec.r, err)
+			return
+		}
+		u, ok := x.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			break
+		}
+		x = u.Unwrap()
+	}
+	rid := w.Header().Get("X-Request-ID")
+	slog.Error("internal error", "err", err, "request_id", rid)
+	body, _ := json.Marshal(errorBody{Code: steward.CodeInternal,
+		Message: "internal error; quote the request id when reporting it", Details: map[string]any{}, RequestID: rid})
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusInternalServerError)
+	_, _ = w.Write(append(body, '\n'))
 }
 
 func badRequest(msg string, fields map[string]any) error {
@@ -51,12 +88,17 @@ func decode(r *http.Request, v any, optional bool) error {
 	dec := json.NewDecoder(strings.NewReader(string(body)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
+		var tm *time.ParseError
+		if errors.As(err, &tm) { // the error does not say which field: find the value
+			field := findField(body, func(_ []byte, s string) bool { return s == tm.Value })
+			return badRequest(field+" must be an RFC 3339 time", map[string]any{field: "must be an RFC 3339 time"})
+		}
 		return decodeError(err)
 	}
 	if dec.More() {
 		return badRequest("unexpected data after the JSON object", nil)
 	}
-	return nil
+	return checkBody(body, v)
 }
 
 // readBody reads the whole body, up to MaxBodyBytes.
@@ -75,7 +117,6 @@ func readBody(r *http.Request) ([]byte, error) {
 func decodeError(err error) error {
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
-	var tm *time.ParseError
 	switch {
 	case errors.As(err, &syn):
 		return badRequest("malformed JSON at byte "+strconv.FormatInt(syn.Offset, 10), nil)
@@ -91,8 +132,6 @@ func decodeError(err error) error {
 			field = "body"
 		}
 		return badRequest(field+" must be of type "+typ.Type.String(), map[string]any{field: "must be of type " + jsonType(typ.Type.String())})
-	case errors.As(err, &tm):
-		return badRequest("a time is not RFC 3339", map[string]any{"time": "must be an RFC 3339 time"})
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 		return badRequest("unknown field "+name, map[string]any{name: "unknown field"})
@@ -147,6 +186,9 @@ func timeParam(r *http.Request, name string) (*time.Time, error) {
 	t, err := time.Parse(time.RFC3339Nano, v)
 	if err != nil {
 		return nil, badRequest(name+" must be an RFC 3339 time", map[string]any{name: "must be an RFC 3339 time"})
+	}
+	if msg := steward.CheckTime(t); msg != "" {
+		return nil, steward.FieldError(name, msg)
 	}
 	t = t.UTC()
 	return &t, nil

@@ -86,6 +86,7 @@ func NewServer(d Deps) http.Handler {
 // adapt applies the route's authentication and renders a returned error.
 func (s *server) adapt(rt route) http.Handler {
 	query := querySpecFor(rt)
+	wildcards := pathWildcards(rt.Pattern)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		switch rt.Auth {
@@ -104,6 +105,10 @@ func (s *server) adapt(rt route) http.Handler {
 			}
 		}
 		if err := query.check(r); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if err := checkRequest(r, wildcards); err != nil {
 			s.writeError(w, r, err)
 			return
 		}
@@ -196,7 +201,7 @@ func (s *server) outer(next http.Handler) http.Handler {
 			ip = r.RemoteAddr
 		}
 		ctx := context.WithValue(r.Context(), requestIDKey{}, rid)
-		ctx = steward.WithRequestInfo(ctx, steward.RequestInfo{RequestID: rid, IP: ip, UserAgent: truncate(r.UserAgent(), 512)})
+		ctx = steward.WithRequestInfo(ctx, steward.RequestInfo{RequestID: rid, IP: ip, UserAgent: headerText(r.UserAgent(), 512)})
 		r = r.WithContext(ctx)
 		rw := &recorder{ResponseWriter: w, s: s, r: r}
 		defer func() {
@@ -286,10 +291,3 @@ func (w *recorder) Flush() {
 }
 
 func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
-}

@@ -2,7 +2,6 @@ package api
 
 import (
 	"net/http"
-	"time"
 
 	"github.com/stewardhq/steward"
 )
@@ -122,12 +121,9 @@ func (s *server) banUser(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	in := steward.BanInput{Reason: b.Reason}
-	if b.ExpiresAt != nil && *b.ExpiresAt != "" {
-		t, err := time.Parse(time.RFC3339Nano, *b.ExpiresAt)
-		if err != nil {
-			return badRequest("expires_at must be an RFC 3339 time", map[string]any{"expires_at": "must be an RFC 3339 time"})
-		}
-		in.ExpiresAt = &t
+	var err error
+	if in.ExpiresAt, err = optionalTime(b.ExpiresAt, "expires_at"); err != nil {
+		return err
 	}
 	return s.userResult(w)(s.Users.BanUser(r.Context(), r.PathValue("id"), in))
 }

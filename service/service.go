@@ -333,7 +333,8 @@ func decodeCursor(c string) (string, error) {
 		return "", nil
 	}
 	b, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil || len(b) == 0 || len(b) > 128 {
+	// The decoded key reaches the database: it follows the text rule too.
+	if err != nil || len(b) == 0 || len(b) > 128 || steward.CheckText(string(b), false) != "" {
 		return "", errBadCursor()
 	}
 	return string(b), nil
