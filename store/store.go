@@ -43,6 +43,8 @@ type Store interface {
 // until the transaction ends (SELECT … FOR UPDATE on PostgreSQL; SQLite's single
 // writer serialises write transactions already), so read-modify-write is safe.
 type Queries interface {
+	AuditCheckpointQueries
+
 	GetUser(ctx context.Context, id string) (*steward.User, error)
 	GetUserByEmail(ctx context.Context, email string) (*steward.User, error)
 	GetUserByUsername(ctx context.Context, username string) (*steward.User, error)
@@ -149,6 +151,7 @@ type Queries interface {
 // Tx is one write transaction.
 type Tx interface {
 	Queries
+	AuditCheckpointWrites
 
 	// CreateUser inserts u; a taken email or username is a *DuplicateError.
 	CreateUser(ctx context.Context, u *steward.User) error
@@ -262,4 +265,21 @@ type Tx interface {
 // other processes (PostgreSQL behind several replicas) must not implement it.
 type Generational interface {
 	Generation() uint64
+}
+
+// AuditCheckpointQueries read the signed checkpoints of the audit chain's head.
+type AuditCheckpointQueries interface {
+	// ListAuditCheckpoints returns up to limit checkpoints, id descending
+	// (newest first), with id below before when before is not "".
+	ListAuditCheckpoints(ctx context.Context, before string, limit int) ([]*steward.AuditCheckpoint, error)
+	// LatestAuditCheckpoint returns the checkpoint with the highest seq (of
+	// those, the highest id); ErrNotFound when there is none.
+	LatestAuditCheckpoint(ctx context.Context) (*steward.AuditCheckpoint, error)
+}
+
+// AuditCheckpointWrites store signed checkpoints. Checkpoints are never
+// updated or deleted by Steward.
+type AuditCheckpointWrites interface {
+	// InsertAuditCheckpoint stores c; a taken id is a *DuplicateError.
+	InsertAuditCheckpoint(ctx context.Context, c *steward.AuditCheckpoint) error
 }
