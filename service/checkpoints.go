@@ -190,7 +190,7 @@ func checkCheckpoint(c *steward.AuditCheckpoint, pubs map[string]ed25519.PublicK
 	}
 	pub, ok := pubs[c.KeyID]
 	if !ok {
-		return fmt.Sprintf("it names signing key %s, which is not in the signing key table", c.KeyID)
+		return fmt.Sprintf("it names signing key %s, which is not a trusted key of the signing key table", c.KeyID)
 	}
 	payload, err := obj.Verify(pub)
 	if err != nil {
@@ -261,16 +261,27 @@ func (s *Service) allCheckpoints(ctx context.Context) ([]*steward.AuditCheckpoin
 	return all, nil
 }
 
-// publicKeys maps every stored signing key's id to its public half, read
-// from the table rather than the ring, so that `steward doctor` verifies
-// without starting the service or knowing the secret key.
+// publicKeys maps the id of every signing key Steward can vouch for to its
+// public half, read from the table rather than the ring, so that `steward
+// doctor` verifies without starting the service. With a secret configured
+// only keys that open count (see Service.open); without one, the public
+// halves are taken as stored.
 func (s *Service) publicKeys(ctx context.Context) (map[string]ed25519.PublicKey, error) {
 	keys, err := s.store.ListSigningKeys(ctx)
 	if err != nil {
 		return nil, err
 	}
+	checked := s.cfg.SecretKey != nil || s.cfg.SecretKeyPrevious != nil
 	out := make(map[string]ed25519.PublicKey, len(keys))
 	for _, k := range keys {
+		if checked {
+			priv, err := s.open(k)
+			if err != nil {
+				continue
+			}
+			out[k.ID] = priv.Public().(ed25519.PublicKey)
+			continue
+		}
 		pub, err := publicKeyOf(k)
 		if err != nil {
 			return nil, fmt.Errorf("signing key %s: %w", k.ID, err)

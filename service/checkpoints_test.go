@@ -291,7 +291,7 @@ func TestCheckpointForgeriesAreReported(t *testing.T) {
 		if err := a.Store.Update(ctx, func(tx store.Tx) error { return tx.InsertAuditCheckpoint(ctx, &other) }); err != nil {
 			t.Fatal(err)
 		}
-		wantBreak(t, "an unknown key", verifyChain(t, a), real.Seq, other.ID, "not in the signing key table")
+		wantBreak(t, "an unknown key", verifyChain(t, a), real.Seq, other.ID, "not a trusted key of the signing key table")
 		a.Backend.Exec(t, a.Store, sqlFor(a, "DELETE FROM audit_checkpoints WHERE id = ?"), other.ID)
 
 		// Deleting the real checkpoint is seen through its audit entry.

@@ -38,9 +38,9 @@ type keyRing struct {
 }
 
 // ringKey is a signing key as the ring holds it: the private half in the
-// clear (nil when this process cannot decrypt it, for instance a key that a
-// replica with a newer secret created) and the public half, which never
-// needs the secret.
+// clear and the public half. Private is nil when this process cannot open
+// the key (see Service.open): sealed with a secret it lacks, or not written
+// by Steward; such a key neither signs, verifies nor is published.
 type ringKey struct {
 	ID        string
 	Public    ed25519.PublicKey
@@ -133,8 +133,8 @@ func (k *keyRing) ensure(ctx context.Context) error {
 }
 
 // reload reads the key set. A key already held keeps its decrypted private
-// half; a new one is decrypted, and one that cannot be (another replica
-// sealed it with a secret this one lacks) is kept for verification only and
+// half (so a replica still on the old secret during a rotation signs on); a
+// new one is opened, and one that cannot be is left out of use and
 // reported once in the log.
 func (k *keyRing) reload(ctx context.Context) error {
 	stored, err := k.s.store.ListSigningKeys(ctx)
@@ -157,7 +157,7 @@ func (k *keyRing) reload(ctx context.Context) error {
 		if h := held[sk.ID]; h != nil && h.Private != nil && h.Public.Equal(pub) {
 			key.Private = h.Private
 		} else {
-			key.Private, _, key.openErr = k.s.unwrap(sk)
+			key.Private, key.openErr = k.s.open(sk)
 		}
 		keys = append(keys, key)
 	}
@@ -177,7 +177,7 @@ func (k *keyRing) reload(ctx context.Context) error {
 	}
 	k.mu.Unlock()
 	if len(report) > 0 {
-		k.s.log.ErrorContext(ctx, "cannot decrypt signing keys: this process verifies with them but cannot sign with them",
+		k.s.log.ErrorContext(ctx, "signing keys left out: this process cannot open them, so it neither signs nor verifies with them",
 			"err", errors.Join(report...))
 	}
 	return nil
@@ -212,7 +212,7 @@ func (k *keyRing) find(ctx context.Context, kid string) (ed25519.PublicKey, bool
 		k.mu.RLock()
 		defer k.mu.RUnlock()
 		for _, key := range k.keys {
-			if key.ID == kid {
+			if key.ID == kid && key.Private != nil {
 				return key.Public, true, k.reloaded
 			}
 		}
@@ -343,7 +343,7 @@ func (s *Service) JWKS(ctx context.Context) ([]byte, error) {
 	set := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{}}
 	now := s.now()
 	for _, k := range s.keys.keys {
-		if k.RetiredAt != nil && now.Sub(*k.RetiredAt) > s.cfg.AccessTokenTTL {
+		if k.Private == nil || k.RetiredAt != nil && now.Sub(*k.RetiredAt) > s.cfg.AccessTokenTTL {
 			continue
 		}
 		set.Keys = append(set.Keys, jose.JSONWebKey{Key: k.Public,

@@ -40,6 +40,7 @@ var (
 	errSecretMissing = errors.New("it is encrypted at rest and no secret key is configured: set STEWARD_SECRET_KEY to the secret it was sealed with")
 	errSecretWrong   = errors.New("it is encrypted at rest and neither STEWARD_SECRET_KEY nor STEWARD_SECRET_KEY_PREVIOUS decrypts it (wrong secret?)")
 	errKeyMalformed  = errors.New("stored key is neither a plaintext Ed25519 key nor a sealed one")
+	errKeyNotSealed  = errors.New("it is stored in plaintext although STEWARD_SECRET_KEY is set, so Steward did not write it: not trusted")
 )
 
 // ParseSecretKey decodes a key-encryption key: 32 random bytes in base64
@@ -145,6 +146,18 @@ func (s *Service) unwrap(k *steward.SigningKey) (ed25519.PrivateKey, keySource, 
 	return nil, 0, errSecretWrong
 }
 
+// open returns the private half of a stored key that Steward can vouch for.
+// With a secret key configured, sealing also authenticates: a key someone
+// put into the table without the secret does not open, and a plaintext one
+// is refused, so it neither verifies tokens or checkpoints nor is published.
+func (s *Service) open(k *steward.SigningKey) (ed25519.PrivateKey, error) {
+	priv, from, err := s.unwrap(k)
+	if err == nil && from == fromPlaintext && s.cfg.SecretKey != nil {
+		return nil, errKeyNotSealed
+	}
+	return priv, err
+}
+
 // seal brings every stored key to the form the configuration asks for:
 // sealed with SecretKey when it is set (plaintext keys and keys sealed with
 // SecretKeyPrevious are re-sealed), plaintext when it is not (keys sealed
@@ -189,7 +202,8 @@ type SigningKeyReport struct {
 }
 
 // CheckSigningKeys opens every stored signing key with the configured
-// secrets without changing anything.
+// secrets without changing anything: a key that does not open, or a
+// plaintext one while a secret is set, is a problem.
 func (s *Service) CheckSigningKeys(ctx context.Context) (*SigningKeyReport, error) {
 	keys, err := s.store.ListSigningKeys(ctx)
 	if err != nil {
@@ -200,7 +214,7 @@ func (s *Service) CheckSigningKeys(ctx context.Context) (*SigningKeyReport, erro
 		if isSealed(k.PrivateKey) {
 			r.Sealed++
 		}
-		if _, _, err := s.unwrap(k); err != nil {
+		if _, err := s.open(k); err != nil {
 			r.Problems = append(r.Problems, fmt.Sprintf("signing key %s: %v", k.ID, err))
 		}
 	}

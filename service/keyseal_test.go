@@ -10,11 +10,15 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
 
 	"github.com/stewardhq/steward"
 	"github.com/stewardhq/steward/internal/apptest"
 	"github.com/stewardhq/steward/internal/password"
 	"github.com/stewardhq/steward/service"
+	"github.com/stewardhq/steward/store"
 )
 
 func newSecret(t *testing.T) []byte {
@@ -205,4 +209,72 @@ func TestParseSecretKey(t *testing.T) {
 			t.Errorf("ParseSecretKey(%q) = %v, want an error saying how to make one", s, err)
 		}
 	}
+}
+
+// With a secret key, a signing key put into the table behind Steward's back
+// (it cannot seal one without the secret) is trusted for nothing: tokens and
+// checkpoints it signs fail, the JWKS leaves it out and doctor reports it.
+func TestInjectedSigningKeyIsNotTrusted(t *testing.T) {
+	secret := newSecret(t)
+	apptest.Each(t, func(t *testing.T, a *apptest.App) {
+		ctx := context.Background()
+		u := a.User(steward.RoleUser)
+		res, err := a.Svc.Login(ctx, steward.LoginInput{Email: u.Email, Password: apptest.Password})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, evil, _ := ed25519.GenerateKey(rand.Reader)
+		const kid = "jwk_INJECTED"
+		if err := a.Store.Update(ctx, func(tx store.Tx) error {
+			return tx.InsertSigningKey(ctx, &steward.SigningKey{ID: kid, PrivateKey: evil, CreatedAt: a.Clock.Now()})
+		}); err != nil {
+			t.Fatal(err)
+		}
+		a.Clock.Advance(2 * time.Minute) // past every reload interval
+
+		// The real token's claims, signed by the injected key.
+		claims, err := base64.RawURLEncoding.DecodeString(strings.Split(res.AccessToken, ".")[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.EdDSA, Key: jose.JSONWebKey{Key: evil, KeyID: kid}},
+			(&jose.SignerOptions{}).WithType("JWT"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		obj, err := signer.Sign(claims)
+		if err != nil {
+			t.Fatal(err)
+		}
+		forged, _ := obj.CompactSerialize()
+		if _, err := a.Svc.Authenticate(ctx, forged); code(err) != steward.CodeUnauthenticated {
+			t.Fatalf("a token signed by the injected key: %v, want UNAUTHENTICATED", err)
+		}
+		if _, err := a.Svc.Authenticate(ctx, res.AccessToken); err != nil {
+			t.Fatalf("the real token: %v", err)
+		}
+		raw, err := a.Svc.JWKS(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(raw), kid) {
+			t.Fatalf("the JWKS publishes the injected key: %s", raw)
+		}
+
+		head, err := a.Svc.CreateAuditCheckpoint(apptest.System())
+		if err != nil {
+			t.Fatal(err)
+		}
+		fake := &steward.AuditCheckpoint{ID: "ckp_ZZZZZZZZZZZZZZZZZZZZZZZZZZ", Seq: head.Seq, Hash: head.Hash, Time: a.Clock.Now(), KeyID: kid}
+		fake.Signature = signWith(t, evil, fake)
+		if err := a.Store.Update(ctx, func(tx store.Tx) error { return tx.InsertAuditCheckpoint(ctx, fake) }); err != nil {
+			t.Fatal(err)
+		}
+		wantBreak(t, "a checkpoint by the injected key", verifyChain(t, a), head.Seq, fake.ID, "not a trusted key")
+
+		rep, err := a.Svc.CheckSigningKeys(ctx)
+		if err != nil || len(rep.Problems) != 1 || !strings.Contains(rep.Problems[0], kid) || !strings.Contains(rep.Problems[0], "plaintext") {
+			t.Fatalf("CheckSigningKeys = %+v, %v; want the injected key named", rep, err)
+		}
+	}, apptest.Options{Service: func(c *service.Config) { c.SecretKey = secret }})
 }
