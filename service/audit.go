@@ -57,11 +57,25 @@ func (s *Service) VerifyAudit(ctx context.Context) (*steward.AuditVerification, 
 // and that every audit.checkpoint entry's checkpoint still exists. The
 // break reported is the one at the lowest seq.
 func (s *Service) VerifyChain(ctx context.Context) (*steward.AuditVerification, error) {
+	return s.VerifyChainWith(ctx, nil)
+}
+
+// VerifyChainWith is VerifyChain with more checkpoints to hold the chain
+// to: ones kept outside the database (from the log, see ParseCheckpoint),
+// which deleting rows cannot remove.
+func (s *Service) VerifyChainWith(ctx context.Context, outside []*steward.AuditCheckpoint) (*steward.AuditVerification, error) {
 	// Checkpoints first: the chain only grows, so every checkpoint read
 	// here is covered by the scan that follows.
-	cps, err := s.allCheckpoints(ctx)
+	table, err := s.allCheckpoints(ctx)
 	if err != nil {
 		return nil, err
+	}
+	cps := table
+	if len(outside) > 0 {
+		cps = append(slices.Clone(table), outside...)
+		slices.SortFunc(cps, func(a, b *steward.AuditCheckpoint) int {
+			return cmp.Or(cmp.Compare(a.Seq, b.Seq), cmp.Compare(a.ID, b.ID))
+		})
 	}
 	pubs, err := s.publicKeys(ctx)
 	if err != nil {
@@ -132,7 +146,7 @@ func (s *Service) VerifyChain(ctx context.Context) (*steward.AuditVerification, 
 			Reason: fmt.Sprintf("the chain ends at seq %d, but checkpoint %s signed seq %d (hash %s) at %s: entries after seq %d were deleted",
 				prevSeq, c.ID, c.Seq, c.Hash, c.Time.Format(time.RFC3339), prevSeq)})
 	}
-	missing, err := s.missingCheckpoints(ctx, cps, claimed)
+	missing, err := s.missingCheckpoints(ctx, table, claimed)
 	if err != nil {
 		return nil, err
 	}

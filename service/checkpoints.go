@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -203,6 +204,29 @@ func checkCheckpoint(c *steward.AuditCheckpoint, pubs map[string]ed25519.PublicK
 		return fmt.Sprintf("its stored fields differ from what was signed (signed: %s)", payload)
 	}
 	return ""
+}
+
+// ParseCheckpoint reads a checkpoint from its signature alone, the compact
+// JWS that the log line carries, without verifying it: VerifyChainWith
+// does, against the signing key table.
+func ParseCheckpoint(signature string) (*steward.AuditCheckpoint, error) {
+	signature = strings.TrimSpace(signature)
+	obj, err := jose.ParseSignedCompact(signature, []jose.SignatureAlgorithm{jose.EdDSA})
+	if err != nil || len(obj.Signatures) != 1 {
+		return nil, errors.New("checkpoint: not one compact EdDSA JWS")
+	}
+	var p steward.CheckpointPayload
+	dec := json.NewDecoder(bytes.NewReader(obj.UnsafePayloadWithoutVerification()))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil || p.Type != steward.CheckpointType {
+		return nil, errors.New("checkpoint: the JWS does not hold a Steward audit checkpoint")
+	}
+	at, err := time.Parse(steward.AuditTimeFormat, p.Time)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: time %q: %w", p.Time, err)
+	}
+	return &steward.AuditCheckpoint{ID: p.ID, Seq: p.Seq, Hash: p.Hash, Time: at,
+		KeyID: obj.Signatures[0].Protected.KeyID, Signature: signature}, nil
 }
 
 // ListAuditCheckpoints implements steward.AuditService.

@@ -99,19 +99,7 @@ func newRootCmd(ctx context.Context, getenv func(string) string, stdout, stderr 
 			return bootstrap(ctx, cfg, svc, log, stdout)
 		},
 	})
-	root.AddCommand(&cobra.Command{
-		Use:   "doctor",
-		Short: "Check invariants: signing keys, the audit hash chain and its checkpoints, the credits ledger",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			svc, st, _, err := app()
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			return doctor(ctx, svc, stdout)
-		},
-	})
+	root.AddCommand(doctorCmd(ctx, app, stdout))
 	root.AddCommand(&cobra.Command{
 		Use:   "version",
 		Short: "Print the version",

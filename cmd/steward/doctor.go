@@ -5,16 +5,51 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 
+	"github.com/spf13/cobra"
+
+	"github.com/stewardhq/steward"
 	"github.com/stewardhq/steward/service"
+	"github.com/stewardhq/steward/store"
 )
+
+// doctorCmd is `steward doctor [--checkpoint JWS]...`.
+func doctorCmd(ctx context.Context, app func() (*service.Service, store.Store, *slog.Logger, error), stdout io.Writer) *cobra.Command {
+	var signatures []string
+	cmd := &cobra.Command{
+		Use:   "doctor",
+		Short: "Check invariants: signing keys, the audit hash chain and its checkpoints, the credits ledger",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var outside []*steward.AuditCheckpoint
+			for _, sig := range signatures {
+				c, err := service.ParseCheckpoint(sig)
+				if err != nil {
+					return err
+				}
+				outside = append(outside, c)
+			}
+			svc, st, _, err := app()
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			return doctor(ctx, svc, outside, stdout)
+		},
+	}
+	cmd.Flags().StringArrayVar(&signatures, "checkpoint", nil,
+		"also hold the chain to this checkpoint, the signature= of an \"audit checkpoint\" log line (repeatable)")
+	return cmd
+}
 
 // doctor checks Steward's invariants and writes one line per check to out:
 // the signing keys open with the configured secret, the audit chain (its
-// hashes, links and signed checkpoints) and the credits ledger. It returns
+// hashes, links, signed checkpoints and the outside ones given) and the
+// credits ledger. It returns
 // an error when any check fails, so the command exits non-zero.
-func doctor(ctx context.Context, svc *service.Service, out io.Writer) error {
+func doctor(ctx context.Context, svc *service.Service, outside []*steward.AuditCheckpoint, out io.Writer) error {
 	healthy := true
 
 	keys, err := svc.CheckSigningKeys(ctx)
@@ -32,7 +67,7 @@ func doctor(ctx context.Context, svc *service.Service, out io.Writer) error {
 			keys.Keys, keys.Keys-keys.Sealed)
 	}
 
-	res, err := svc.VerifyChain(ctx)
+	res, err := svc.VerifyChainWith(ctx, outside)
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/stewardhq/steward"
 	"github.com/stewardhq/steward/internal/apptest"
+	"github.com/stewardhq/steward/service"
 	"github.com/stewardhq/steward/store/sqlite"
 )
 
@@ -29,7 +30,7 @@ func TestDoctorReportsATruncatedTail(t *testing.T) {
 		}
 		a.User(steward.RoleUser)
 		var out bytes.Buffer
-		if err := doctor(ctx, a.Svc, &out); err != nil ||
+		if err := doctor(ctx, a.Svc, nil, &out); err != nil ||
 			!strings.Contains(out.String(), "audit chain: ok (") || !strings.Contains(out.String(), "the latest "+c.ID) {
 			t.Fatalf("doctor on a sound chain: %v\n%s", err, out.String())
 		}
@@ -39,15 +40,32 @@ func TestDoctorReportsATruncatedTail(t *testing.T) {
 		}
 		a.Backend.Exec(t, a.Store, q, c.Seq)
 		out.Reset()
-		err = doctor(ctx, a.Svc, &out)
+		err = doctor(ctx, a.Svc, nil, &out)
 		if err == nil || !strings.Contains(out.String(), "audit chain: BROKEN at seq") ||
 			!strings.Contains(out.String(), "checkpoint "+c.ID) || !strings.Contains(out.String(), "were deleted") {
 			t.Fatalf("doctor on a cut chain: %v\n%s", err, out.String())
 		}
+
+		// Deleting the checkpoints too leaves nothing in the database to
+		// show the cut; the copy in the log still does.
+		a.Backend.Exec(t, a.Store, "DELETE FROM audit_checkpoints")
+		out.Reset()
+		if err := doctor(ctx, a.Svc, nil, &out); err != nil {
+			t.Fatalf("doctor with the checkpoints deleted too: %v\n%s", err, out.String())
+		}
+		logged, err := service.ParseCheckpoint(c.Signature)
+		if err != nil || *logged != *c {
+			t.Fatalf("ParseCheckpoint = %+v, %v; want %+v", logged, err, c)
+		}
+		out.Reset()
+		err = doctor(ctx, a.Svc, []*steward.AuditCheckpoint{logged}, &out)
+		if err == nil || !strings.Contains(out.String(), "checkpoint "+c.ID) || !strings.Contains(out.String(), "were deleted") {
+			t.Fatalf("doctor held to the logged checkpoint: %v\n%s", err, out.String())
+		}
 	})
 }
 
-var checkpointLogRe = regexp.MustCompile(`msg="audit checkpoint" id=(ckp_\S+) seq=(\d+)`)
+var checkpointLogRe = regexp.MustCompile(`msg="audit checkpoint" id=(ckp_\S+) seq=(\d+) .* signature=(\S+)`)
 
 // TestServeSignsCheckpointsAndSealsKeys boots the real binary's wiring with
 // a secret key: the maintenance loop signs the head at start and logs it,
@@ -121,5 +139,26 @@ func TestServeSignsCheckpointsAndSealsKeys(t *testing.T) {
 	err = run(ctx, []string{"doctor"}, getenv, nil, &out, io.Discard)
 	if err == nil || !strings.Contains(out.String(), "BROKEN") || !strings.Contains(out.String(), "checkpoint "+m[1]) {
 		t.Fatalf("doctor after the cut: %v\n%s", err, out.String())
+	}
+
+	// With the checkpoints deleted as well, the logged one still shows it.
+	st, err = sqlite.Open(ctx, dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.WriterDB().Exec("DELETE FROM audit_checkpoints"); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	if err := run(ctx, []string{"doctor"}, getenv, nil, io.Discard, io.Discard); err != nil {
+		t.Fatalf("doctor with every trace deleted from the database: %v", err)
+	}
+	out.Reset()
+	err = run(ctx, []string{"doctor", "--checkpoint", m[3]}, getenv, nil, &out, io.Discard)
+	if err == nil || !strings.Contains(out.String(), "BROKEN") || !strings.Contains(out.String(), "checkpoint "+m[1]) {
+		t.Fatalf("doctor --checkpoint from the log: %v\n%s", err, out.String())
+	}
+	if err := run(ctx, []string{"doctor", "--checkpoint", "not-a-jws"}, getenv, nil, io.Discard, io.Discard); err == nil {
+		t.Fatal("a malformed --checkpoint must be refused")
 	}
 }
