@@ -149,14 +149,16 @@ func (k *keyRing) reload(ctx context.Context) error {
 	k.mu.RUnlock()
 	keys := make([]*ringKey, 0, len(stored))
 	for _, sk := range stored {
+		key := &ringKey{ID: sk.ID, CreatedAt: sk.CreatedAt, RetiredAt: sk.RetiredAt}
 		pub, err := publicKeyOf(sk)
-		if err != nil {
-			return fmt.Errorf("signing key %s: %w", sk.ID, err)
-		}
-		key := &ringKey{ID: sk.ID, Public: pub, CreatedAt: sk.CreatedAt, RetiredAt: sk.RetiredAt}
-		if h := held[sk.ID]; h != nil && h.Private != nil && h.Public.Equal(pub) {
+		switch h := held[sk.ID]; {
+		case err != nil: // a malformed row is left out, not fatal to the rest
+			key.openErr = err
+		case h != nil && h.Private != nil && h.Public.Equal(pub):
+			key.Public = pub
 			key.Private = h.Private
-		} else {
+		default:
+			key.Public = pub
 			key.Private, key.openErr = k.s.open(sk)
 		}
 		keys = append(keys, key)
