@@ -68,6 +68,22 @@ func (s *Service) checkpoint(ctx context.Context, force bool) (*steward.AuditChe
 	if key == nil {
 		return nil, errNoSigningKey
 	}
+	if !force {
+		// Most minutes nothing is due: decide on a read first, so the
+		// periodic job takes no write transaction (nor the chain lock)
+		// for nothing. The transaction decides again.
+		head, err := s.store.ListAudit(ctx, steward.AuditFilter{Limit: 1})
+		if err != nil {
+			return nil, err
+		}
+		var seq int64
+		if len(head) > 0 {
+			seq = head[0].Seq
+		}
+		if _, due, err := s.checkpointDue(ctx, s.store, seq, false); !due || err != nil {
+			return nil, err
+		}
+	}
 	var made *steward.AuditCheckpoint
 	err := s.update(ctx, func(tx store.Tx) error {
 		made = nil
@@ -75,24 +91,11 @@ func (s *Service) checkpoint(ctx context.Context, force bool) (*steward.AuditChe
 		if err != nil {
 			return err
 		}
-		latest, err := tx.LatestAuditCheckpoint(ctx)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			latest = nil
-		case err != nil:
+		latest, due, err := s.checkpointDue(ctx, tx, seq, force)
+		if !due || err != nil {
 			return err
 		}
 		now := s.now()
-		if latest != nil {
-			// Signing a head that contradicts the latest checkpoint would
-			// put a valid signature on a cut or rewritten chain.
-			if err := headAgrees(ctx, tx, latest, seq); err != nil {
-				return err
-			}
-		}
-		if !force && (seq == 0 || latest != nil && (latest.Seq >= seq || now.Sub(latest.Time) < s.checkpointInterval())) {
-			return nil
-		}
 		c := &steward.AuditCheckpoint{ID: id.New("ckp", now), Time: now, KeyID: key.ID}
 		meta := map[string]any{"key_id": key.ID}
 		if latest != nil {
@@ -126,9 +129,29 @@ func (s *Service) checkpoint(ctx context.Context, force bool) (*steward.AuditChe
 	return made, nil
 }
 
-// headAgrees checks, under the chain lock, that the chain still reaches the
-// latest checkpoint with the hash it signed.
-func headAgrees(ctx context.Context, tx store.Tx, latest *steward.AuditCheckpoint, head int64) error {
+// checkpointDue says whether a checkpoint of the head at seq is due: always
+// when forced, else when the head moved past the latest checkpoint and that
+// one is an interval old (or there is none). Either way the chain must still
+// agree with the latest checkpoint: signing a head that contradicts it would
+// put a valid signature on a cut or rewritten chain.
+func (s *Service) checkpointDue(ctx context.Context, q store.Queries, seq int64, force bool) (*steward.AuditCheckpoint, bool, error) {
+	latest, err := q.LatestAuditCheckpoint(ctx)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, force || seq > 0, nil
+	case err != nil:
+		return nil, false, err
+	}
+	if err := headAgrees(ctx, q, latest, seq); err != nil {
+		return nil, false, err
+	}
+	due := force || latest.Seq < seq && s.now().Sub(latest.Time) >= s.checkpointInterval()
+	return latest, due, nil
+}
+
+// headAgrees checks that the chain still reaches the latest checkpoint with
+// the hash it signed.
+func headAgrees(ctx context.Context, q store.Queries, latest *steward.AuditCheckpoint, head int64) error {
 	broken := func(why string) error {
 		return &steward.Error{Code: steward.CodeInvalidState,
 			Message: fmt.Sprintf("the audit chain contradicts its latest checkpoint %s (seq %d): %s; run GET /admin/audit-log/verify or steward doctor",
@@ -138,7 +161,7 @@ func headAgrees(ctx context.Context, tx store.Tx, latest *steward.AuditCheckpoin
 	if head < latest.Seq {
 		return broken(fmt.Sprintf("the chain ends at seq %d", head))
 	}
-	at, err := tx.ListAudit(ctx, steward.AuditFilter{BeforeSeq: latest.Seq + 1, Limit: 1})
+	at, err := q.ListAudit(ctx, steward.AuditFilter{BeforeSeq: latest.Seq + 1, Limit: 1})
 	if err != nil {
 		return err
 	}

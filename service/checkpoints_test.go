@@ -80,7 +80,15 @@ func TestCheckpointIntervalFollowsTheClock(t *testing.T) {
 		}
 		due("nothing happened since", false)
 		a.Clock.Advance(24 * time.Hour)
+		gen, counts := a.Store.(store.Generational)
+		var before uint64
+		if counts {
+			before = gen.Generation()
+		}
 		due("an idle day later: the head has not moved", false)
+		if counts && gen.Generation() != before {
+			t.Error("a check with nothing due ran a write transaction")
+		}
 		if got := verifyChain(t, a).Entries; got != res.Entries {
 			t.Fatalf("an idle system's chain grew from %d to %d", res.Entries, got)
 		}
