@@ -87,14 +87,21 @@ type AuditFilter struct {
 
 // AuditVerification is the result of walking the chain.
 type AuditVerification struct {
-	OK         bool        `json:"ok"`
-	Entries    int64       `json:"entries"`
-	FirstBreak *AuditBreak `json:"first_break,omitempty"`
+	OK      bool  `json:"ok"`
+	Entries int64 `json:"entries"`
+	// Checkpoints is how many signed checkpoints were checked against the
+	// chain; LatestCheckpoint the one with the highest seq, if any.
+	Checkpoints      int64            `json:"checkpoints"`
+	LatestCheckpoint *AuditCheckpoint `json:"latest_checkpoint,omitempty"`
+	FirstBreak       *AuditBreak      `json:"first_break,omitempty"`
 }
 
-// AuditBreak names the first entry whose hash or link does not match.
+// AuditBreak names the first entry whose hash or link does not match, or the
+// checkpoint that the chain contradicts (then ID is the entry at Seq, "" when
+// that entry is gone).
 type AuditBreak struct {
-	Seq    int64  `json:"seq"`
-	ID     string `json:"id"`
-	Reason string `json:"reason"`
+	Seq          int64  `json:"seq"`
+	ID           string `json:"id"`
+	CheckpointID string `json:"checkpoint_id,omitempty"`
+	Reason       string `json:"reason"`
 }

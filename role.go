@@ -57,6 +57,7 @@ const (
 	PermConfigWrite      Permission = "config:write"
 	PermAuditRead        Permission = "audit:read"
 	PermAuditExport      Permission = "audit:export"
+	PermAuditCheckpoint  Permission = "audit:checkpoint" // sign the chain head now: only adds evidence
 	PermRetentionRun     Permission = "retention:run"
 )
 
@@ -70,7 +71,8 @@ var (
 	}
 	adminPerms = append(slices.Clone(supportPerms),
 		PermUsersWrite, PermUsersBan, PermSessionsRevoke, PermKeysWrite, PermKeysVerify,
-		PermTenantsWrite, PermCreditsWrite, PermUsageWrite, PermAuditExport)
+		PermTenantsWrite, PermCreditsWrite, PermUsageWrite, PermAuditExport,
+		PermAuditCheckpoint)
 	ownerPerms = append(slices.Clone(adminPerms),
 		PermUsersDelete, PermUsersRole, PermUsersImpersonate, PermTenantsDelete,
 		PermCreditsAdjust, PermConfigWrite, PermRetentionRun)

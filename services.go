@@ -66,6 +66,11 @@ type AuditService interface {
 	// ExportAudit streams matching entries oldest first to fn, and records the
 	// export itself in the log.
 	ExportAudit(ctx context.Context, f AuditFilter, format string, fn func(*AuditEntry) error) error
+	// CreateAuditCheckpoint signs the chain's head now, after appending its
+	// own audit.checkpoint entry, which it covers.
+	CreateAuditCheckpoint(ctx context.Context) (*AuditCheckpoint, error)
+	// ListAuditCheckpoints lists signed checkpoints, newest first.
+	ListAuditCheckpoints(ctx context.Context, p ListParams) (*Page[*AuditCheckpoint], error)
 }
 
 // AuthService logs users in and resolves credentials.

@@ -200,6 +200,10 @@ func authzTable() []authzRoute {
 			func(f *fix) (string, any) { return base + "/audit-log/verify", nil }},
 		{"GET", base + "/audit-log/export", []steward.Permission{steward.PermAuditExport},
 			func(f *fix) (string, any) { return base + "/audit-log/export?format=ndjson&action=user.ban", nil }},
+		{"GET", base + "/audit-log/checkpoints", []steward.Permission{steward.PermAuditRead},
+			func(f *fix) (string, any) { return base + "/audit-log/checkpoints?limit=5", nil }},
+		{"POST", base + "/audit-log/checkpoints", []steward.Permission{steward.PermAuditCheckpoint},
+			func(f *fix) (string, any) { return base + "/audit-log/checkpoints", nil }},
 	}
 }
 

@@ -1,8 +1,12 @@
 package service
 
 import (
+	"cmp"
 	"context"
+	"fmt"
+	"slices"
 	"strconv"
+	"time"
 
 	"github.com/stewardhq/steward"
 	"github.com/stewardhq/steward/store"
@@ -47,11 +51,54 @@ func (s *Audit) VerifyAudit(ctx context.Context) (*steward.AuditVerification, er
 	return s.VerifyChain(ctx)
 }
 
-// VerifyChain is VerifyAudit without the permission check, for `steward doctor`.
+// VerifyChain is VerifyAudit without the permission check, for `steward
+// doctor`. Besides the hashes and links it checks every signed checkpoint:
+// its signature, that the chain reaches its seq with the hash it signed,
+// and that every audit.checkpoint entry's checkpoint still exists. The
+// break reported is the one at the lowest seq.
 func (s *Audit) VerifyChain(ctx context.Context) (*steward.AuditVerification, error) {
-	res := &steward.AuditVerification{OK: true}
+	return s.VerifyChainWith(ctx, nil)
+}
+
+// VerifyChainWith is VerifyChain with more checkpoints to hold the chain
+// to: ones kept outside the database (from the log, see ParseCheckpoint),
+// which deleting rows cannot remove.
+func (s *Audit) VerifyChainWith(ctx context.Context, outside []*steward.AuditCheckpoint) (*steward.AuditVerification, error) {
+	// Checkpoints first: the chain only grows, so every checkpoint read
+	// here is covered by the scan that follows.
+	table, err := s.allCheckpoints(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cps := table
+	if len(outside) > 0 {
+		cps = append(slices.Clone(table), outside...)
+		slices.SortFunc(cps, func(a, b *steward.AuditCheckpoint) int {
+			return cmp.Or(cmp.Compare(a.Seq, b.Seq), cmp.Compare(a.ID, b.ID))
+		})
+	}
+	pubs, err := s.publicKeys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res := &steward.AuditVerification{OK: true, Checkpoints: int64(len(cps))}
+	var breaks []*steward.AuditBreak
+	pending := make([]*steward.AuditCheckpoint, 0, len(cps)) // valid ones, seq ascending
+	for _, c := range cps {
+		if why := checkCheckpoint(c, pubs); why != "" {
+			breaks = append(breaks, &steward.AuditBreak{Seq: c.Seq, CheckpointID: c.ID,
+				Reason: fmt.Sprintf("checkpoint %s: %s", c.ID, why)})
+			continue
+		}
+		pending = append(pending, c)
+	}
+	if len(pending) > 0 {
+		res.LatestCheckpoint = pending[len(pending)-1]
+	}
+	claimed := map[string]*steward.AuditEntry{} // checkpoint id → its audit.checkpoint entry
+	var chainBreak *steward.AuditBreak
 	prev, prevSeq := "", int64(0)
-	err := s.store.ScanAudit(ctx, steward.AuditFilter{}, func(e *steward.AuditEntry) error {
+	err = s.store.ScanAudit(ctx, steward.AuditFilter{}, func(e *steward.AuditEntry) error {
 		res.Entries++
 		var why string
 		switch {
@@ -62,9 +109,25 @@ func (s *Audit) VerifyChain(ctx context.Context) (*steward.AuditVerification, er
 		case e.ComputeHash() != e.Hash:
 			why = "hash does not match the entry's content"
 		}
-		if why != "" && res.OK {
-			res.OK = false
-			res.FirstBreak = &steward.AuditBreak{Seq: e.Seq, ID: e.ID, Reason: why}
+		if why != "" && chainBreak == nil {
+			chainBreak = &steward.AuditBreak{Seq: e.Seq, ID: e.ID, Reason: why}
+		}
+		for len(pending) > 0 && pending[0].Seq <= e.Seq {
+			c := pending[0]
+			pending = pending[1:]
+			switch {
+			case c.Seq < e.Seq:
+				breaks = append(breaks, &steward.AuditBreak{Seq: c.Seq, CheckpointID: c.ID,
+					Reason: fmt.Sprintf("checkpoint %s signed seq %d at %s, which is missing from the chain",
+						c.ID, c.Seq, c.Time.Format(time.RFC3339))})
+			case c.Hash != e.Hash:
+				breaks = append(breaks, &steward.AuditBreak{Seq: e.Seq, ID: e.ID, CheckpointID: c.ID,
+					Reason: fmt.Sprintf("checkpoint %s signed hash %s for seq %d at %s; the entry's hash is %s: it or an entry before it was rewritten",
+						c.ID, c.Hash, c.Seq, c.Time.Format(time.RFC3339), e.Hash)})
+			}
+		}
+		if e.Action == "audit.checkpoint" && e.TargetType == "audit_checkpoint" {
+			claimed[e.TargetID] = e
 		}
 		prev, prevSeq = e.Hash, e.Seq
 		return nil
@@ -72,7 +135,61 @@ func (s *Audit) VerifyChain(ctx context.Context) (*steward.AuditVerification, er
 	if err != nil {
 		return nil, err
 	}
+	if chainBreak != nil {
+		breaks = append(breaks, chainBreak)
+	}
+	if len(pending) > 0 {
+		// The chain ends before what was signed: its tail was deleted.
+		// Name the latest checkpoint, the strongest evidence.
+		c := pending[len(pending)-1]
+		breaks = append(breaks, &steward.AuditBreak{Seq: prevSeq + 1, CheckpointID: c.ID,
+			Reason: fmt.Sprintf("the chain ends at seq %d, but checkpoint %s signed seq %d (hash %s) at %s: entries after seq %d were deleted",
+				prevSeq, c.ID, c.Seq, c.Hash, c.Time.Format(time.RFC3339), prevSeq)})
+	}
+	missing, err := s.missingCheckpoints(ctx, table, claimed)
+	if err != nil {
+		return nil, err
+	}
+	breaks = append(breaks, missing...)
+	if len(breaks) > 0 {
+		res.OK = false
+		res.FirstBreak = slices.MinFunc(breaks, func(a, b *steward.AuditBreak) int { return cmp.Compare(a.Seq, b.Seq) })
+	}
 	return res, nil
+}
+
+// missingCheckpoints reports audit.checkpoint entries whose checkpoint is
+// not in the table: checkpoints deleted to hide a cut. An entry and its
+// checkpoint commit together, so one made during the scan is only missing
+// from the list read before it: read again before reporting.
+func (s *Audit) missingCheckpoints(ctx context.Context, cps []*steward.AuditCheckpoint, claimed map[string]*steward.AuditEntry) ([]*steward.AuditBreak, error) {
+	have := make(map[string]bool, len(cps))
+	for _, c := range cps {
+		have[c.ID] = true
+	}
+	reread := false
+	var out []*steward.AuditBreak
+	for cid, e := range claimed {
+		if have[cid] {
+			continue
+		}
+		if !reread {
+			reread = true
+			again, err := s.allCheckpoints(ctx)
+			if err != nil {
+				return nil, err
+			}
+			for _, c := range again {
+				have[c.ID] = true
+			}
+			if have[cid] {
+				continue
+			}
+		}
+		out = append(out, &steward.AuditBreak{Seq: e.Seq, ID: e.ID, CheckpointID: cid,
+			Reason: fmt.Sprintf("entry %d records checkpoint %s, which is missing from the checkpoint table: checkpoints were deleted", e.Seq, cid)})
+	}
+	return out, nil
 }
 
 // ExportAudit implements steward.AuditService. The export is a sensitive read,

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -25,8 +26,28 @@ const Issuer = "steward"
 type keyRing struct {
 	s        *core
 	mu       sync.RWMutex
-	keys     []*steward.SigningKey
+	keys     []*ringKey
 	reloaded time.Time
+	// sealed is set once ensure has brought every stored key to the form
+	// the configured secret asks for (see seal), which it does once, at
+	// Start, so that a wrong or missing secret stops the start.
+	sealed bool
+	// unopened remembers keys already reported as impossible to decrypt,
+	// so a reload logs each once.
+	unopened map[string]bool
+}
+
+// ringKey is a signing key as the ring holds it: the private half in the
+// clear and the public half. Private is nil when this process cannot open
+// the key (see Service.open): sealed with a secret it lacks, or not written
+// by Steward; such a key neither signs, verifies nor is published.
+type ringKey struct {
+	ID        string
+	Public    ed25519.PublicKey
+	Private   ed25519.PrivateKey
+	CreatedAt time.Time
+	RetiredAt *time.Time
+	openErr   error // why Private is nil
 }
 
 // publishDelay is how long a new signing key is only published before it
@@ -41,6 +62,9 @@ const publishDelay = 2 * time.Minute
 func (k *keyRing) ensure(ctx context.Context) error {
 	ctx = steward.WithActor(ctx, steward.SystemActor)
 	now := k.s.now()
+	k.mu.RLock()
+	sealed := k.sealed
+	k.mu.RUnlock()
 	err := k.s.update(ctx, func(tx store.Tx) error {
 		// The audit head lock also serialises replicas starting together.
 		if _, _, err := tx.LockAuditHead(ctx); err != nil {
@@ -49,6 +73,11 @@ func (k *keyRing) ensure(ctx context.Context) error {
 		keys, err := tx.ListSigningKeys(ctx)
 		if err != nil {
 			return err
+		}
+		if !sealed {
+			if err := k.s.seal(ctx, tx, keys); err != nil {
+				return err
+			}
 		}
 		if len(keys) > 0 {
 			newest := keys[len(keys)-1]
@@ -73,7 +102,10 @@ func (k *keyRing) ensure(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		nk := &steward.SigningKey{ID: id.New("jwk", now), PrivateKey: priv, CreatedAt: now}
+		nk := &steward.SigningKey{ID: id.New("jwk", now), CreatedAt: now}
+		if nk.PrivateKey, err = k.s.wrap(nk.ID, priv); err != nil {
+			return err
+		}
 		if err := tx.InsertSigningKey(ctx, nk); err != nil {
 			return err
 		}
@@ -82,30 +114,87 @@ func (k *keyRing) ensure(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return k.reload(ctx)
+	if err := k.reload(ctx); err != nil {
+		return err
+	}
+	if !sealed {
+		// A start with a key this process cannot decrypt fails here
+		// rather than at the first login.
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		for _, key := range k.keys {
+			if key.openErr != nil {
+				return fmt.Errorf("signing key %s: %w", key.ID, key.openErr)
+			}
+		}
+		k.sealed = true
+	}
+	return nil
 }
 
+// reload reads the key set. A key already held keeps its decrypted private
+// half (so a replica still on the old secret during a rotation signs on); a
+// new one is opened, and one that cannot be is left out of use and
+// reported once in the log.
 func (k *keyRing) reload(ctx context.Context) error {
-	keys, err := k.s.store.ListSigningKeys(ctx)
+	stored, err := k.s.store.ListSigningKeys(ctx)
 	if err != nil {
 		return err
 	}
+	k.mu.RLock()
+	held := make(map[string]*ringKey, len(k.keys))
+	for _, key := range k.keys {
+		held[key.ID] = key
+	}
+	k.mu.RUnlock()
+	keys := make([]*ringKey, 0, len(stored))
+	for _, sk := range stored {
+		key := &ringKey{ID: sk.ID, CreatedAt: sk.CreatedAt, RetiredAt: sk.RetiredAt}
+		pub, err := publicKeyOf(sk)
+		switch h := held[sk.ID]; {
+		case err != nil: // a malformed row is left out, not fatal to the rest
+			key.openErr = err
+		case h != nil && h.Private != nil && h.Public.Equal(pub):
+			key.Public = pub
+			key.Private = h.Private
+		default:
+			key.Public = pub
+			key.Private, key.openErr = k.s.open(sk)
+		}
+		keys = append(keys, key)
+	}
 	k.mu.Lock()
 	k.keys, k.reloaded = keys, k.s.now()
+	var report []error
+	if k.sealed { // before that, ensure reports them as a failed start
+		if k.unopened == nil {
+			k.unopened = map[string]bool{}
+		}
+		for _, key := range keys {
+			if key.openErr != nil && !k.unopened[key.ID] {
+				k.unopened[key.ID] = true
+				report = append(report, fmt.Errorf("signing key %s: %w", key.ID, key.openErr))
+			}
+		}
+	}
 	k.mu.Unlock()
+	if len(report) > 0 {
+		k.s.log.ErrorContext(ctx, "signing keys left out: this process cannot open them, so it neither signs nor verifies with them",
+			"err", errors.Join(report...))
+	}
 	return nil
 }
 
 // current is the key to sign with: the newest unretired key that has been
 // published for publishDelay, or failing that (a first start) the newest.
-func (k *keyRing) current() *steward.SigningKey {
+func (k *keyRing) current() *ringKey {
 	k.mu.RLock()
 	defer k.mu.RUnlock()
 	now := k.s.now()
-	var fallback *steward.SigningKey
+	var fallback *ringKey
 	for i := len(k.keys) - 1; i >= 0; i-- {
 		key := k.keys[i]
-		if key.RetiredAt != nil {
+		if key.RetiredAt != nil || key.Private == nil {
 			continue
 		}
 		if now.Sub(key.CreatedAt) >= publishDelay {
@@ -125,8 +214,8 @@ func (k *keyRing) find(ctx context.Context, kid string) (ed25519.PublicKey, bool
 		k.mu.RLock()
 		defer k.mu.RUnlock()
 		for _, key := range k.keys {
-			if key.ID == kid {
-				return ed25519.PrivateKey(key.PrivateKey).Public().(ed25519.PublicKey), true, k.reloaded
+			if key.ID == kid && key.Private != nil {
+				return key.Public, true, k.reloaded
 			}
 		}
 		return nil, false, k.reloaded
@@ -168,7 +257,7 @@ func (s *Auth) signAccess(u *steward.User, sess *steward.Session) (string, time.
 		return "", time.Time{}, errNoSigningKey
 	}
 	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.EdDSA,
-		Key: jose.JSONWebKey{Key: ed25519.PrivateKey(key.PrivateKey), KeyID: key.ID}},
+		Key: jose.JSONWebKey{Key: key.Private, KeyID: key.ID}},
 		(&jose.SignerOptions{}).WithType("JWT"))
 	if err != nil {
 		return "", time.Time{}, err
@@ -256,10 +345,10 @@ func (s *Auth) JWKS(ctx context.Context) ([]byte, error) {
 	set := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{}}
 	now := s.now()
 	for _, k := range s.keys.keys {
-		if k.RetiredAt != nil && now.Sub(*k.RetiredAt) > s.cfg.AccessTokenTTL {
+		if k.Private == nil || k.RetiredAt != nil && now.Sub(*k.RetiredAt) > s.cfg.AccessTokenTTL {
 			continue
 		}
-		set.Keys = append(set.Keys, jose.JSONWebKey{Key: ed25519.PrivateKey(k.PrivateKey).Public(),
+		set.Keys = append(set.Keys, jose.JSONWebKey{Key: k.Public,
 			KeyID: k.ID, Algorithm: string(jose.EdDSA), Use: "sig"})
 	}
 	return json.Marshal(set)

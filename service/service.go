@@ -45,6 +45,14 @@ type Config struct {
 	// steward.DefaultPlans. The first plan is what a tenant created
 	// without one gets.
 	Plans []*steward.Plan
+	// SecretKey (SecretKeySize bytes, from STEWARD_SECRET_KEY), when set,
+	// encrypts the signing keys' private halves at rest; Start seals any
+	// stored otherwise. SecretKeyPrevious only decrypts: keys sealed with
+	// it are re-sealed with SecretKey at Start (see keyseal.go).
+	SecretKey, SecretKeyPrevious []byte
+	// CheckpointInterval is how often CheckpointIfDue signs the audit
+	// chain's head when it has moved; default DefaultCheckpointInterval.
+	CheckpointInterval time.Duration
 }
 
 // core is what every domain service shares: the store, the clock, the

@@ -53,6 +53,7 @@ type Queries interface {
 	IdempotencyQueries
 	TenantQueries
 	CreditQueries
+	AuditCheckpointQueries
 }
 
 // Tx is one write transaction: every read, and every domain's writes.
@@ -66,6 +67,7 @@ type Tx interface {
 	IdempotencyTx
 	TenantTx
 	CreditTx
+	AuditCheckpointWrites
 }
 
 // UserQueries are the reads of users.
@@ -328,4 +330,21 @@ type CreditTx interface {
 // other processes (PostgreSQL behind several replicas) must not implement it.
 type Generational interface {
 	Generation() uint64
+}
+
+// AuditCheckpointQueries read the signed checkpoints of the audit chain's head.
+type AuditCheckpointQueries interface {
+	// ListAuditCheckpoints returns up to limit checkpoints, id descending
+	// (newest first), with id below before when before is not "".
+	ListAuditCheckpoints(ctx context.Context, before string, limit int) ([]*steward.AuditCheckpoint, error)
+	// LatestAuditCheckpoint returns the checkpoint with the highest seq (of
+	// those, the highest id); ErrNotFound when there is none.
+	LatestAuditCheckpoint(ctx context.Context) (*steward.AuditCheckpoint, error)
+}
+
+// AuditCheckpointWrites store signed checkpoints. Checkpoints are never
+// updated or deleted by Steward.
+type AuditCheckpointWrites interface {
+	// InsertAuditCheckpoint stores c; a taken id is a *DuplicateError.
+	InsertAuditCheckpoint(ctx context.Context, c *steward.AuditCheckpoint) error
 }

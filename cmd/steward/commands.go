@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -51,7 +50,8 @@ func newRootCmd(ctx context.Context, getenv func(string) string, stdout, stderr 
 			return nil, nil, nil, err
 		}
 		svc := service.New(service.Config{Store: st, Logger: log, KeyPrefix: cfg.KeyPrefix,
-			UserKeyScopes: cfg.UserKeyScopes, KeyPurposes: cfg.KeyPurposes, Plans: plans})
+			UserKeyScopes: cfg.UserKeyScopes, KeyPurposes: cfg.KeyPurposes, Plans: plans,
+			SecretKey: cfg.SecretKey, SecretKeyPrevious: cfg.SecretKeyPrevious, CheckpointInterval: cfg.CheckpointInterval})
 		return svc, st, log, nil
 	}
 
@@ -99,45 +99,7 @@ func newRootCmd(ctx context.Context, getenv func(string) string, stdout, stderr 
 			return bootstrap(ctx, cfg, svc, log, stdout)
 		},
 	})
-	root.AddCommand(&cobra.Command{
-		Use:   "doctor",
-		Short: "Check invariants: the audit hash chain and the credits ledger",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			svc, st, _, err := app()
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			res, err := svc.Audit.VerifyChain(ctx)
-			if err != nil {
-				return err
-			}
-			healthy := true
-			if res.OK {
-				fmt.Fprintf(stdout, "audit chain: ok (%d entries)\n", res.Entries)
-			} else {
-				healthy = false
-				fmt.Fprintf(stdout, "audit chain: BROKEN at seq %d (%s): %s\n", res.FirstBreak.Seq, res.FirstBreak.ID, res.FirstBreak.Reason)
-			}
-			bad, err := svc.Credits.CheckLedger(ctx)
-			if err != nil {
-				return err
-			}
-			for _, t := range bad {
-				healthy = false
-				fmt.Fprintf(stdout, "credits ledger: tenant %s DISAGREES: account %d, sum of entries %d, sum of blocks %d, last balance_after %d, negative blocks %d\n",
-					t.TenantID, t.Account, t.Entries, t.Blocks, t.LastBalance, t.NegativeBlocks)
-			}
-			if len(bad) == 0 {
-				fmt.Fprintln(stdout, "credits ledger: ok (every tenant's balance equals the sum of its entries and of its blocks)")
-			}
-			if !healthy {
-				return errors.New("doctor found problems")
-			}
-			return nil
-		},
-	})
+	root.AddCommand(doctorCmd(ctx, app, stdout))
 	root.AddCommand(&cobra.Command{
 		Use:   "version",
 		Short: "Print the version",
@@ -223,8 +185,9 @@ func serve(ctx context.Context, cfg config, svc *service.Service, st store.Store
 	return err
 }
 
-// maintain runs the periodic jobs: the ban sweeper, key rotation and the
-// idempotency purge once a minute, and the key-use flush every few seconds.
+// maintain runs the periodic jobs: the ban sweeper, key rotation, the
+// idempotency purge and the audit checkpoint (signed when due) once a
+// minute, and the key-use flush every few seconds.
 func maintain(ctx context.Context, svc *service.Service, log *slog.Logger) {
 	minute := time.NewTicker(time.Minute)
 	defer minute.Stop()
@@ -235,13 +198,17 @@ func maintain(ctx context.Context, svc *service.Service, log *slog.Logger) {
 			log.Error(what, "err", err)
 		}
 	}
+	// Checkpoints go after the key rotation, so they sign with the current key.
+	checkpoint := func(ctx context.Context) error { _, err := svc.Audit.CheckpointIfDue(ctx); return err }
 	run("maintenance", svc.Maintain)
+	run("audit checkpoint", checkpoint)
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-minute.C:
 			run("maintenance", svc.Maintain)
+			run("audit checkpoint", checkpoint)
 		case <-flush.C:
 			run("flushing key uses", svc.Keys.FlushKeyUses)
 		}

@@ -8,11 +8,13 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/stewardhq/steward"
 	"github.com/stewardhq/steward/api"
+	"github.com/stewardhq/steward/service"
 )
 
 // config is every setting, read from flags with environment fallbacks.
@@ -31,6 +33,12 @@ type config struct {
 	AdminRateLimit    int // admin requests per credential per minute; 0 = no limit
 	AdminRateBurst    int // 0 = ten seconds' worth
 	envErrs           []error
+	// SecretKey and SecretKeyPrevious come from the environment only
+	// (STEWARD_SECRET_KEY, STEWARD_SECRET_KEY_PREVIOUS), parsed by validate.
+	SecretKey, SecretKeyPrevious       []byte
+	secretKeyRaw, secretKeyPreviousRaw string
+	CheckpointInterval                 time.Duration
+	checkpointIntervalRaw              string
 }
 
 // bindConfig registers the flags; an environment variable fills a flag the
@@ -71,6 +79,10 @@ func bindConfig(cmd *cobra.Command, getenv func(string) string, c *config) {
 		"admin requests one credential may make at once; 0 is ten seconds' worth of the limit (STEWARD_ADMIN_RATE_BURST)")
 	f.StringVar(&c.PlansFile, "plans", env("STEWARD_PLANS", ""),
 		"JSON file with the plan catalogue (STEWARD_PLANS; default the built-in free, starter, pro, scale)")
+	// Environment only, like the bootstrap password: flags show up in ps.
+	c.secretKeyRaw, c.secretKeyPreviousRaw = getenv("STEWARD_SECRET_KEY"), getenv("STEWARD_SECRET_KEY_PREVIOUS")
+	f.StringVar(&c.checkpointIntervalRaw, "audit-checkpoint-interval", env("STEWARD_AUDIT_CHECKPOINT_INTERVAL", service.DefaultCheckpointInterval.String()),
+		"how often the audit chain's head is signed when it has moved, 1m to 24h (STEWARD_AUDIT_CHECKPOINT_INTERVAL)")
 }
 
 // plans reads the plan catalogue file, or returns nil for the built-in one.
@@ -119,6 +131,28 @@ func (c *config) validate() error {
 	if c.KeyPrefix == "" || len(c.KeyPrefix) > 16 || strings.ContainsAny(c.KeyPrefix, "_ ") {
 		return fmt.Errorf("key prefix %q: 1-16 characters without '_' or spaces", c.KeyPrefix)
 	}
+	return c.validateAuditSettings()
+}
+
+// validateAuditSettings parses the key-encryption secrets and the
+// checkpoint interval.
+func (c *config) validateAuditSettings() error {
+	var err error
+	if c.secretKeyRaw != "" {
+		if c.SecretKey, err = service.ParseSecretKey(c.secretKeyRaw); err != nil {
+			return fmt.Errorf("STEWARD_SECRET_KEY %w", err)
+		}
+	}
+	if c.secretKeyPreviousRaw != "" {
+		if c.SecretKeyPrevious, err = service.ParseSecretKey(c.secretKeyPreviousRaw); err != nil {
+			return fmt.Errorf("STEWARD_SECRET_KEY_PREVIOUS %w", err)
+		}
+	}
+	d, err := time.ParseDuration(c.checkpointIntervalRaw)
+	if err != nil || d < time.Minute || d > 24*time.Hour {
+		return fmt.Errorf("audit checkpoint interval %q: want a duration from 1m to 24h, such as 15m", c.checkpointIntervalRaw)
+	}
+	c.CheckpointInterval = d
 	return nil
 }
 

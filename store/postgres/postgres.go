@@ -321,6 +321,7 @@ var constraintFields = map[string]string{
 	"audit_log_pkey":          "seq",
 	"audit_log_id_key":        "id",
 	"signing_keys_pkey":       "id",
+	"audit_checkpoints_pkey":  "id",
 }
 
 // mapErr turns driver errors into store errors and leaves others alone.

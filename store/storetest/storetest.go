@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"AuditListFilters", testAuditListFilters},
 		{"AuditScan", testAuditScan},
 		{"AuditBytes", testAuditBytes},
+		{"AuditCheckpoints", testAuditCheckpoints},
 		{"SigningKeys", testSigningKeys},
 		{"UsersByIDs", testUsersByIDs},
 		{"APIKeyCRUD", testAPIKeyCRUD},

@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stewardhq/steward"
+	"github.com/stewardhq/steward/service"
+	"github.com/stewardhq/steward/store"
+)
+
+// doctorCmd is `steward doctor [--checkpoint JWS]...`.
+func doctorCmd(ctx context.Context, app func() (*service.Service, store.Store, *slog.Logger, error), stdout io.Writer) *cobra.Command {
+	var signatures []string
+	cmd := &cobra.Command{
+		Use:   "doctor",
+		Short: "Check invariants: signing keys, the audit hash chain and its checkpoints, the credits ledger",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var outside []*steward.AuditCheckpoint
+			for _, sig := range signatures {
+				c, err := service.ParseCheckpoint(sig)
+				if err != nil {
+					return err
+				}
+				outside = append(outside, c)
+			}
+			svc, st, _, err := app()
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			return doctor(ctx, svc, outside, stdout)
+		},
+	}
+	cmd.Flags().StringArrayVar(&signatures, "checkpoint", nil,
+		"also hold the chain to this checkpoint, the signature= of an \"audit checkpoint\" log line (repeatable)")
+	return cmd
+}
+
+// doctor checks Steward's invariants and writes one line per check to out:
+// the signing keys open with the configured secret, the audit chain (its
+// hashes, links, signed checkpoints and the outside ones given) and the
+// credits ledger. It returns
+// an error when any check fails, so the command exits non-zero.
+func doctor(ctx context.Context, svc *service.Service, outside []*steward.AuditCheckpoint, out io.Writer) error {
+	healthy := true
+
+	keys, err := svc.CheckSigningKeys(ctx)
+	if err != nil {
+		return err
+	}
+	switch {
+	case len(keys.Problems) > 0:
+		healthy = false
+		fmt.Fprintf(out, "signing keys: CANNOT DECRYPT %d of %d: %s\n", len(keys.Problems), keys.Keys, strings.Join(keys.Problems, "; "))
+	case keys.Sealed == keys.Keys:
+		fmt.Fprintf(out, "signing keys: ok (%d, encrypted at rest)\n", keys.Keys)
+	default:
+		fmt.Fprintf(out, "signing keys: ok (%d, %d stored in plaintext: set STEWARD_SECRET_KEY to encrypt them at rest)\n",
+			keys.Keys, keys.Keys-keys.Sealed)
+	}
+
+	res, err := svc.Audit.VerifyChainWith(ctx, outside)
+	if err != nil {
+		return err
+	}
+	if res.OK {
+		latest := "none yet"
+		if c := res.LatestCheckpoint; c != nil {
+			latest = fmt.Sprintf("the latest %s at seq %d", c.ID, c.Seq)
+		}
+		fmt.Fprintf(out, "audit chain: ok (%d entries, %d signed checkpoints, %s)\n", res.Entries, res.Checkpoints, latest)
+	} else {
+		healthy = false
+		b := res.FirstBreak
+		var at []string
+		if b.ID != "" {
+			at = append(at, "entry "+b.ID)
+		}
+		if b.CheckpointID != "" {
+			at = append(at, "checkpoint "+b.CheckpointID)
+		}
+		where := ""
+		if len(at) > 0 {
+			where = " (" + strings.Join(at, ", ") + ")"
+		}
+		fmt.Fprintf(out, "audit chain: BROKEN at seq %d%s: %s\n", b.Seq, where, b.Reason)
+	}
+
+	bad, err := svc.Credits.CheckLedger(ctx)
+	if err != nil {
+		return err
+	}
+	for _, t := range bad {
+		healthy = false
+		fmt.Fprintf(out, "credits ledger: tenant %s DISAGREES: account %d, sum of entries %d, sum of blocks %d, last balance_after %d, negative blocks %d\n",
+			t.TenantID, t.Account, t.Entries, t.Blocks, t.LastBalance, t.NegativeBlocks)
+	}
+	if len(bad) == 0 {
+		fmt.Fprintln(out, "credits ledger: ok (every tenant's balance equals the sum of its entries and of its blocks)")
+	}
+	if !healthy {
+		return errors.New("doctor found problems")
+	}
+	return nil
+}
