@@ -6,8 +6,8 @@ package api
 import (
 	"context"
 	"log/slog"
-	"net"
 	"net/http"
+	"net/netip"
 	"regexp"
 	"strconv"
 	"strings"
@@ -36,6 +36,9 @@ type Deps struct {
 	// Metrics is where request metrics are registered and what /metrics
 	// serves; nil gets a fresh registry.
 	Metrics *prometheus.Registry
+	// TrustedProxies are the peers whose X-Forwarded-For names the client
+	// (clientip.go); none by default.
+	TrustedProxies []netip.Prefix
 }
 
 type server struct {
@@ -168,10 +171,7 @@ func (s *server) outer(next http.Handler) http.Handler {
 			rid = id.New("req", start)
 		}
 		w.Header().Set("X-Request-ID", rid)
-		ip, _, err := net.SplitHostPort(r.RemoteAddr)
-		if err != nil {
-			ip = r.RemoteAddr
-		}
+		ip := s.clientIP(r)
 		ctx := context.WithValue(r.Context(), requestIDKey{}, rid)
 		ctx = steward.WithRequestInfo(ctx, steward.RequestInfo{RequestID: rid, IP: ip, UserAgent: truncate(r.UserAgent(), 512)})
 		r = r.WithContext(ctx)

@@ -49,6 +49,7 @@ type App struct {
 // Options tweak the service.
 type Options struct {
 	Service func(*service.Config)
+	API     func(*api.Deps)
 }
 
 // New boots an app on backend b.
@@ -71,8 +72,14 @@ func New(t testing.TB, b testdb.Backend, opts ...Options) *App {
 	if _, _, err := svc.Bootstrap(ctx, "root@example.com", Password); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(api.NewServer(api.Deps{Users: svc, Sessions: svc, Audit: svc, Auth: svc, Keys: svc, Tenants: svc, Credits: svc, Idem: svc,
-		Ready: st.Ping, Logger: log}))
+	deps := api.Deps{Users: svc, Sessions: svc, Audit: svc, Auth: svc, Keys: svc, Tenants: svc, Credits: svc, Idem: svc,
+		Ready: st.Ping, Logger: log}
+	for _, o := range opts {
+		if o.API != nil {
+			o.API(&deps)
+		}
+	}
+	srv := httptest.NewServer(api.NewServer(deps))
 	t.Cleanup(srv.Close)
 	a := &App{T: t, Backend: b, Store: st, Svc: svc, Clock: clk, Server: srv}
 	a.Root, a.RootToken = a.Login("root@example.com")
