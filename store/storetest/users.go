@@ -501,9 +501,9 @@ func testTimes(t *testing.T, s store.Store) {
 	got, err := s.GetUser(ctx, u.ID)
 	must(t, "GetUser", err)
 	for name, pair := range map[string][2]time.Time{
-		"CreatedAt":   {got.CreatedAt, local},
-		"UpdatedAt":   {got.UpdatedAt, old},
-		"LastLoginAt": {*got.LastLoginAt, far},
+		"CreatedAt":    {got.CreatedAt, local},
+		"UpdatedAt":    {got.UpdatedAt, old},
+		"LastLoginAt":  {*got.LastLoginAt, far},
 		"LoginResetAt": {*got.LoginResetAt, local},
 	} {
 		g, w := pair[0], pair[1]
