@@ -51,7 +51,8 @@ func newRootCmd(ctx context.Context, getenv func(string) string, stdout, stderr 
 			return nil, nil, nil, err
 		}
 		svc := service.New(service.Config{Store: st, Logger: log, KeyPrefix: cfg.KeyPrefix,
-			UserKeyScopes: cfg.UserKeyScopes, KeyPurposes: cfg.KeyPurposes, Plans: plans})
+			UserKeyScopes: cfg.UserKeyScopes, KeyPurposes: cfg.KeyPurposes, Plans: plans,
+			HashConcurrency: cfg.HashConcurrency, HashQueueWait: cfg.HashQueueWait})
 		return svc, st, log, nil
 	}
 
@@ -138,6 +139,7 @@ func newRootCmd(ctx context.Context, getenv func(string) string, stdout, stderr 
 			return nil
 		},
 	})
+	root.AddCommand(operatorCmd(ctx, app, stdout))
 	root.AddCommand(&cobra.Command{
 		Use:   "version",
 		Short: "Print the version",
@@ -182,7 +184,7 @@ func serve(ctx context.Context, cfg config, svc *service.Service, st store.Store
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	handler := api.NewServer(api.Deps{
 		Users: svc, Sessions: svc, Audit: svc, Auth: svc, Keys: svc, Tenants: svc, Credits: svc, Idem: svc,
-		Ready: st.Ping, Logger: log, Metrics: reg,
+		Ready: st.Ping, Logger: log, Metrics: reg, TrustedProxies: cfg.trustedProxies,
 	})
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

@@ -4,12 +4,16 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/stewardhq/steward"
+	"github.com/stewardhq/steward/api"
 )
 
 // config is every setting, read from flags with environment fallbacks.
@@ -25,6 +29,11 @@ type config struct {
 	UserKeyScopes     []string
 	KeyPurposes       []string
 	PlansFile         string
+	TrustedProxies    []string
+	HashConcurrency   int
+	HashQueueWait     time.Duration
+
+	trustedProxies []netip.Prefix // TrustedProxies, parsed by validate
 }
 
 // bindConfig registers the flags; an environment variable fills a flag the
@@ -50,6 +59,38 @@ func bindConfig(cmd *cobra.Command, getenv func(string) string, c *config) {
 		"purposes a key may name, comma-separated (STEWARD_KEY_PURPOSES; default api,automation,ci,integration,internal,testing)")
 	f.StringVar(&c.PlansFile, "plans", env("STEWARD_PLANS", ""),
 		"JSON file with the plan catalogue (STEWARD_PLANS; default the built-in free, starter, pro, scale)")
+	f.StringSliceVar(&c.TrustedProxies, "trusted-proxies", list(getenv("STEWARD_TRUSTED_PROXIES")),
+		"CIDRs of reverse proxies whose X-Forwarded-For names the client, comma-separated (STEWARD_TRUSTED_PROXIES; default none)")
+	f.IntVar(&c.HashConcurrency, "hash-concurrency", envInt(getenv, "STEWARD_HASH_CONCURRENCY"),
+		"password hashes run at once, 64 MiB each (STEWARD_HASH_CONCURRENCY; default 0 = the number of CPUs)")
+	f.DurationVar(&c.HashQueueWait, "hash-queue-wait", envDuration(getenv, "STEWARD_HASH_QUEUE_WAIT"),
+		"how long a login waits for a hashing slot before a 429 (STEWARD_HASH_QUEUE_WAIT; default 0 = 2s)")
+}
+
+// envInt and envDuration read a numeric setting; a malformed one is kept as
+// -1 so that validate names it rather than falling back silently.
+func envInt(getenv func(string) string, name string) int {
+	v := getenv(name)
+	if v == "" {
+		return 0
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return -1
+	}
+	return n
+}
+
+func envDuration(getenv func(string) string, name string) time.Duration {
+	v := getenv(name)
+	if v == "" {
+		return 0
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return -1
+	}
+	return d
 }
 
 // plans reads the plan catalogue file, or returns nil for the built-in one.
@@ -82,6 +123,16 @@ func list(v string) []string {
 func (c *config) validate() error {
 	if c.KeyPrefix == "" || len(c.KeyPrefix) > 16 || strings.ContainsAny(c.KeyPrefix, "_ ") {
 		return fmt.Errorf("key prefix %q: 1-16 characters without '_' or spaces", c.KeyPrefix)
+	}
+	if c.HashConcurrency < 0 {
+		return fmt.Errorf("hash concurrency: want a whole number of slots, 0 for one per CPU")
+	}
+	if c.HashQueueWait < 0 {
+		return fmt.Errorf("hash queue wait: want a duration such as 2s, 0 for the default")
+	}
+	var err error
+	if c.trustedProxies, err = api.ParseTrustedProxies(c.TrustedProxies); err != nil {
+		return err
 	}
 	return nil
 }
