@@ -50,6 +50,13 @@ func hashErr(err error) error {
 	return err
 }
 
+// HashSlots is the bound on concurrent password hashes, and MaxHashesInFlight
+// the most that ever ran at once: what the login-flood test asserts.
+func (s *Service) HashSlots() int { return s.hasher.Slots() }
+
+// MaxHashesInFlight: see HashSlots.
+func (s *Service) MaxHashesInFlight() int { return s.hasher.MaxInFlight() }
+
 // burnPasswordCheck makes a login for an unknown account, or one without a
 // password, cost what a real one costs, so response time does not reveal
 // which accounts exist. The dummy hash is made with this service's own
