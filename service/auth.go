@@ -60,10 +60,20 @@ func (s *Service) MaxHashesInFlight() int { return s.hasher.MaxInFlight() }
 // burnPasswordCheck makes a login for an unknown account, or one without a
 // password, cost what a real one costs, so response time does not reveal
 // which accounts exist. The dummy hash is made with this service's own
-// parameters, once.
+// parameters, on first use, through the bounded pool like every hash.
 func (s *Service) burnPasswordCheck(ctx context.Context, pw string) error {
-	s.dummyOnce.Do(func() { s.dummyHash, _ = password.Hasher{P: s.hasher.Params()}.Hash("not-a-real-password") })
-	_, _, err := s.hasher.Verify(ctx, pw, s.dummyHash)
+	s.dummyMu.Lock()
+	if s.dummyHash == "" {
+		h, err := s.hasher.Hash(ctx, "not-a-real-password")
+		if err != nil {
+			s.dummyMu.Unlock()
+			return hashErr(err)
+		}
+		s.dummyHash = h
+	}
+	dummy := s.dummyHash
+	s.dummyMu.Unlock()
+	_, _, err := s.hasher.Verify(ctx, pw, dummy)
 	return hashErr(err)
 }
 

@@ -68,8 +68,8 @@ type Service struct {
 	log          *slog.Logger
 	cfg          Config
 	hasher       *password.Pool
-	dummyOnce    sync.Once
-	dummyHash    string
+	dummyMu      sync.Mutex
+	dummyHash    string // see burnPasswordCheck
 	logins       *loginThrottle
 	keys         *keyRing
 	verified     verifiedTokens
