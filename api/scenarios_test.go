@@ -2176,7 +2176,7 @@ func authScenarios() []scenario {
 		{Name: "login with an unknown field", Method: post, Path: loginPath, Body: M{"email": "a@example.com", "password": "x", "remember": true}, Status: 400,
 			Want: M{"code": "BAD_REQUEST", "details.fields.remember": "unknown field"}},
 		{Name: "login with malformed JSON", Method: post, Path: loginPath, Body: `{"email":`, Status: 400, Want: code("BAD_REQUEST")},
-		{Name: "ten failures lock the account for 15 minutes", Fresh: true, Method: post, Path: loginPath,
+		{Name: "ten failures lock the account for 15 minutes from that address", Fresh: true, Method: post, Path: loginPath,
 			Setup: func(f *fix) {
 				f.user("target", steward.RoleUser)
 				for i := 0; i < 10; i++ {
@@ -2190,7 +2190,7 @@ func authScenarios() []scenario {
 					f.t.Errorf("Retry-After = %q", r.Header.Get("Retry-After"))
 				}
 				f.a.Clock.Advance(5 * time.Minute)
-				x := f.do(post, loginPath, "", M{"username": "{target_username}", "password": apptest.Password})
+				x := f.do(post, loginPath, "", M{"email": "{target_email}", "password": apptest.Password})
 				f.expectErr(x, 429, "RATE_LIMITED")
 				f.checkField(x, "retry_after", 600)
 				if e := f.audit(f.e["target"], "auth.lockout"); len(e) != 1 {

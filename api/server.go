@@ -6,8 +6,8 @@ package api
 import (
 	"context"
 	"log/slog"
-	"net"
 	"net/http"
+	"net/netip"
 	"regexp"
 	"strconv"
 	"strings"
@@ -42,6 +42,9 @@ type Deps struct {
 	AdminRatePerMinute, AdminRateBurst int
 	// Now is the clock of the rate limits; nil is time.Now.
 	Now func() time.Time
+	// TrustedProxies are the peers whose X-Forwarded-For names the client
+	// (clientip.go); none by default.
+	TrustedProxies []netip.Prefix
 }
 
 type server struct {
@@ -196,10 +199,7 @@ func (s *server) outer(next http.Handler) http.Handler {
 		// may hold a secret, a token or personal data.
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		w.Header().Set("Cache-Control", "no-store")
-		ip, _, err := net.SplitHostPort(r.RemoteAddr)
-		if err != nil {
-			ip = r.RemoteAddr
-		}
+		ip := s.clientIP(r)
 		ctx := context.WithValue(r.Context(), requestIDKey{}, rid)
 		ctx = steward.WithRequestInfo(ctx, steward.RequestInfo{RequestID: rid, IP: ip, UserAgent: headerText(r.UserAgent(), 512)})
 		r = r.WithContext(ctx)

@@ -7,10 +7,11 @@ import (
 	"encoding/base64"
 	"errors"
 	"strings"
-	"sync"
+	"time"
 
 	"github.com/stewardhq/steward"
 	"github.com/stewardhq/steward/internal/id"
+	"github.com/stewardhq/steward/internal/password"
 	"github.com/stewardhq/steward/store"
 )
 
@@ -33,30 +34,75 @@ func TokenHash(token string) []byte {
 	return h[:]
 }
 
-// dummyHash lets a login for an unknown account cost what a real one costs,
-// so response time does not reveal which accounts exist.
-var (
-	dummyOnce sync.Once
-	dummyHash string
-)
+// hash is the password hash for a new or changed password, through the
+// service's bounded pool.
+func (s *core) hash(ctx context.Context, pw string) (string, error) {
+	h, err := s.hasher.Hash(ctx, pw)
+	return h, hashErr(err)
+}
 
-func (s *Auth) burnPasswordCheck(pw string) {
-	dummyOnce.Do(func() { dummyHash, _ = s.hasher.Hash("not-a-real-password") })
-	_, _, _ = s.hasher.Verify(pw, dummyHash)
+// hashErr turns a full hashing pool into a 429: the request waited its
+// share and the server is busy hashing, which retrying later fixes.
+func hashErr(err error) error {
+	if errors.Is(err, password.ErrBusy) {
+		return rateLimited("the server is busy checking passwords; try again shortly", time.Second)
+	}
+	return err
+}
+
+// HashSlots is the bound on concurrent password hashes, and MaxHashesInFlight
+// the most that ever ran at once: what the login-flood test asserts.
+func (s *core) HashSlots() int { return s.hasher.Slots() }
+
+// MaxHashesInFlight: see HashSlots.
+func (s *core) MaxHashesInFlight() int { return s.hasher.MaxInFlight() }
+
+// burnPasswordCheck makes a login for an unknown account, or one without a
+// password, cost what a real one costs, so response time does not reveal
+// which accounts exist. The dummy hash is made with this service's own
+// parameters, on first use, through the bounded pool like every hash.
+func (s *Auth) burnPasswordCheck(ctx context.Context, pw string) error {
+	s.dummyMu.Lock()
+	if s.dummyHash == "" {
+		h, err := s.hasher.Hash(ctx, "not-a-real-password")
+		if err != nil {
+			s.dummyMu.Unlock()
+			return hashErr(err)
+		}
+		s.dummyHash = h
+	}
+	dummy := s.dummyHash
+	s.dummyMu.Unlock()
+	_, _, err := s.hasher.Verify(ctx, pw, dummy)
+	return hashErr(err)
 }
 
 // Login implements steward.AuthService.
+//
+// Whether an account answers to the name typed changes nothing a caller can
+// see: the same checks run in the same order, a password hash is checked
+// either way, and the throttles (see loginThrottle) count by the name typed.
 func (s *Auth) Login(ctx context.Context, in steward.LoginInput) (*steward.LoginResult, error) {
 	fe := steward.FieldErrors{}
-	email, username := steward.NormalizeEmail(in.Email), strings.ToLower(strings.TrimSpace(in.Username))
+	email, username := steward.NormalizeEmail(in.Email), steward.NormalizeUsername(in.Username)
 	if email == "" && username == "" {
 		fe.Add("email", "email or username is required")
+	}
+	if msg := steward.InvisibleProblem(email); msg != "" {
+		fe.Add("email", msg)
+	}
+	if msg := steward.InvisibleProblem(username); msg != "" {
+		fe.Add("username", msg)
 	}
 	if in.Password == "" {
 		fe.Add("password", "is required")
 	}
 	if err := fe.Err(); err != nil {
 		return nil, err
+	}
+	name := "email:" + email
+	if email == "" {
+		name = "username:" + username
 	}
 	now := s.now()
 	if wait := s.ipLimit.wait(in.IP, now); wait > 0 {
@@ -69,47 +115,51 @@ func (s *Auth) Login(ctx context.Context, in steward.LoginInput) (*steward.Login
 	} else {
 		u, err = s.store.GetUserByUsername(ctx, username)
 	}
-	if errors.Is(err, store.ErrNotFound) {
-		s.burnPasswordCheck(in.Password)
-		s.ipLimit.fail(in.IP, now)
-		return nil, invalidLogin
-	}
-	if err != nil {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		u, err = nil, nil
+	case err != nil:
 		return nil, err
 	}
-	if u.LockedUntil != nil && now.Before(*u.LockedUntil) {
-		s.ipLimit.fail(in.IP, now)
-		return nil, rateLimited("too many failed logins for this account; try again later", u.LockedUntil.Sub(now))
+	var resetAt time.Time
+	if u != nil && u.LoginResetAt != nil {
+		resetAt = *u.LoginResetAt
 	}
-	ok := false
-	rehash := false
-	if u.PasswordHash != "" {
-		ok, rehash, err = s.hasher.Verify(in.Password, u.PasswordHash)
+	if wait, _ := s.logins.check(name, in.IP, resetAt, now); wait > 0 {
+		return nil, rateLimited("too many failed logins for this account; try again later", wait)
+	}
+	ok, rehash := false, false
+	if u != nil && u.PasswordHash != "" {
+		ok, rehash, err = s.hasher.Verify(ctx, in.Password, u.PasswordHash)
+		if errors.Is(err, password.ErrBusy) || ctx.Err() != nil {
+			return nil, firstErr(hashErr(err), ctx.Err())
+		}
 		if err != nil {
 			s.log.ErrorContext(ctx, "stored password hash unreadable", "user_id", u.ID, "err", err)
 		}
-	} else {
-		s.burnPasswordCheck(in.Password)
+	} else if err := s.burnPasswordCheck(ctx, in.Password); err != nil {
+		return nil, err
 	}
-	if !ok {
-		s.ipLimit.fail(in.IP, now)
-		if err := s.recordLoginFailure(ctx, u.ID); err != nil {
+	// Right password, but the account may not log in: a failure like any
+	// other, so that it too looks like a name nobody has. Members of a
+	// suspended or deleted tenant are suspended by its cascade; the tenant
+	// check also covers one whose ban lapsed meanwhile.
+	if ok && u.IsActive(now) {
+		if ok, err = s.tenants.tenantActive(ctx, u.TenantID); err != nil {
 			return nil, err
 		}
-		return nil, invalidLogin
+	} else {
+		ok = false
 	}
-	if !u.IsActive(now) {
-		return nil, invalidLogin
-	}
-	// Members of a suspended or deleted tenant are suspended by its
-	// cascade; this also covers one whose ban lapsed meanwhile.
-	if ok, err := s.tenants.tenantActive(ctx, u.TenantID); err != nil || !ok {
-		return nil, firstErr(err, invalidLogin)
+	if !ok {
+		return nil, s.loginFailed(ctx, u, name, in.IP, now)
 	}
 	newHash := ""
 	if rehash {
-		if newHash, err = s.hasher.Hash(in.Password); err != nil {
-			return nil, err
+		// Best effort: a busy pool leaves the old hash for the next login.
+		if newHash, err = s.hasher.Hash(ctx, in.Password); err != nil {
+			newHash = ""
+			s.log.WarnContext(ctx, "password rehash skipped", "user_id", u.ID, "err", err)
 		}
 	}
 	token := s.cfg.KeyPrefix + "_s_" + newSecret()
@@ -124,7 +174,7 @@ func (s *Auth) Login(ctx context.Context, in steward.LoginInput) (*steward.Login
 		if !cur.IsActive(now) || cur.PasswordHash != u.PasswordHash {
 			return invalidLogin // changed while we checked the password
 		}
-		cur.FailedLogins, cur.LockedUntil, cur.LastLoginAt, cur.UpdatedAt = 0, nil, &now, now
+		cur.LastLoginAt, cur.UpdatedAt = &now, now
 		if newHash != "" {
 			cur.PasswordHash = newHash
 		}
@@ -142,34 +192,29 @@ func (s *Auth) Login(ctx context.Context, in steward.LoginInput) (*steward.Login
 	if err != nil {
 		return nil, err
 	}
+	s.logins.succeed(name, in.IP, now)
 	return s.loginResult(ctx, u, sess, token)
 }
 
-// recordLoginFailure counts a failed password for the account and locks it
-// after LockoutAfter failures in a row.
-func (s *Auth) recordLoginFailure(ctx context.Context, uid string) error {
+// loginFailed counts a failure against every throttle and, for a name an
+// account answers to, writes it to the audit log (auth.login_failed, or
+// auth.lockout when it filled a limit). It returns the one failure answer.
+func (s *Auth) loginFailed(ctx context.Context, u *steward.User, name, ip string, now time.Time) error {
+	s.ipLimit.fail(ip, now)
+	tripped, until := s.logins.fail(name, ip, now)
+	if u == nil {
+		return invalidLogin
+	}
 	ctx = steward.WithActor(ctx, steward.Actor{Type: steward.ActorAnonymous})
-	return s.update(ctx, func(tx store.Tx) error {
-		u, err := tx.GetUser(ctx, uid)
-		if err != nil {
-			return err
-		}
-		now := s.now()
-		u.FailedLogins++
-		action := "auth.login_failed"
-		meta := map[string]any{"user_id": uid, "consecutive_failures": u.FailedLogins}
-		if u.FailedLogins >= s.cfg.LockoutAfter {
-			until := now.Add(s.cfg.LockoutFor)
-			u.LockedUntil, u.FailedLogins = &until, 0
-			action, meta["locked_until"] = "auth.lockout", until
-		}
-		u.UpdatedAt = now
-		if err := tx.UpdateUser(ctx, u); err != nil {
-			return err
-		}
-		return s.audit(ctx, tx, event{Action: action, TargetType: "user", TargetID: uid,
+	action, meta := "auth.login_failed", map[string]any{"user_id": u.ID}
+	if tripped != "" {
+		action, meta["scope"], meta["until"] = "auth.lockout", tripped, until
+	}
+	err := s.update(ctx, func(tx store.Tx) error {
+		return s.audit(ctx, tx, event{Action: action, TargetType: "user", TargetID: u.ID,
 			TenantID: u.TenantID, Metadata: meta})
 	})
+	return firstErr(err, invalidLogin)
 }
 
 func (s *Auth) loginResult(ctx context.Context, u *steward.User, sess *steward.Session, token string) (*steward.LoginResult, error) {

@@ -38,7 +38,7 @@ func (s *Service) Bootstrap(ctx context.Context, email, password string) (create
 	if err != nil || n > 0 {
 		return false, "", err
 	}
-	hash, err := s.hasher.Hash(password)
+	hash, err := s.hash(ctx, password)
 	if err != nil {
 		return false, "", err
 	}

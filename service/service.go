@@ -11,6 +11,7 @@ import (
 	"errors"
 	"log/slog"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/stewardhq/steward"
@@ -31,11 +32,23 @@ type Config struct {
 	AccessTokenTTL   time.Duration   // default 15m
 	SessionTTL       time.Duration   // default 30 days
 	SigningKeyMaxAge time.Duration   // rotate the signing key after this; default 30 days
-	LockoutAfter     int             // consecutive failures; default 10
-	LockoutFor       time.Duration   // default 15m
+	// LockoutAfter failures in a row for one account name from one client
+	// address make that pair wait LockoutFor; default 10 and 15m.
+	LockoutAfter int
+	LockoutFor   time.Duration
+	// LoginFailuresPerAccount is how many failed logins an account name
+	// may take per hour (burst the same) from addresses that have not
+	// signed in to it recently, before they are slowed to that rate;
+	// default 50.
+	LoginFailuresPerAccount int
 	// LoginFailuresPerIP is how many failed logins one IP may make per
 	// minute (burst the same) before it gets 429; default 20.
 	LoginFailuresPerIP int
+	// HashConcurrency bounds the password hashes running at once (each
+	// takes Password.MemoryKiB); default the number of CPUs. HashQueueWait
+	// is how long a request waits for a slot before a 429; default 2s.
+	HashConcurrency int
+	HashQueueWait   time.Duration
 	// UserKeyScopes are the scopes end users' keys may carry; default
 	// DefaultUserKeyScopes.
 	UserKeyScopes []string
@@ -66,7 +79,7 @@ type core struct {
 	now    func() time.Time
 	log    *slog.Logger
 	cfg    Config
-	hasher password.Hasher
+	hasher *password.Pool
 	keys   *keyRing
 }
 
@@ -86,6 +99,9 @@ type Audit struct{ *core }
 // (auth.go, keys.go, limiter.go).
 type Auth struct {
 	*core
+	logins       *loginThrottle
+	dummyMu      sync.Mutex
+	dummyHash    string // see burnPasswordCheck
 	verified     verifiedTokens
 	ipLimit      *failureLimiter
 	sessionReads readCache[sessionRead]
@@ -177,6 +193,9 @@ func New(cfg Config) *Service {
 	if cfg.LockoutFor == 0 {
 		cfg.LockoutFor = 15 * time.Minute
 	}
+	if cfg.LoginFailuresPerAccount == 0 {
+		cfg.LoginFailuresPerAccount = 50
+	}
 	if cfg.LoginFailuresPerIP == 0 {
 		cfg.LoginFailuresPerIP = 20
 	}
@@ -194,11 +213,12 @@ func New(cfg Config) *Service {
 		now:    func() time.Time { return cfg.Now().UTC().Truncate(time.Microsecond) },
 		log:    cfg.Logger,
 		cfg:    cfg,
-		hasher: password.Hasher{P: cfg.Password},
+		hasher: password.NewPool(password.Hasher{P: cfg.Password}, cfg.HashConcurrency, cfg.HashQueueWait),
 	}
 	s.keys = &keyRing{s: s}
 	svc := &Service{core: s, Users: &Users{core: s}, Sessions: &Sessions{s}, Audit: &Audit{s},
-		Auth: &Auth{core: s, ipLimit: newFailureLimiter(cfg.LoginFailuresPerIP, time.Minute)},
+		Auth: &Auth{core: s, ipLimit: newFailureLimiter(cfg.LoginFailuresPerIP, time.Minute),
+			logins: newLoginThrottle(cfg.LockoutAfter, cfg.LockoutFor, cfg.LoginFailuresPerAccount)},
 		Keys: &Keys{core: s}, Idempotency: &Idempotency{core: s}, Tenants: &Tenants{core: s}, Credits: &Credits{core: s}}
 	svc.Users.tenants = svc.Tenants
 	svc.Auth.users, svc.Auth.tenants, svc.Auth.apiKeys = svc.Users, svc.Tenants, svc.Keys

@@ -216,6 +216,8 @@ func TestTokenVersionEndsOutstandingJWTs(t *testing.T) {
 	})
 }
 
+// TestLockoutExpiresWithTheClock: ten failures for an account from one
+// address make that address wait 15 minutes; another address is not held.
 func TestLockoutExpiresWithTheClock(t *testing.T) {
 	apptest.Each(t, func(t *testing.T, a *apptest.App) {
 		u := a.User(steward.RoleUser)
@@ -226,17 +228,20 @@ func TestLockoutExpiresWithTheClock(t *testing.T) {
 				t.Fatalf("failure %d: %v", i+1, err)
 			}
 		}
-		_, err := a.Svc.Auth.Login(ctx, steward.LoginInput{Email: u.Email, Password: apptest.Password, IP: "198.51.100.8"})
+		_, err := a.Svc.Auth.Login(ctx, steward.LoginInput{Email: u.Email, Password: apptest.Password, IP: "198.51.100.7"})
 		var e *steward.Error
 		if !errors.As(err, &e) || e.Code != steward.CodeRateLimited || e.Details["retry_after"].(int) != 900 {
-			t.Fatalf("locked account login: %v", err)
+			t.Fatalf("locked address login: %v", err)
+		}
+		if _, err := a.Svc.Auth.Login(ctx, steward.LoginInput{Email: u.Email, Password: apptest.Password, IP: "198.51.100.8"}); err != nil {
+			t.Fatalf("another address must not be locked out: %v", err)
 		}
 		a.Clock.Advance(14 * time.Minute)
-		if _, err := a.Svc.Auth.Login(ctx, steward.LoginInput{Email: u.Email, Password: apptest.Password, IP: "198.51.100.8"}); code(err) != steward.CodeRateLimited {
+		if _, err := a.Svc.Auth.Login(ctx, steward.LoginInput{Email: u.Email, Password: apptest.Password, IP: "198.51.100.7"}); code(err) != steward.CodeRateLimited {
 			t.Fatalf("still locked at 14 min: %v", err)
 		}
 		a.Clock.Advance(time.Minute)
-		if _, err := a.Svc.Auth.Login(ctx, steward.LoginInput{Email: u.Email, Password: apptest.Password, IP: "198.51.100.8"}); err != nil {
+		if _, err := a.Svc.Auth.Login(ctx, steward.LoginInput{Email: u.Email, Password: apptest.Password, IP: "198.51.100.7"}); err != nil {
 			t.Fatalf("lock should have expired: %v", err)
 		}
 		pg, _ := a.Svc.Audit.ListAudit(apptest.System(), steward.AuditFilter{Action: "auth.lockout", TargetID: u.ID}, steward.ListParams{})

@@ -117,7 +117,7 @@ func (s *Users) CreateUser(ctx context.Context, in *steward.UserCreate) (*stewar
 	now := s.now()
 	u := &steward.User{
 		ID: id.New("usr", now), Email: steward.NormalizeEmail(in.Email),
-		Username: strings.ToLower(strings.TrimSpace(in.Username)), Name: strings.TrimSpace(in.Name),
+		Username: steward.NormalizeUsername(in.Username), Name: strings.TrimSpace(in.Name),
 		Role: in.Role, TenantID: strings.TrimSpace(in.TenantID), TenantRole: in.TenantRole,
 		Status: steward.StatusActive, Tags: in.Tags, Metadata: in.Metadata,
 		EmailVerified: in.EmailVerified, CreatedAt: now, UpdatedAt: now,
@@ -149,7 +149,7 @@ func (s *Users) CreateUser(ctx context.Context, in *steward.UserCreate) (*stewar
 		}
 	}
 	if in.Password != "" {
-		if u.PasswordHash, err = s.hasher.Hash(in.Password); err != nil {
+		if u.PasswordHash, err = s.hash(ctx, in.Password); err != nil {
 			return nil, err
 		}
 	}
@@ -609,7 +609,7 @@ func (s *Users) ChangePassword(ctx context.Context, uid, newPassword string) (*s
 	if msg := steward.ValidatePassword(newPassword); msg != "" {
 		return nil, steward.FieldError("new_password", msg)
 	}
-	hash, err := s.hasher.Hash(newPassword) // slow: outside the transaction
+	hash, err := s.hash(ctx, newPassword) // slow: outside the transaction
 	if err != nil {
 		return nil, err
 	}
@@ -621,7 +621,8 @@ func (s *Users) ChangePassword(ctx context.Context, uid, newPassword string) (*s
 			if u.Status == steward.StatusDeleted {
 				return event{}, invalidState(u, s.now(), "change the password of")
 			}
-			u.PasswordHash, u.FailedLogins, u.LockedUntil = hash, 0, nil
+			now := s.now()
+			u.PasswordHash, u.LoginResetAt = hash, &now // lifts every login throttle on the account
 			n, err := s.endAccess(ctx, tx, u, "password changed")
 			return event{Action: "user.password_change", Metadata: map[string]any{"sessions_revoked": n}}, err
 		}})
@@ -676,7 +677,7 @@ func (s *Users) UpdateUser(ctx context.Context, uid string, p *steward.UserPatch
 				u.Email = steward.NormalizeEmail(p.Email.Value)
 			}
 			if p.Username.Set {
-				u.Username = strings.ToLower(strings.TrimSpace(p.Username.Value))
+				u.Username = steward.NormalizeUsername(p.Username.Value)
 			}
 			if p.Name.Set {
 				u.Name = strings.TrimSpace(p.Name.Value)

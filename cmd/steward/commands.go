@@ -51,7 +51,8 @@ func newRootCmd(ctx context.Context, getenv func(string) string, stdout, stderr 
 		}
 		svc := service.New(service.Config{Store: st, Logger: log, KeyPrefix: cfg.KeyPrefix,
 			UserKeyScopes: cfg.UserKeyScopes, KeyPurposes: cfg.KeyPurposes, Plans: plans,
-			SecretKey: cfg.SecretKey, SecretKeyPrevious: cfg.SecretKeyPrevious, CheckpointInterval: cfg.CheckpointInterval})
+			SecretKey: cfg.SecretKey, SecretKeyPrevious: cfg.SecretKeyPrevious, CheckpointInterval: cfg.CheckpointInterval,
+			HashConcurrency: cfg.HashConcurrency, HashQueueWait: cfg.HashQueueWait})
 		return svc, st, log, nil
 	}
 
@@ -100,6 +101,7 @@ func newRootCmd(ctx context.Context, getenv func(string) string, stdout, stderr 
 		},
 	})
 	root.AddCommand(doctorCmd(ctx, app, stdout))
+	root.AddCommand(operatorCmd(ctx, app, stdout))
 	root.AddCommand(&cobra.Command{
 		Use:   "version",
 		Short: "Print the version",
@@ -145,7 +147,7 @@ func serve(ctx context.Context, cfg config, svc *service.Service, st store.Store
 	adminRate, adminBurst := cfg.adminRate()
 	handler := api.NewServer(api.Deps{
 		Users: svc.Users, Sessions: svc.Sessions, Audit: svc.Audit, Auth: svc.Auth, Keys: svc.Keys, Tenants: svc.Tenants, Credits: svc.Credits, Idem: svc.Idempotency,
-		Ready: st.Ping, Logger: log, Metrics: reg, AdminRatePerMinute: adminRate, AdminRateBurst: adminBurst,
+		Ready: st.Ping, Logger: log, Metrics: reg, AdminRatePerMinute: adminRate, AdminRateBurst: adminBurst, TrustedProxies: cfg.trustedProxies,
 	})
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -39,6 +40,11 @@ type config struct {
 	secretKeyRaw, secretKeyPreviousRaw string
 	CheckpointInterval                 time.Duration
 	checkpointIntervalRaw              string
+	TrustedProxies                     []string
+	HashConcurrency                    int
+	HashQueueWait                      time.Duration
+
+	trustedProxies []netip.Prefix // TrustedProxies, parsed by validate
 }
 
 // bindConfig registers the flags; an environment variable fills a flag the
@@ -83,6 +89,38 @@ func bindConfig(cmd *cobra.Command, getenv func(string) string, c *config) {
 	c.secretKeyRaw, c.secretKeyPreviousRaw = getenv("STEWARD_SECRET_KEY"), getenv("STEWARD_SECRET_KEY_PREVIOUS")
 	f.StringVar(&c.checkpointIntervalRaw, "audit-checkpoint-interval", env("STEWARD_AUDIT_CHECKPOINT_INTERVAL", service.DefaultCheckpointInterval.String()),
 		"how often the audit chain's head is signed when it has moved, 1m to 24h (STEWARD_AUDIT_CHECKPOINT_INTERVAL)")
+	f.StringSliceVar(&c.TrustedProxies, "trusted-proxies", list(getenv("STEWARD_TRUSTED_PROXIES")),
+		"CIDRs of reverse proxies whose X-Forwarded-For names the client, comma-separated (STEWARD_TRUSTED_PROXIES; default none)")
+	f.IntVar(&c.HashConcurrency, "hash-concurrency", envCount(getenv, "STEWARD_HASH_CONCURRENCY"),
+		"password hashes run at once, 64 MiB each (STEWARD_HASH_CONCURRENCY; default 0 = the number of CPUs)")
+	f.DurationVar(&c.HashQueueWait, "hash-queue-wait", envDuration(getenv, "STEWARD_HASH_QUEUE_WAIT"),
+		"how long a login waits for a hashing slot before a 429 (STEWARD_HASH_QUEUE_WAIT; default 0 = 2s)")
+}
+
+// envCount and envDuration read a numeric setting; a malformed one is kept
+// as -1 so that validate names it rather than falling back silently.
+func envCount(getenv func(string) string, name string) int {
+	v := getenv(name)
+	if v == "" {
+		return 0
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return -1
+	}
+	return n
+}
+
+func envDuration(getenv func(string) string, name string) time.Duration {
+	v := getenv(name)
+	if v == "" {
+		return 0
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return -1
+	}
+	return d
 }
 
 // plans reads the plan catalogue file, or returns nil for the built-in one.
@@ -130,6 +168,16 @@ func (c *config) validate() error {
 	}
 	if c.KeyPrefix == "" || len(c.KeyPrefix) > 16 || strings.ContainsAny(c.KeyPrefix, "_ ") {
 		return fmt.Errorf("key prefix %q: 1-16 characters without '_' or spaces", c.KeyPrefix)
+	}
+	if c.HashConcurrency < 0 {
+		return fmt.Errorf("hash concurrency: want a whole number of slots, 0 for one per CPU")
+	}
+	if c.HashQueueWait < 0 {
+		return fmt.Errorf("hash queue wait: want a duration such as 2s, 0 for the default")
+	}
+	var err error
+	if c.trustedProxies, err = api.ParseTrustedProxies(c.TrustedProxies); err != nil {
+		return err
 	}
 	return c.validateAuditSettings()
 }

@@ -14,7 +14,7 @@ import (
 const userCols = `id, email, coalesce(username, ''), name, role, coalesce(tenant_id, ''), tenant_role,
 	status, ban_reason, ban_expires_at, ban_by, ban_at, suspension_reason, tags, metadata,
 	email_verified, token_version, last_login_at, created_at, updated_at, deleted_at,
-	status_before_delete, password_hash, failed_logins, locked_until`
+	status_before_delete, password_hash, login_reset_at`
 
 func scanUser(row pgx.Row) (*steward.User, error) {
 	var (
@@ -26,7 +26,7 @@ func scanUser(row pgx.Row) (*steward.User, error) {
 	err := row.Scan(&u.ID, &u.Email, &u.Username, &u.Name, &role, &u.TenantID, &tenantRole,
 		&status, &banReason, &banExpires, &banBy, &banAt, &u.SuspensionReason, &u.Tags, &u.Metadata,
 		&u.EmailVerified, &u.TokenVersion, &lastLogin, &u.CreatedAt, &u.UpdatedAt, &del,
-		&before, &u.PasswordHash, &u.FailedLogins, &lock)
+		&before, &u.PasswordHash, &lock)
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -47,7 +47,7 @@ func scanUser(row pgx.Row) (*steward.User, error) {
 	u.CreatedAt = u.CreatedAt.UTC()
 	u.UpdatedAt = u.UpdatedAt.UTC()
 	u.DeletedAt = utcPtr(del)
-	u.LockedUntil = utcPtr(lock)
+	u.LoginResetAt = utcPtr(lock)
 	return &u, nil
 }
 
@@ -176,7 +176,7 @@ func userArgs(u *steward.User) []any {
 		string(u.TenantRole), string(u.Status), ban.Reason, ban.ExpiresAt, ban.By, banAt,
 		u.SuspensionReason, tags, meta, u.EmailVerified, u.TokenVersion, u.LastLoginAt,
 		u.CreatedAt, u.UpdatedAt, u.DeletedAt, string(u.StatusBeforeDelete), u.PasswordHash,
-		u.FailedLogins, u.LockedUntil,
+		u.LoginResetAt,
 	}
 }
 
@@ -184,9 +184,9 @@ func (t *tx) CreateUser(ctx context.Context, u *steward.User) error {
 	_, err := t.q.Exec(ctx, `INSERT INTO users (id, email, username, name, role, tenant_id,
 		tenant_role, status, ban_reason, ban_expires_at, ban_by, ban_at, suspension_reason, tags,
 		metadata, email_verified, token_version, last_login_at, created_at, updated_at, deleted_at,
-		status_before_delete, password_hash, failed_logins, locked_until)
+		status_before_delete, password_hash, login_reset_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-		$19, $20, $21, $22, $23, $24, $25)`, userArgs(u)...)
+		$19, $20, $21, $22, $23, $24)`, userArgs(u)...)
 	return mapErr(err)
 }
 
@@ -196,7 +196,7 @@ func (t *tx) UpdateUser(ctx context.Context, u *steward.User) error {
 		ban_by = $11, ban_at = $12, suspension_reason = $13, tags = $14, metadata = $15,
 		email_verified = $16, token_version = $17, last_login_at = $18, created_at = $19,
 		updated_at = $20, deleted_at = $21, status_before_delete = $22, password_hash = $23,
-		failed_logins = $24, locked_until = $25
+		login_reset_at = $24
 		WHERE id = $1`, userArgs(u)...)
 	if err != nil {
 		return mapErr(err)

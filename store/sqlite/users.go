@@ -18,7 +18,7 @@ var userWriteCols = []string{
 	"id", "email", "username", "name", "role", "tenant_id", "tenant_role", "status",
 	"ban_reason", "ban_expires_at", "ban_by", "ban_at", "suspension_reason", "tags", "metadata",
 	"email_verified", "token_version", "last_login_at", "created_at", "updated_at", "deleted_at",
-	"status_before_delete", "password_hash", "failed_logins", "locked_until",
+	"status_before_delete", "password_hash", "login_reset_at",
 }
 
 var (
@@ -55,7 +55,7 @@ func userArgs(u *steward.User) ([]any, error) {
 		banReason, banExpires, banBy, banAt, u.SuspensionReason, string(tagsJSON), string(metaJSON),
 		u.EmailVerified, u.TokenVersion, nullMicros(u.LastLoginAt), micros(u.CreatedAt),
 		micros(u.UpdatedAt), nullMicros(u.DeletedAt),
-		string(u.StatusBeforeDelete), u.PasswordHash, u.FailedLogins, nullMicros(u.LockedUntil),
+		string(u.StatusBeforeDelete), u.PasswordHash, nullMicros(u.LoginResetAt),
 	}, nil
 }
 
@@ -66,14 +66,14 @@ func scanUser(sc scanner) (*steward.User, error) {
 		u                                    steward.User
 		username, tenantID, banReason, banBy sql.NullString
 		banExpires, banAt, lastLogin         sql.NullInt64
-		deleted, locked                      sql.NullInt64
+		deleted, loginReset                  sql.NullInt64
 		created, updated                     int64
 		tags, meta                           string
 	)
 	err := sc.Scan(&u.ID, &u.Email, &username, &u.Name, &u.Role, &tenantID, &u.TenantRole, &u.Status,
 		&banReason, &banExpires, &banBy, &banAt, &u.SuspensionReason, &tags, &meta,
 		&u.EmailVerified, &u.TokenVersion, &lastLogin, &created, &updated, &deleted,
-		&u.StatusBeforeDelete, &u.PasswordHash, &u.FailedLogins, &locked)
+		&u.StatusBeforeDelete, &u.PasswordHash, &loginReset)
 	if err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, store.ErrNotFound
@@ -101,7 +101,7 @@ func scanUser(sc scanner) (*steward.User, error) {
 	if u.Metadata == nil {
 		u.Metadata = map[string]any{}
 	}
-	u.LastLoginAt, u.DeletedAt, u.LockedUntil = timePtr(lastLogin), timePtr(deleted), timePtr(locked)
+	u.LastLoginAt, u.DeletedAt, u.LoginResetAt = timePtr(lastLogin), timePtr(deleted), timePtr(loginReset)
 	u.CreatedAt, u.UpdatedAt = fromMicros(created), fromMicros(updated)
 	return &u, nil
 }

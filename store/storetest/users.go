@@ -43,7 +43,7 @@ func testUserCreateGet(t *testing.T, s store.Store) {
 	if got.Metadata == nil || len(got.Metadata) != 0 {
 		t.Errorf("Metadata of a user created with nil metadata = %#v, want an empty map", got.Metadata)
 	}
-	if got.Ban != nil || got.LastLoginAt != nil || got.DeletedAt != nil || got.LockedUntil != nil {
+	if got.Ban != nil || got.LastLoginAt != nil || got.DeletedAt != nil || got.LoginResetAt != nil {
 		t.Errorf("optional fields of a bare user = %+v, want nil", got)
 	}
 
@@ -136,8 +136,7 @@ func testUserUpdateRoundTrip(t *testing.T, s store.Store) {
 	u.DeletedAt = ptr(at(2 * time.Hour))
 	u.StatusBeforeDelete = steward.StatusSuspended
 	u.PasswordHash = "$argon2id$v=19$m=65536,t=1,p=2$c2FsdA$aGFzaA"
-	u.FailedLogins = 3
-	u.LockedUntil = ptr(at(15 * time.Minute))
+	u.LoginResetAt = ptr(at(15 * time.Minute))
 	roundTrip("every field", u)
 
 	for _, by := range []string{"email", "username"} {
@@ -162,8 +161,8 @@ func testUserUpdateRoundTrip(t *testing.T, s store.Store) {
 	u.Status, u.Ban = steward.StatusActive, nil
 	u.Username, u.TenantID, u.TenantRole = "", "", ""
 	u.Tags, u.Metadata = []string{}, map[string]any{}
-	u.LastLoginAt, u.DeletedAt, u.LockedUntil = nil, nil, nil
-	u.StatusBeforeDelete, u.FailedLogins, u.EmailVerified = "", 0, false
+	u.LastLoginAt, u.DeletedAt, u.LoginResetAt = nil, nil, nil
+	u.StatusBeforeDelete, u.EmailVerified = "", false
 	roundTrip("everything cleared", u)
 
 	// The cleared username is free again.
@@ -497,15 +496,15 @@ func testTimes(t *testing.T, s store.Store) {
 	old := time.Date(1970, 1, 1, 0, 0, 0, 1000, time.UTC)
 	far := time.Date(2199, 12, 31, 23, 59, 59, 123456000, time.UTC)
 	u := newUser(1)
-	u.CreatedAt, u.UpdatedAt, u.LastLoginAt, u.LockedUntil = local, old, &far, ptr(local)
+	u.CreatedAt, u.UpdatedAt, u.LastLoginAt, u.LoginResetAt = local, old, &far, ptr(local)
 	createUsers(t, s, u)
 	got, err := s.GetUser(ctx, u.ID)
 	must(t, "GetUser", err)
 	for name, pair := range map[string][2]time.Time{
-		"CreatedAt":   {got.CreatedAt, local},
-		"UpdatedAt":   {got.UpdatedAt, old},
-		"LastLoginAt": {*got.LastLoginAt, far},
-		"LockedUntil": {*got.LockedUntil, local},
+		"CreatedAt":    {got.CreatedAt, local},
+		"UpdatedAt":    {got.UpdatedAt, old},
+		"LastLoginAt":  {*got.LastLoginAt, far},
+		"LoginResetAt": {*got.LoginResetAt, local},
 	} {
 		g, w := pair[0], pair[1]
 		if !g.Equal(w) || g.Location() != time.UTC {
