@@ -14,13 +14,6 @@ import (
 	"github.com/stewardhq/steward/store"
 )
 
-func init() {
-	// The unique constraints of 00002_api_keys.sql.
-	constraintFields["api_keys_pkey"] = "id"
-	constraintFields["api_keys_secret_hash_key"] = "secret_hash"
-	constraintFields["idempotency_pkey"] = "key_hash"
-}
-
 const apiKeyCols = `id, name, key_type, purpose, coalesce(tenant_id, ''), user_id, scopes, rate_limit_rpm,
 	expires_at, allowed_ips, status, revoked_at, revoked_reason, rotated_from, key_prefix, last_four,
 	last_used_at, last_used_ip, created_by, created_at, updated_at, secret_hash`

@@ -12,17 +12,6 @@ import (
 	"github.com/stewardhq/steward/store"
 )
 
-func init() {
-	// The unique constraints and indexes of 00004_credits.sql.
-	constraintFields["credit_accounts_pkey"] = "tenant_id"
-	constraintFields["credit_blocks_pkey"] = "id"
-	constraintFields["credit_entries_pkey"] = "id"
-	constraintFields["credit_entries_idempotency_key"] = "idempotency_key"
-	constraintFields["credit_entries_tenant_seq_key"] = "seq"
-	constraintFields["credit_draws_pkey"] = "ord"
-	constraintFields["usage_events_pkey"] = "id"
-}
-
 // Accounts. LockCreditAccount locks the row with SELECT … FOR UPDATE, which
 // at READ COMMITTED waits for a holder to commit and then returns the row
 // as it committed it. Only when there is no row does it run the upsert:

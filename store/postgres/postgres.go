@@ -293,8 +293,11 @@ func (t *tx) LockAuditHead(ctx context.Context) (int64, string, error) {
 	return seq, hash, nil
 }
 
-// constraintFields names the domain field behind each unique constraint.
+// constraintFields names the domain field behind each unique constraint and
+// unique index of the migrations; TestEveryUniqueConstraintIsMapped keeps it
+// complete.
 var constraintFields = map[string]string{
+	// 00001_init.sql
 	"users_pkey":              "id",
 	"users_email_key":         "email",
 	"users_username_key":      "username",
@@ -303,6 +306,24 @@ var constraintFields = map[string]string{
 	"audit_log_pkey":          "seq",
 	"audit_log_id_key":        "id",
 	"signing_keys_pkey":       "id",
+	// 00002_api_keys.sql
+	"api_keys_pkey":            "id",
+	"api_keys_secret_hash_key": "secret_hash",
+	"idempotency_pkey":         "key_hash",
+	// 00003_tenants.sql
+	"tenants_pkey":             "id",
+	"tenants_slug_key":         "slug",
+	"tenant_held_users_pkey":   "user_id",
+	"tenant_held_keys_pkey":    "key_id",
+	"tenant_plan_changes_pkey": "id",
+	// 00004_credits.sql
+	"credit_accounts_pkey":           "tenant_id",
+	"credit_blocks_pkey":             "id",
+	"credit_entries_pkey":            "id",
+	"credit_entries_idempotency_key": "idempotency_key",
+	"credit_entries_tenant_seq_key":  "seq",
+	"credit_draws_pkey":              "ord",
+	"usage_events_pkey":              "id",
 }
 
 // mapErr turns driver errors into store errors and leaves others alone.

@@ -10,13 +10,6 @@ import (
 	"github.com/stewardhq/steward/store"
 )
 
-func init() {
-	// The unique constraints of 00003_tenants.sql.
-	constraintFields["tenants_pkey"] = "id"
-	constraintFields["tenants_slug_key"] = "slug"
-	constraintFields["tenant_plan_changes_pkey"] = "id"
-}
-
 // tenantCols are the stored columns; EffectiveLimits is the service's.
 const tenantCols = `id, name, slug, plan, status, owner_user_id, max_users, max_concurrent_tasks,
 	max_daily_tasks, monthly_cap, daily_cap, alert_threshold_percent, features, notes,
