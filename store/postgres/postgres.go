@@ -179,7 +179,7 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 func (s *Store) update(ctx context.Context, fn func(store.Tx) error) (err error) {
 	ptx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
 	if err != nil {
-		return mapErr(err)
+		return opErr("begin", err)
 	}
 	defer func() {
 		if p := recover(); p != nil {
@@ -193,7 +193,7 @@ func (s *Store) update(ctx context.Context, fn func(store.Tx) error) (err error)
 	if err := fn(&tx{queries: queries{q: countingTx{Tx: ptx, n: &s.statements}, inTx: true}}); err != nil {
 		return err
 	}
-	return mapErr(ptx.Commit(ctx))
+	return opErr("commit", ptx.Commit(ctx))
 }
 
 func retryable(err error) bool {
@@ -266,15 +266,17 @@ func (c countingTx) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResult
 
 // LockOperators serialises operator role and status changes until the
 // transaction ends.
-func (t *tx) LockOperators(ctx context.Context) error {
-	_, err := t.q.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", lockOperators)
+func (t *tx) LockOperators(ctx context.Context) (err error) {
+	defer wrapErr(&err, "lock operators")
+	_, err = t.q.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", lockOperators)
 	return mapErr(err)
 }
 
 // LockAuditHead takes the chain lock, then reads the head. The read is a
 // separate statement so that, at READ COMMITTED, its snapshot is taken after
 // the lock is held and includes the previous holder's append.
-func (t *tx) LockAuditHead(ctx context.Context) (int64, string, error) {
+func (t *tx) LockAuditHead(ctx context.Context) (_ int64, _ string, err error) {
+	defer wrapErr(&err, "lock audit head")
 	if t.auditHead != nil {
 		return t.auditHead.seq, t.auditHead.hash, nil
 	}
@@ -283,7 +285,7 @@ func (t *tx) LockAuditHead(ctx context.Context) (int64, string, error) {
 	}
 	var seq int64
 	var hash string
-	err := t.q.QueryRow(ctx, "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").Scan(&seq, &hash)
+	err = t.q.QueryRow(ctx, "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").Scan(&seq, &hash)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, "", nil
 	}
@@ -324,6 +326,21 @@ var constraintFields = map[string]string{
 	"credit_entries_tenant_seq_key":  "seq",
 	"credit_draws_pkey":              "ord",
 	"usage_events_pkey":              "id",
+}
+
+// wrapErr, deferred by every store method, maps a driver error (mapErr) and
+// names the operation that failed, as the SQLite store does: "postgres: get
+// user: …". A miss stays the bare store.ErrNotFound, and errors.Is and
+// errors.As still find store errors through the wrapping.
+func wrapErr(errp *error, op string) { *errp = opErr(op, *errp) }
+
+// opErr is wrapErr for one error value.
+func opErr(op string, err error) error {
+	err = mapErr(err)
+	if err == nil || errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	return fmt.Errorf("postgres: %s: %w", op, err)
 }
 
 // mapErr turns driver errors into store errors and leaves others alone.
