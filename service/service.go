@@ -27,7 +27,7 @@ type Config struct {
 	Logger *slog.Logger
 
 	KeyPrefix        string          // default "stw"
-	Password         password.Params // default password.Default
+	Password         password.Params // default password.Default()
 	AccessTokenTTL   time.Duration   // default 15m
 	SessionTTL       time.Duration   // default 30 days
 	SigningKeyMaxAge time.Duration   // rotate the signing key after this; default 30 days
@@ -88,7 +88,7 @@ func New(cfg Config) *Service {
 		cfg.KeyPrefix = "stw"
 	}
 	if cfg.Password == (password.Params{}) {
-		cfg.Password = password.Default
+		cfg.Password = password.Default()
 	}
 	if cfg.AccessTokenTTL == 0 {
 		cfg.AccessTokenTTL = 15 * time.Minute
@@ -109,10 +109,10 @@ func New(cfg Config) *Service {
 		cfg.LoginFailuresPerIP = 20
 	}
 	if len(cfg.UserKeyScopes) == 0 {
-		cfg.UserKeyScopes = DefaultUserKeyScopes
+		cfg.UserKeyScopes = DefaultUserKeyScopes()
 	}
 	if len(cfg.KeyPurposes) == 0 {
-		cfg.KeyPurposes = DefaultKeyPurposes
+		cfg.KeyPurposes = DefaultKeyPurposes()
 	}
 	if len(cfg.Plans) == 0 {
 		cfg.Plans = steward.DefaultPlans()
