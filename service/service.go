@@ -139,9 +139,7 @@ func authorize(ctx context.Context, perm steward.Permission) (steward.Actor, err
 		return a, steward.Errorf(steward.CodeUnauthenticated, "authentication required")
 	}
 	if !a.Can(perm) {
-		return a, &steward.Error{Code: steward.CodeForbidden,
-			Message: "your role (or your key's scopes) does not allow this",
-			Details: map[string]any{"required_permission": string(perm), "role": string(a.Role)}}
+		return a, forbidden(a, perm)
 	}
 	return a, nil
 }
