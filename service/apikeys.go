@@ -267,7 +267,7 @@ func keyTenant(ctx context.Context, tx store.Tx, tid string, explicit bool) erro
 	t, err := tx.GetTenant(ctx, tid)
 	switch {
 	case errors.Is(err, store.ErrNotFound) && explicit:
-		return steward.FieldError("tenant_id", "no such tenant")
+		return slugHint(ctx, tx, tid, steward.FieldError("tenant_id", "no such tenant"))
 	case errors.Is(err, store.ErrNotFound):
 		return nil
 	case err != nil:

@@ -846,7 +846,7 @@ func (s *Service) admitNewMember(ctx context.Context, tx store.Tx, tid string) e
 	}
 	t, err := tx.GetTenant(ctx, tid)
 	if errors.Is(err, store.ErrNotFound) {
-		return steward.FieldError("tenant_id", "no such tenant")
+		return slugHint(ctx, tx, tid, steward.FieldError("tenant_id", "no such tenant"))
 	}
 	if err != nil {
 		return err
