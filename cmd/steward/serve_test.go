@@ -106,3 +106,15 @@ func TestVersionString(t *testing.T) {
 		t.Fatalf("go install'd module version: %q", got)
 	}
 }
+
+// TestHelpShowsTheBootstrapEmailDefault: --help names the default the
+// documentation gives, the one bootstrap uses.
+func TestHelpShowsTheBootstrapEmailDefault(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"serve", "--help"}, func(string) string { return "" }, nil, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), `first operator's email (STEWARD_BOOTSTRAP_EMAIL) (default "admin@localhost")`) {
+		t.Fatalf("--help:\n%s", out.String())
+	}
+}
