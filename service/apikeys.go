@@ -26,12 +26,16 @@ const (
 	base62           = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 )
 
-// DefaultUserKeyScopes are the scopes an end user's key may carry unless
+// DefaultUserKeyScopes returns the scopes an end user's key may carry unless
 // configured otherwise. They mean something to the product, not to Steward.
-var DefaultUserKeyScopes = []string{"read", "write"}
+// A function, so no caller can change the default for every service.
+func DefaultUserKeyScopes() []string { return []string{"read", "write"} }
 
-// DefaultKeyPurposes are the purposes a key may be created for.
-var DefaultKeyPurposes = []string{"api", "automation", "ci", "integration", "internal", "testing"}
+// DefaultKeyPurposes returns the purposes a key may be created for unless
+// configured otherwise; a fresh slice on each call.
+func DefaultKeyPurposes() []string {
+	return []string{"api", "automation", "ci", "integration", "internal", "testing"}
+}
 
 // newKeySecret returns secretLen uniformly random base62 characters.
 func newKeySecret() string {
@@ -263,7 +267,7 @@ func keyTenant(ctx context.Context, tx store.Tx, tid string, explicit bool) erro
 	t, err := tx.GetTenant(ctx, tid)
 	switch {
 	case errors.Is(err, store.ErrNotFound) && explicit:
-		return steward.FieldError("tenant_id", "no such tenant")
+		return slugHint(ctx, tx, tid, steward.FieldError("tenant_id", "no such tenant"))
 	case errors.Is(err, store.ErrNotFound):
 		return nil
 	case err != nil:

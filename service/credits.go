@@ -73,7 +73,7 @@ func (lk *ledgerLocks) ledger(ctx context.Context, tid string) (*tenantLedger, e
 		return nil, err
 	}
 	if tl.tenant == nil {
-		return nil, steward.Errorf(steward.CodeNotFound, "tenant %q not found", tid)
+		return nil, slugHint(ctx, lk.tx, tid, steward.Errorf(steward.CodeNotFound, "tenant %q not found", tid))
 	}
 	if tl.tenant.Status == steward.TenantDeleted {
 		return nil, tenantInactive(tl.tenant, "move credits; restore it first")

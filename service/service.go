@@ -28,7 +28,7 @@ type Config struct {
 	Logger *slog.Logger
 
 	KeyPrefix        string          // default "stw"
-	Password         password.Params // default password.Default
+	Password         password.Params // default password.Default()
 	AccessTokenTTL   time.Duration   // default 15m
 	SessionTTL       time.Duration   // default 30 days
 	SigningKeyMaxAge time.Duration   // rotate the signing key after this; default 30 days
@@ -176,7 +176,7 @@ func New(cfg Config) *Service {
 		cfg.KeyPrefix = "stw"
 	}
 	if cfg.Password == (password.Params{}) {
-		cfg.Password = password.Default
+		cfg.Password = password.Default()
 	}
 	if cfg.AccessTokenTTL == 0 {
 		cfg.AccessTokenTTL = 15 * time.Minute
@@ -200,10 +200,10 @@ func New(cfg Config) *Service {
 		cfg.LoginFailuresPerIP = 20
 	}
 	if len(cfg.UserKeyScopes) == 0 {
-		cfg.UserKeyScopes = DefaultUserKeyScopes
+		cfg.UserKeyScopes = DefaultUserKeyScopes()
 	}
 	if len(cfg.KeyPurposes) == 0 {
-		cfg.KeyPurposes = DefaultKeyPurposes
+		cfg.KeyPurposes = DefaultKeyPurposes()
 	}
 	if len(cfg.Plans) == 0 {
 		cfg.Plans = steward.DefaultPlans()
@@ -236,9 +236,7 @@ func authorize(ctx context.Context, perm steward.Permission) (steward.Actor, err
 		return a, steward.Errorf(steward.CodeUnauthenticated, "authentication required")
 	}
 	if !a.Can(perm) {
-		return a, &steward.Error{Code: steward.CodeForbidden,
-			Message: "your role (or your key's scopes) does not allow this",
-			Details: map[string]any{"required_permission": string(perm), "role": string(a.Role)}}
+		return a, forbidden(a, perm)
 	}
 	return a, nil
 }

@@ -847,7 +847,7 @@ func (s *Users) admitNewMember(ctx context.Context, tx store.Tx, tid string) err
 	}
 	t, err := tx.GetTenant(ctx, tid)
 	if errors.Is(err, store.ErrNotFound) {
-		return steward.FieldError("tenant_id", "no such tenant")
+		return slugHint(ctx, tx, tid, steward.FieldError("tenant_id", "no such tenant"))
 	}
 	if err != nil {
 		return err

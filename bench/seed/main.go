@@ -191,7 +191,7 @@ func ensureAdmin(ctx context.Context, st store.Store, email, pw string, out io.W
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	hash, err := password.Hasher{P: password.Default}.Hash(pw)
+	hash, err := password.Hasher{P: password.Default()}.Hash(pw)
 	if err != nil {
 		return err
 	}
@@ -216,7 +216,7 @@ func seedUsers(ctx context.Context, st store.Store, o options, out io.Writer) er
 	if _, err := crand.Read(secret); err != nil {
 		return err
 	}
-	sharedHash, err := password.Hasher{P: password.Default}.Hash(hex.EncodeToString(secret))
+	sharedHash, err := password.Hasher{P: password.Default()}.Hash(hex.EncodeToString(secret))
 	if err != nil {
 		return err
 	}

@@ -19,9 +19,6 @@ import (
 	"github.com/stewardhq/steward/store"
 )
 
-// version is set at build time with -ldflags "-X main.version=…".
-var version = "dev"
-
 func newRootCmd(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer) *cobra.Command {
 	var cfg config
 	root := &cobra.Command{
@@ -102,11 +99,13 @@ func newRootCmd(ctx context.Context, getenv func(string) string, stdout, stderr 
 	})
 	root.AddCommand(doctorCmd(ctx, app, stdout))
 	root.AddCommand(operatorCmd(ctx, app, stdout))
+	root.Version = versionString()
+	root.SetVersionTemplate("steward {{.Version}}\n")
 	root.AddCommand(&cobra.Command{
 		Use:   "version",
-		Short: "Print the version",
+		Short: "Print the version and the commit it was built from",
 		Args:  cobra.NoArgs,
-		Run:   func(cmd *cobra.Command, _ []string) { fmt.Fprintln(stdout, "steward", version) },
+		Run:   func(cmd *cobra.Command, _ []string) { fmt.Fprintln(stdout, "steward", versionString()) },
 	})
 	return root
 }
@@ -136,6 +135,14 @@ func bootstrap(ctx context.Context, cfg config, svc *service.Service, log *slog.
 
 // serve runs the HTTP server until ctx ends, then drains for up to 15 s.
 func serve(ctx context.Context, cfg config, svc *service.Service, st store.Store, log *slog.Logger) error {
+	// Bind first: a busy port must fail before bootstrap creates the first
+	// operator and prints a password that no running server would accept.
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", cfg.Addr, err)
+	}
+	defer ln.Close()
+	log.Info("database", "dialect", st.Dialect(), "location", dbLocation(cfg.DB))
 	if err := svc.Start(ctx); err != nil {
 		return fmt.Errorf("starting: %w", err)
 	}
@@ -149,14 +156,10 @@ func serve(ctx context.Context, cfg config, svc *service.Service, st store.Store
 		Users: svc.Users, Sessions: svc.Sessions, Audit: svc.Audit, Auth: svc.Auth, Keys: svc.Keys, Tenants: svc.Tenants, Credits: svc.Credits, Idem: svc.Idempotency,
 		Ready: st.Ping, Logger: log, Metrics: reg, AdminRatePerMinute: adminRate, AdminRateBurst: adminBurst, TrustedProxies: cfg.trustedProxies,
 	})
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return err
-	}
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	log.Info("steward listening", "url", "http://"+ln.Addr().String(), "db", st.Dialect(), "version", version)
+	log.Info("steward listening", "url", "http://"+ln.Addr().String(), "db", st.Dialect(), "version", versionString())
 
 	jobsDone := make(chan struct{})
 	jobCtx, stopJobs := context.WithCancel(ctx)

@@ -60,7 +60,7 @@ func bindConfig(cmd *cobra.Command, getenv func(string) string, c *config) {
 	f.StringVar(&c.Addr, "addr", env("STEWARD_ADDR", "127.0.0.1:8080"), "listen address (STEWARD_ADDR)")
 	f.StringVar(&c.DB, "db", env("STEWARD_DB", "sqlite:steward.db"), "database: sqlite:<path> or a postgres:// URL (STEWARD_DB)")
 	f.StringVar(&c.KeyPrefix, "key-prefix", env("STEWARD_KEY_PREFIX", "stw"), "prefix of tokens and keys (STEWARD_KEY_PREFIX)")
-	f.StringVar(&c.BootstrapEmail, "bootstrap-email", env("STEWARD_BOOTSTRAP_EMAIL", ""), "first operator's email (STEWARD_BOOTSTRAP_EMAIL)")
+	f.StringVar(&c.BootstrapEmail, "bootstrap-email", env("STEWARD_BOOTSTRAP_EMAIL", service.DefaultBootstrapEmail), "first operator's email (STEWARD_BOOTSTRAP_EMAIL)")
 	c.BootstrapPassword = getenv("STEWARD_BOOTSTRAP_PASSWORD") // environment only: flags show up in ps
 	f.StringVar(&c.LogLevel, "log-level", env("STEWARD_LOG_LEVEL", "info"), "debug, info, warn or error (STEWARD_LOG_LEVEL)")
 	f.StringVar(&c.LogFormat, "log-format", env("STEWARD_LOG_FORMAT", "text"), "text or json (STEWARD_LOG_FORMAT)")

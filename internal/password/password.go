@@ -21,8 +21,9 @@ type Params struct {
 	Threads   uint8
 }
 
-// Default is what production uses: about 140 ms a hash on our 2-core machines.
-var Default = Params{Time: 1, MemoryKiB: 64 * 1024, Threads: 2}
+// Default returns what production uses: about 140 ms a hash on our 2-core
+// machines. A function, so no caller can change every service's default.
+func Default() Params { return Params{Time: 1, MemoryKiB: 64 * 1024, Threads: 2} }
 
 // Cheap is for tests only.
 var Cheap = Params{Time: 1, MemoryKiB: 64, Threads: 1}

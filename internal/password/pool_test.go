@@ -69,7 +69,7 @@ func TestPoolHeapStaysWithinTheBound(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real argon2id parameters take a few seconds")
 	}
-	p := NewPool(Hasher{P: Default}, 2, time.Minute)
+	p := NewPool(Hasher{P: Default()}, 2, time.Minute)
 	hash, err := p.Hash(context.Background(), "correct horse")
 	if err != nil {
 		t.Fatal(err)

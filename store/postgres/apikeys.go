@@ -14,13 +14,6 @@ import (
 	"github.com/stewardhq/steward/store"
 )
 
-func init() {
-	// The unique constraints of 00002_api_keys.sql.
-	constraintFields["api_keys_pkey"] = "id"
-	constraintFields["api_keys_secret_hash_key"] = "secret_hash"
-	constraintFields["idempotency_pkey"] = "key_hash"
-}
-
 const apiKeyCols = `id, name, key_type, purpose, coalesce(tenant_id, ''), user_id, scopes, rate_limit_rpm,
 	expires_at, allowed_ips, status, revoked_at, revoked_reason, rotated_from, key_prefix, last_four,
 	last_used_at, last_used_ip, created_by, created_at, updated_at, secret_hash`
@@ -45,7 +38,8 @@ type extraScan struct {
 func (e extraScan) Scan(dest ...any) error { return e.row.Scan(append(dest, e.extra...)...) }
 
 // GetAPIKeyForVerify is one query: the key by its hash and its owner's state.
-func (q *queries) GetAPIKeyForVerify(ctx context.Context, hash []byte) (*steward.APIKey, *steward.KeyOwner, error) {
+func (q *queries) GetAPIKeyForVerify(ctx context.Context, hash []byte) (_ *steward.APIKey, _ *steward.KeyOwner, err error) {
+	defer wrapErr(&err, "get api key for verify")
 	var (
 		id, role, status, tenant, tenantStatus *string
 		banExpires                             *time.Time
@@ -91,12 +85,14 @@ func scanAPIKey(row pgx.Row) (*steward.APIKey, error) {
 	return &k, nil
 }
 
-func (q *queries) GetAPIKey(ctx context.Context, id string) (*steward.APIKey, error) {
+func (q *queries) GetAPIKey(ctx context.Context, id string) (_ *steward.APIKey, err error) {
+	defer wrapErr(&err, "get api key")
 	return scanAPIKey(q.q.QueryRow(ctx, getAPIKeySQL+q.forUpdate(), id))
 }
 
 // GetAPIKeyByHash is one lookup in the unique index on secret_hash.
-func (q *queries) GetAPIKeyByHash(ctx context.Context, hash []byte) (*steward.APIKey, error) {
+func (q *queries) GetAPIKeyByHash(ctx context.Context, hash []byte) (_ *steward.APIKey, err error) {
+	defer wrapErr(&err, "get api key by hash")
 	return scanAPIKey(q.q.QueryRow(ctx, getAPIKeyByHashSQL+q.forUpdate(), hash))
 }
 
@@ -129,7 +125,8 @@ func apiKeyWhere(f steward.KeyFilter) *where {
 	return w
 }
 
-func (q *queries) ListAPIKeys(ctx context.Context, f steward.KeyFilter) ([]*steward.APIKey, error) {
+func (q *queries) ListAPIKeys(ctx context.Context, f steward.KeyFilter) (_ []*steward.APIKey, err error) {
+	defer wrapErr(&err, "list api keys")
 	w := apiKeyWhere(f)
 	if f.Before != "" {
 		w.add("id < " + w.arg(f.Before))
@@ -151,10 +148,11 @@ func (q *queries) ListAPIKeys(ctx context.Context, f steward.KeyFilter) ([]*stew
 	return keys, mapErr(rows.Err())
 }
 
-func (q *queries) CountAPIKeys(ctx context.Context, f steward.KeyFilter) (int64, error) {
+func (q *queries) CountAPIKeys(ctx context.Context, f steward.KeyFilter) (_ int64, err error) {
+	defer wrapErr(&err, "count api keys")
 	w := apiKeyWhere(f)
 	var n int64
-	err := q.q.QueryRow(ctx, "SELECT count(*) FROM api_keys"+w.String(), w.args...).Scan(&n)
+	err = q.q.QueryRow(ctx, "SELECT count(*) FROM api_keys"+w.String(), w.args...).Scan(&n)
 	return n, mapErr(err)
 }
 
@@ -177,7 +175,8 @@ const apiKeyStatsSQL = `SELECT
 FROM api_keys
 GROUP BY 1, 2`
 
-func (q *queries) APIKeyStats(ctx context.Context, now time.Time) (*steward.KeyStats, error) {
+func (q *queries) APIKeyStats(ctx context.Context, now time.Time) (_ *steward.KeyStats, err error) {
+	defer wrapErr(&err, "api key stats")
 	rows, err := q.q.Query(ctx, apiKeyStatsSQL, now, now.Add(-24*time.Hour), now.Add(-30*24*time.Hour))
 	if err != nil {
 		return nil, mapErr(err)
@@ -233,8 +232,9 @@ func apiKeyArgs(k *steward.APIKey) []any {
 	}
 }
 
-func (t *tx) CreateAPIKey(ctx context.Context, k *steward.APIKey) error {
-	_, err := t.q.Exec(ctx, `INSERT INTO api_keys (id, name, key_type, purpose, tenant_id, user_id,
+func (t *tx) CreateAPIKey(ctx context.Context, k *steward.APIKey) (err error) {
+	defer wrapErr(&err, "create api key")
+	_, err = t.q.Exec(ctx, `INSERT INTO api_keys (id, name, key_type, purpose, tenant_id, user_id,
 		scopes, rate_limit_rpm, expires_at, allowed_ips, status, revoked_at, revoked_reason,
 		rotated_from, key_prefix, last_four, last_used_at, last_used_ip, created_by, created_at,
 		updated_at, secret_hash)
@@ -243,7 +243,8 @@ func (t *tx) CreateAPIKey(ctx context.Context, k *steward.APIKey) error {
 	return mapErr(err)
 }
 
-func (t *tx) UpdateAPIKey(ctx context.Context, k *steward.APIKey) error {
+func (t *tx) UpdateAPIKey(ctx context.Context, k *steward.APIKey) (err error) {
+	defer wrapErr(&err, "update api key")
 	tag, err := t.q.Exec(ctx, `UPDATE api_keys SET name = $2, key_type = $3, purpose = $4,
 		tenant_id = $5, user_id = $6, scopes = $7, rate_limit_rpm = $8, expires_at = $9,
 		allowed_ips = $10, status = $11, revoked_at = $12, revoked_reason = $13, rotated_from = $14,
@@ -270,7 +271,8 @@ type batcher interface {
 // RecordKeyUses sends one UPDATE a key in a single round trip. Keys are
 // updated in id order, so two replicas flushing at once lock rows in the same
 // order and do not deadlock.
-func (t *tx) RecordKeyUses(ctx context.Context, uses []steward.KeyUse) error {
+func (t *tx) RecordKeyUses(ctx context.Context, uses []steward.KeyUse) (err error) {
+	defer wrapErr(&err, "record key uses")
 	uses = latestUses(uses)
 	if len(uses) == 0 {
 		return nil

@@ -76,14 +76,16 @@ func auditWhere(f steward.AuditFilter) *where {
 	return w
 }
 
-func (q *queries) CountAudit(ctx context.Context, f steward.AuditFilter) (int64, error) {
+func (q *queries) CountAudit(ctx context.Context, f steward.AuditFilter) (_ int64, err error) {
+	defer wrapErr(&err, "count audit")
 	w := auditWhere(f)
 	var n int64
-	err := q.q.QueryRow(ctx, "SELECT count(*) FROM audit_log"+w.String(), w.args...).Scan(&n)
+	err = q.q.QueryRow(ctx, "SELECT count(*) FROM audit_log"+w.String(), w.args...).Scan(&n)
 	return n, mapErr(err)
 }
 
-func (q *queries) ListAudit(ctx context.Context, f steward.AuditFilter) ([]*steward.AuditEntry, error) {
+func (q *queries) ListAudit(ctx context.Context, f steward.AuditFilter) (_ []*steward.AuditEntry, err error) {
+	defer wrapErr(&err, "list audit")
 	w := auditWhere(f)
 	if f.BeforeSeq > 0 {
 		w.add("seq < " + w.arg(f.BeforeSeq))
@@ -113,19 +115,19 @@ func (q *queries) ScanAudit(ctx context.Context, f steward.AuditFilter, fn func(
 		w := auditWhere(f)
 		rows, err := q.q.Query(ctx, "SELECT "+auditCols+" FROM audit_log"+w.String()+" ORDER BY seq", w.args...)
 		if err != nil {
-			return mapErr(err)
+			return opErr("scan audit", err)
 		}
 		defer rows.Close()
 		for rows.Next() {
 			e, err := scanAudit(rows)
 			if err != nil {
-				return err
+				return opErr("scan audit", err)
 			}
 			if err := fn(e); err != nil {
 				return err
 			}
 		}
-		return mapErr(rows.Err())
+		return opErr("scan audit", rows.Err())
 	}
 	var after int64
 	for {
@@ -134,13 +136,13 @@ func (q *queries) ScanAudit(ctx context.Context, f steward.AuditFilter, fn func(
 		rows, err := q.q.Query(ctx, "SELECT "+auditCols+" FROM audit_log"+w.String()+
 			" ORDER BY seq LIMIT "+w.arg(scanBatch), w.args...)
 		if err != nil {
-			return mapErr(err)
+			return opErr("scan audit", err)
 		}
 		batch, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*steward.AuditEntry, error) {
 			return scanAudit(r)
 		})
 		if err != nil {
-			return mapErr(err)
+			return opErr("scan audit", err)
 		}
 		for _, e := range batch {
 			if err := fn(e); err != nil {
@@ -154,8 +156,9 @@ func (q *queries) ScanAudit(ctx context.Context, f steward.AuditFilter, fn func(
 	}
 }
 
-func (t *tx) InsertAudit(ctx context.Context, e *steward.AuditEntry) error {
-	_, err := t.q.Exec(ctx, `INSERT INTO audit_log (`+auditCols+`)
+func (t *tx) InsertAudit(ctx context.Context, e *steward.AuditEntry) (err error) {
+	defer wrapErr(&err, "insert audit")
+	_, err = t.q.Exec(ctx, `INSERT INTO audit_log (`+auditCols+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
 		e.Seq, e.ID, e.Time, e.ActorType, e.ActorID, e.ActorRole, e.ImpersonatorID, e.CredentialID,
 		e.Action, e.TargetType, e.TargetID, e.TenantID, e.Reason, textOrNull(e.Changes),

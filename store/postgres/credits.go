@@ -12,17 +12,6 @@ import (
 	"github.com/stewardhq/steward/store"
 )
 
-func init() {
-	// The unique constraints and indexes of 00004_credits.sql.
-	constraintFields["credit_accounts_pkey"] = "tenant_id"
-	constraintFields["credit_blocks_pkey"] = "id"
-	constraintFields["credit_entries_pkey"] = "id"
-	constraintFields["credit_entries_idempotency_key"] = "idempotency_key"
-	constraintFields["credit_entries_tenant_seq_key"] = "seq"
-	constraintFields["credit_draws_pkey"] = "ord"
-	constraintFields["usage_events_pkey"] = "id"
-}
-
 // Accounts. LockCreditAccount locks the row with SELECT … FOR UPDATE, which
 // at READ COMMITTED waits for a holder to commit and then returns the row
 // as it committed it. Only when there is no row does it run the upsert:
@@ -53,25 +42,28 @@ func scanCreditAccount(row pgx.Row) (*steward.CreditAccount, error) {
 
 // GetCreditAccount does not lock, inside a transaction or not:
 // LockCreditAccount is the lock.
-func (q *queries) GetCreditAccount(ctx context.Context, tenantID string) (*steward.CreditAccount, error) {
+func (q *queries) GetCreditAccount(ctx context.Context, tenantID string) (_ *steward.CreditAccount, err error) {
+	defer wrapErr(&err, "get credit account")
 	return scanCreditAccount(q.q.QueryRow(ctx, "SELECT "+creditAccountCols+" FROM credit_accounts WHERE tenant_id = $1",
 		tenantID))
 }
 
 // LockCreditAccount is one statement when the account exists, two when it
 // creates it.
-func (t *tx) LockCreditAccount(ctx context.Context, tenantID string, now time.Time) (*steward.CreditAccount, error) {
+func (t *tx) LockCreditAccount(ctx context.Context, tenantID string, now time.Time) (_ *steward.CreditAccount, err error) {
+	defer wrapErr(&err, "lock credit account")
 	a, err := scanCreditAccount(t.q.QueryRow(ctx, lockCreditAccountSQL, tenantID))
 	if errors.Is(err, store.ErrNotFound) {
 		a, err = scanCreditAccount(t.q.QueryRow(ctx, upsertCreditAccountSQL, tenantID, now))
 	}
 	if err != nil {
-		return nil, fmt.Errorf("postgres: lock credit account: %w", err)
+		return nil, err
 	}
 	return a, nil
 }
 
-func (t *tx) UpdateCreditAccount(ctx context.Context, a *steward.CreditAccount) error {
+func (t *tx) UpdateCreditAccount(ctx context.Context, a *steward.CreditAccount) (err error) {
+	defer wrapErr(&err, "update credit account")
 	tag, err := t.q.Exec(ctx, updateCreditAccountSQL, a.TenantID, a.Balance, a.LastSeq, a.DaySpent, a.DayStart, a.MonthSpent,
 		a.MonthStart, a.UpdatedAt)
 	if err != nil {
@@ -97,31 +89,36 @@ func scanCreditBlock(row pgx.Row) (*steward.CreditBlock, error) {
 	return &b, nil
 }
 
-func (q *queries) ListCreditBlocks(ctx context.Context, tenantID string) ([]*steward.CreditBlock, error) {
+func (q *queries) ListCreditBlocks(ctx context.Context, tenantID string) (_ []*steward.CreditBlock, err error) {
+	defer wrapErr(&err, "list credit blocks")
 	rows, err := q.q.Query(ctx, "SELECT "+creditBlockCols+` FROM credit_blocks
 		WHERE tenant_id = $1 AND remaining > 0 ORDER BY expires_at ASC NULLS LAST, id`, tenantID)
 	return collectAll(rows, err, scanCreditBlock)
 }
 
 // GetCreditBlock locks the block inside a transaction, like every Get*.
-func (q *queries) GetCreditBlock(ctx context.Context, id string) (*steward.CreditBlock, error) {
+func (q *queries) GetCreditBlock(ctx context.Context, id string) (_ *steward.CreditBlock, err error) {
+	defer wrapErr(&err, "get credit block")
 	return scanCreditBlock(q.q.QueryRow(ctx, "SELECT "+creditBlockCols+" FROM credit_blocks WHERE id = $1"+q.forUpdate(), id))
 }
 
-func (q *queries) ListLapsedBlocks(ctx context.Context, now time.Time, limit int) ([]*steward.CreditBlock, error) {
+func (q *queries) ListLapsedBlocks(ctx context.Context, now time.Time, limit int) (_ []*steward.CreditBlock, err error) {
+	defer wrapErr(&err, "list lapsed blocks")
 	rows, err := q.q.Query(ctx, "SELECT "+creditBlockCols+` FROM credit_blocks
 		WHERE remaining > 0 AND expires_at IS NOT NULL AND expires_at <= $1 ORDER BY expires_at, id LIMIT $2`,
 		now, pageLimit(limit))
 	return collectAll(rows, err, scanCreditBlock)
 }
 
-func (t *tx) InsertCreditBlock(ctx context.Context, b *steward.CreditBlock) error {
-	_, err := t.q.Exec(ctx, "INSERT INTO credit_blocks ("+creditBlockCols+") VALUES ($1, $2, $3, $4, $5, $6)",
+func (t *tx) InsertCreditBlock(ctx context.Context, b *steward.CreditBlock) (err error) {
+	defer wrapErr(&err, "insert credit block")
+	_, err = t.q.Exec(ctx, "INSERT INTO credit_blocks ("+creditBlockCols+") VALUES ($1, $2, $3, $4, $5, $6)",
 		b.ID, b.TenantID, b.Amount, b.Remaining, b.ExpiresAt, b.CreatedAt)
 	return mapErr(err)
 }
 
-func (t *tx) SetBlockRemaining(ctx context.Context, blockID string, remaining int64) error {
+func (t *tx) SetBlockRemaining(ctx context.Context, blockID string, remaining int64) (err error) {
+	defer wrapErr(&err, "set block remaining")
 	tag, err := t.q.Exec(ctx, "UPDATE credit_blocks SET remaining = $2 WHERE id = $1", blockID, remaining)
 	if err != nil {
 		return mapErr(err)
@@ -208,7 +205,8 @@ func (q *queries) getLedgerEntry(ctx context.Context, query string, args ...any)
 	return list[0], nil
 }
 
-func (q *queries) GetLedgerEntry(ctx context.Context, id string) (*steward.LedgerEntry, error) {
+func (q *queries) GetLedgerEntry(ctx context.Context, id string) (_ *steward.LedgerEntry, err error) {
+	defer wrapErr(&err, "get ledger entry")
 	return q.getLedgerEntry(ctx, ledgerWithDrawsSQL+
 		"credit_entries e LEFT JOIN credit_draws d ON d.entry_id = e.id WHERE e.id = $1 ORDER BY d.ord", id)
 }
@@ -216,7 +214,8 @@ func (q *queries) GetLedgerEntry(ctx context.Context, id string) (*steward.Ledge
 // GetLedgerEntryByKey finds nothing for the empty key, which is no key. The
 // query repeats the partial index's condition, so that a generic plan may
 // use credit_entries_idempotency_key.
-func (q *queries) GetLedgerEntryByKey(ctx context.Context, tenantID, key string) (*steward.LedgerEntry, error) {
+func (q *queries) GetLedgerEntryByKey(ctx context.Context, tenantID, key string) (_ *steward.LedgerEntry, err error) {
+	defer wrapErr(&err, "get ledger entry by key")
 	if key == "" {
 		return nil, store.ErrNotFound
 	}
@@ -228,7 +227,8 @@ func (q *queries) GetLedgerEntryByKey(ctx context.Context, tenantID, key string)
 // (tenant_id, seq) or, with a kind, (tenant_id, kind, seq) backwards, and
 // joins their draws. It needs a tenant: seq orders one tenant's entries
 // only.
-func (q *queries) ListLedger(ctx context.Context, f steward.LedgerFilter) ([]*steward.LedgerEntry, error) {
+func (q *queries) ListLedger(ctx context.Context, f steward.LedgerFilter) (_ []*steward.LedgerEntry, err error) {
+	defer wrapErr(&err, "list ledger")
 	if f.TenantID == "" {
 		return nil, errors.New("postgres: list ledger: no tenant")
 	}
@@ -254,12 +254,13 @@ func (q *queries) ListLedger(ctx context.Context, f steward.LedgerFilter) ([]*st
 
 // RefundedAmount repeats the partial index's condition for
 // credit_entries_related.
-func (q *queries) RefundedAmount(ctx context.Context, deductID string) (int64, error) {
+func (q *queries) RefundedAmount(ctx context.Context, deductID string) (_ int64, err error) {
+	defer wrapErr(&err, "refunded amount")
 	if deductID == "" {
 		return 0, nil
 	}
 	var n int64
-	err := q.q.QueryRow(ctx, `SELECT coalesce(sum(amount), 0)::bigint FROM credit_entries
+	err = q.q.QueryRow(ctx, `SELECT coalesce(sum(amount), 0)::bigint FROM credit_entries
 		WHERE related_id = $1 AND related_id <> '' AND kind = 'refund'`, deductID).Scan(&n)
 	return n, mapErr(err)
 }
@@ -280,7 +281,8 @@ LEFT JOIN (SELECT tenant_id, sum(remaining)::bigint AS total, count(*) FILTER (W
 	FROM credit_blocks GROUP BY tenant_id) b ON b.tenant_id = t.tenant_id
 ORDER BY t.tenant_id`
 
-func (q *queries) LedgerTotals(ctx context.Context) ([]steward.LedgerTotals, error) {
+func (q *queries) LedgerTotals(ctx context.Context) (_ []steward.LedgerTotals, err error) {
+	defer wrapErr(&err, "ledger totals")
 	rows, err := q.q.Query(ctx, ledgerTotalsSQL)
 	return collectAll(rows, err, func(row pgx.Row) (steward.LedgerTotals, error) {
 		var x steward.LedgerTotals
@@ -290,12 +292,13 @@ func (q *queries) LedgerTotals(ctx context.Context) ([]steward.LedgerTotals, err
 }
 
 // InsertLedgerEntry is one statement (see insertLedgerSQL), draws or not.
-func (t *tx) InsertLedgerEntry(ctx context.Context, e *steward.LedgerEntry) error {
+func (t *tx) InsertLedgerEntry(ctx context.Context, e *steward.LedgerEntry) (err error) {
+	defer wrapErr(&err, "insert ledger entry")
 	blocks, amounts := make([]string, len(e.Draws)), make([]int64, len(e.Draws))
 	for i, d := range e.Draws {
 		blocks[i], amounts[i] = d.BlockID, d.Amount
 	}
-	_, err := t.q.Exec(ctx, insertLedgerSQL, e.ID, e.TenantID, e.Seq, string(e.Kind), e.Amount, e.BalanceAfter, e.Description,
+	_, err = t.q.Exec(ctx, insertLedgerSQL, e.ID, e.TenantID, e.Seq, string(e.Kind), e.Amount, e.BalanceAfter, e.Description,
 		e.Reason, e.ActorType, e.ActorID, e.IdempotencyKey, e.RelatedID, e.BlockID, e.ExpiresAt, e.UsageEventID,
 		e.CreatedAt, blocks, amounts)
 	return mapErr(err)
@@ -306,9 +309,10 @@ const usageEventCols = `tenant_id, id, user_id, metric, quantity, credits, cost_
 	recorded_at, transaction_id`
 
 // GetUsageEvent does not lock: events are never updated.
-func (q *queries) GetUsageEvent(ctx context.Context, tenantID, id string) (*steward.UsageEvent, error) {
+func (q *queries) GetUsageEvent(ctx context.Context, tenantID, id string) (_ *steward.UsageEvent, err error) {
+	defer wrapErr(&err, "get usage event")
 	var e steward.UsageEvent
-	err := q.q.QueryRow(ctx, "SELECT "+usageEventCols+" FROM usage_events WHERE tenant_id = $1 AND id = $2",
+	err = q.q.QueryRow(ctx, "SELECT "+usageEventCols+" FROM usage_events WHERE tenant_id = $1 AND id = $2",
 		tenantID, id).Scan(&e.TenantID, &e.ID, &e.UserID, &e.Metric, &e.Quantity, &e.Credits, &e.CostMicros, &e.Model,
 		&e.OccurredAt, &e.RecordedAt, &e.TransactionID)
 	if err != nil {
@@ -318,8 +322,9 @@ func (q *queries) GetUsageEvent(ctx context.Context, tenantID, id string) (*stew
 	return &e, nil
 }
 
-func (t *tx) InsertUsageEvent(ctx context.Context, e *steward.UsageEvent) error {
-	_, err := t.q.Exec(ctx, "INSERT INTO usage_events ("+usageEventCols+`)
+func (t *tx) InsertUsageEvent(ctx context.Context, e *steward.UsageEvent) (err error) {
+	defer wrapErr(&err, "insert usage event")
+	_, err = t.q.Exec(ctx, "INSERT INTO usage_events ("+usageEventCols+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 		e.TenantID, e.ID, e.UserID, e.Metric, e.Quantity, e.Credits, e.CostMicros, e.Model, e.OccurredAt, e.RecordedAt,
 		e.TransactionID)
@@ -338,10 +343,11 @@ var usageGroupColumns = map[steward.UsageGroup]string{
 // AggregateUsage reads the window from usage_events_occurred, or with a
 // tenant from usage_events_tenant_occurred, and sorts the groups. Keys sort
 // bytewise (COLLATE "C"), as on SQLite, whatever the database's collation.
-func (q *queries) AggregateUsage(ctx context.Context, uq steward.UsageQuery) ([]steward.UsageRow, error) {
+func (q *queries) AggregateUsage(ctx context.Context, uq steward.UsageQuery) (_ []steward.UsageRow, err error) {
+	defer wrapErr(&err, "aggregate usage")
 	col, ok := usageGroupColumns[uq.GroupBy]
 	if !ok {
-		return nil, fmt.Errorf("postgres: aggregate usage: unknown group %q", uq.GroupBy)
+		return nil, fmt.Errorf("unknown group %q", uq.GroupBy)
 	}
 	w := &where{}
 	if uq.TenantID != "" {

@@ -8,9 +8,10 @@ import (
 	"github.com/stewardhq/steward/store"
 )
 
-func (q *queries) GetIdempotency(ctx context.Context, keyHash []byte) (*steward.IdempotencyRecord, error) {
+func (q *queries) GetIdempotency(ctx context.Context, keyHash []byte) (_ *steward.IdempotencyRecord, err error) {
+	defer wrapErr(&err, "get idempotency")
 	var r steward.IdempotencyRecord
-	err := q.q.QueryRow(ctx, "SELECT key_hash, request_hash, status, body, created_at, expires_at "+
+	err = q.q.QueryRow(ctx, "SELECT key_hash, request_hash, status, body, created_at, expires_at "+
 		"FROM idempotency WHERE key_hash = $1"+q.forUpdate(), keyHash).
 		Scan(&r.KeyHash, &r.RequestHash, &r.Status, &r.Body, &r.CreatedAt, &r.ExpiresAt)
 	if err != nil {
@@ -32,14 +33,16 @@ func nullBytes(b []byte) []byte {
 	return b
 }
 
-func (t *tx) InsertIdempotency(ctx context.Context, r *steward.IdempotencyRecord) error {
-	_, err := t.q.Exec(ctx, `INSERT INTO idempotency (key_hash, request_hash, status, body, created_at, expires_at)
+func (t *tx) InsertIdempotency(ctx context.Context, r *steward.IdempotencyRecord) (err error) {
+	defer wrapErr(&err, "insert idempotency")
+	_, err = t.q.Exec(ctx, `INSERT INTO idempotency (key_hash, request_hash, status, body, created_at, expires_at)
 		VALUES ($1, $2, $3, $4, $5, $6)`,
 		r.KeyHash, r.RequestHash, r.Status, nullBytes(r.Body), r.CreatedAt, r.ExpiresAt)
 	return mapErr(err)
 }
 
-func (t *tx) UpdateIdempotency(ctx context.Context, r *steward.IdempotencyRecord) error {
+func (t *tx) UpdateIdempotency(ctx context.Context, r *steward.IdempotencyRecord) (err error) {
+	defer wrapErr(&err, "update idempotency")
 	tag, err := t.q.Exec(ctx, `UPDATE idempotency SET request_hash = $2, status = $3, body = $4,
 		created_at = $5, expires_at = $6 WHERE key_hash = $1`,
 		r.KeyHash, r.RequestHash, r.Status, nullBytes(r.Body), r.CreatedAt, r.ExpiresAt)
@@ -53,12 +56,14 @@ func (t *tx) UpdateIdempotency(ctx context.Context, r *steward.IdempotencyRecord
 }
 
 // DeleteIdempotency removes the record, if it is still there.
-func (t *tx) DeleteIdempotency(ctx context.Context, keyHash []byte) error {
-	_, err := t.q.Exec(ctx, "DELETE FROM idempotency WHERE key_hash = $1", keyHash)
+func (t *tx) DeleteIdempotency(ctx context.Context, keyHash []byte) (err error) {
+	defer wrapErr(&err, "delete idempotency")
+	_, err = t.q.Exec(ctx, "DELETE FROM idempotency WHERE key_hash = $1", keyHash)
 	return mapErr(err)
 }
 
-func (t *tx) DeleteExpiredIdempotency(ctx context.Context, now time.Time) (int64, error) {
+func (t *tx) DeleteExpiredIdempotency(ctx context.Context, now time.Time) (_ int64, err error) {
+	defer wrapErr(&err, "delete expired idempotency")
 	tag, err := t.q.Exec(ctx, "DELETE FROM idempotency WHERE expires_at <= $1", now)
 	if err != nil {
 		return 0, mapErr(err)

@@ -9,7 +9,8 @@ import (
 	"github.com/stewardhq/steward/store"
 )
 
-func (q *queries) ListSigningKeys(ctx context.Context) ([]*steward.SigningKey, error) {
+func (q *queries) ListSigningKeys(ctx context.Context) (_ []*steward.SigningKey, err error) {
+	defer wrapErr(&err, "list signing keys")
 	rows, err := q.q.Query(ctx, "SELECT id, private_key, created_at, retired_at FROM signing_keys ORDER BY created_at, id")
 	if err != nil {
 		return nil, mapErr(err)
@@ -32,13 +33,15 @@ func (q *queries) ListSigningKeys(ctx context.Context) ([]*steward.SigningKey, e
 	return keys, nil
 }
 
-func (t *tx) InsertSigningKey(ctx context.Context, k *steward.SigningKey) error {
-	_, err := t.q.Exec(ctx, "INSERT INTO signing_keys (id, private_key, created_at, retired_at) VALUES ($1, $2, $3, $4)",
+func (t *tx) InsertSigningKey(ctx context.Context, k *steward.SigningKey) (err error) {
+	defer wrapErr(&err, "insert signing key")
+	_, err = t.q.Exec(ctx, "INSERT INTO signing_keys (id, private_key, created_at, retired_at) VALUES ($1, $2, $3, $4)",
 		k.ID, k.PrivateKey, k.CreatedAt, k.RetiredAt)
 	return mapErr(err)
 }
 
-func (t *tx) UpdateSigningKey(ctx context.Context, k *steward.SigningKey) error {
+func (t *tx) UpdateSigningKey(ctx context.Context, k *steward.SigningKey) (err error) {
+	defer wrapErr(&err, "update signing key")
 	tag, err := t.q.Exec(ctx, "UPDATE signing_keys SET private_key = $2, created_at = $3, retired_at = $4 WHERE id = $1",
 		k.ID, k.PrivateKey, k.CreatedAt, k.RetiredAt)
 	if err != nil {

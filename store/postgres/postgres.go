@@ -197,7 +197,7 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 func (s *Store) update(ctx context.Context, fn func(store.Tx) error) (err error) {
 	ptx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
 	if err != nil {
-		return mapErr(err)
+		return opErr("begin", err)
 	}
 	defer func() {
 		if p := recover(); p != nil {
@@ -211,7 +211,7 @@ func (s *Store) update(ctx context.Context, fn func(store.Tx) error) (err error)
 	if err := fn(&tx{queries: queries{q: countingTx{Tx: ptx, n: &s.statements}, inTx: true}}); err != nil {
 		return err
 	}
-	return mapErr(ptx.Commit(ctx))
+	return opErr("commit", ptx.Commit(ctx))
 }
 
 func retryable(err error) bool {
@@ -284,15 +284,17 @@ func (c countingTx) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResult
 
 // LockOperators serialises operator role and status changes until the
 // transaction ends.
-func (t *tx) LockOperators(ctx context.Context) error {
-	_, err := t.q.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", lockOperators)
+func (t *tx) LockOperators(ctx context.Context) (err error) {
+	defer wrapErr(&err, "lock operators")
+	_, err = t.q.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", lockOperators)
 	return mapErr(err)
 }
 
 // LockAuditHead takes the chain lock, then reads the head. The read is a
 // separate statement so that, at READ COMMITTED, its snapshot is taken after
 // the lock is held and includes the previous holder's append.
-func (t *tx) LockAuditHead(ctx context.Context) (int64, string, error) {
+func (t *tx) LockAuditHead(ctx context.Context) (_ int64, _ string, err error) {
+	defer wrapErr(&err, "lock audit head")
 	if t.auditHead != nil {
 		return t.auditHead.seq, t.auditHead.hash, nil
 	}
@@ -301,7 +303,7 @@ func (t *tx) LockAuditHead(ctx context.Context) (int64, string, error) {
 	}
 	var seq int64
 	var hash string
-	err := t.q.QueryRow(ctx, "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").Scan(&seq, &hash)
+	err = t.q.QueryRow(ctx, "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").Scan(&seq, &hash)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, "", nil
 	}
@@ -311,8 +313,11 @@ func (t *tx) LockAuditHead(ctx context.Context) (int64, string, error) {
 	return seq, hash, nil
 }
 
-// constraintFields names the domain field behind each unique constraint.
+// constraintFields names the domain field behind each unique constraint and
+// unique index of the migrations; TestEveryUniqueConstraintIsMapped keeps it
+// complete.
 var constraintFields = map[string]string{
+	// 00001_init.sql
 	"users_pkey":              "id",
 	"users_email_key":         "email",
 	"users_username_key":      "username",
@@ -321,7 +326,41 @@ var constraintFields = map[string]string{
 	"audit_log_pkey":          "seq",
 	"audit_log_id_key":        "id",
 	"signing_keys_pkey":       "id",
-	"audit_checkpoints_pkey":  "id",
+	// 00002_api_keys.sql
+	"api_keys_pkey":            "id",
+	"api_keys_secret_hash_key": "secret_hash",
+	"idempotency_pkey":         "key_hash",
+	// 00003_tenants.sql
+	"tenants_pkey":             "id",
+	"tenants_slug_key":         "slug",
+	"tenant_held_users_pkey":   "user_id",
+	"tenant_held_keys_pkey":    "key_id",
+	"tenant_plan_changes_pkey": "id",
+	// 00004_credits.sql
+	"credit_accounts_pkey":           "tenant_id",
+	"credit_blocks_pkey":             "id",
+	"credit_entries_pkey":            "id",
+	"credit_entries_idempotency_key": "idempotency_key",
+	"credit_entries_tenant_seq_key":  "seq",
+	"credit_draws_pkey":              "ord",
+	"usage_events_pkey":              "id",
+	// 00005_audit_checkpoints.sql
+	"audit_checkpoints_pkey": "id",
+}
+
+// wrapErr, deferred by every store method, maps a driver error (mapErr) and
+// names the operation that failed, as the SQLite store does: "postgres: get
+// user: …". A miss stays the bare store.ErrNotFound, and errors.Is and
+// errors.As still find store errors through the wrapping.
+func wrapErr(errp *error, op string) { *errp = opErr(op, *errp) }
+
+// opErr is wrapErr for one error value.
+func opErr(op string, err error) error {
+	err = mapErr(err)
+	if err == nil || errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	return fmt.Errorf("postgres: %s: %w", op, err)
 }
 
 // mapErr turns driver errors into store errors and leaves others alone.

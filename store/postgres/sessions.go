@@ -28,11 +28,13 @@ func scanSession(row pgx.Row) (*steward.Session, error) {
 	return &s, nil
 }
 
-func (q *queries) GetSession(ctx context.Context, id string) (*steward.Session, error) {
+func (q *queries) GetSession(ctx context.Context, id string) (_ *steward.Session, err error) {
+	defer wrapErr(&err, "get session")
 	return scanSession(q.q.QueryRow(ctx, "SELECT "+sessionCols+" FROM sessions WHERE id = $1"+q.forUpdate(), id))
 }
 
-func (q *queries) GetSessionByTokenHash(ctx context.Context, hash []byte) (*steward.Session, error) {
+func (q *queries) GetSessionByTokenHash(ctx context.Context, hash []byte) (_ *steward.Session, err error) {
+	defer wrapErr(&err, "get session by token hash")
 	return scanSession(q.q.QueryRow(ctx, "SELECT "+sessionCols+" FROM sessions WHERE token_hash = $1"+q.forUpdate(), hash))
 }
 
@@ -57,10 +59,11 @@ func sessionWhere(f steward.SessionFilter) (*where, error) {
 	return w, nil
 }
 
-func (q *queries) ListSessions(ctx context.Context, f steward.SessionFilter) ([]*steward.Session, error) {
+func (q *queries) ListSessions(ctx context.Context, f steward.SessionFilter) (_ []*steward.Session, err error) {
+	defer wrapErr(&err, "list sessions")
 	w, err := sessionWhere(f)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: list sessions: %w", err)
+		return nil, err
 	}
 	if f.Before != "" {
 		w.add("id < " + w.arg(f.Before))
@@ -82,24 +85,27 @@ func (q *queries) ListSessions(ctx context.Context, f steward.SessionFilter) ([]
 	return out, mapErr(rows.Err())
 }
 
-func (q *queries) CountSessions(ctx context.Context, f steward.SessionFilter) (int64, error) {
+func (q *queries) CountSessions(ctx context.Context, f steward.SessionFilter) (_ int64, err error) {
+	defer wrapErr(&err, "count sessions")
 	w, err := sessionWhere(f)
 	if err != nil {
-		return 0, fmt.Errorf("postgres: count sessions: %w", err)
+		return 0, err
 	}
 	var n int64
 	err = q.q.QueryRow(ctx, "SELECT count(*) FROM sessions"+w.String(), w.args...).Scan(&n)
 	return n, mapErr(err)
 }
 
-func (t *tx) CreateSession(ctx context.Context, s *steward.Session) error {
-	_, err := t.q.Exec(ctx, `INSERT INTO sessions (id, user_id, token_hash, created_at, expires_at,
+func (t *tx) CreateSession(ctx context.Context, s *steward.Session) (err error) {
+	defer wrapErr(&err, "create session")
+	_, err = t.q.Exec(ctx, `INSERT INTO sessions (id, user_id, token_hash, created_at, expires_at,
 		last_seen_at, ip, user_agent, revoked_at, revoked_reason, impersonator_id, read_only)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`, sessionArgs(s)...)
 	return mapErr(err)
 }
 
-func (t *tx) UpdateSession(ctx context.Context, s *steward.Session) error {
+func (t *tx) UpdateSession(ctx context.Context, s *steward.Session) (err error) {
+	defer wrapErr(&err, "update session")
 	tag, err := t.q.Exec(ctx, `UPDATE sessions SET user_id = $2, token_hash = $3, created_at = $4,
 		expires_at = $5, last_seen_at = $6, ip = $7, user_agent = $8, revoked_at = $9,
 		revoked_reason = $10, impersonator_id = $11, read_only = $12
@@ -118,7 +124,8 @@ func sessionArgs(s *steward.Session) []any {
 		s.UserAgent, s.RevokedAt, s.RevokedReason, s.ImpersonatorID, s.ReadOnly}
 }
 
-func (t *tx) RevokeUserSessions(ctx context.Context, userID string, now time.Time, reason string) (int64, error) {
+func (t *tx) RevokeUserSessions(ctx context.Context, userID string, now time.Time, reason string) (_ int64, err error) {
+	defer wrapErr(&err, "revoke user sessions")
 	tag, err := t.q.Exec(ctx, `UPDATE sessions SET revoked_at = $2, revoked_reason = $3
 		WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2`, userID, now, reason)
 	if err != nil {

@@ -10,13 +10,6 @@ import (
 	"github.com/stewardhq/steward/store"
 )
 
-func init() {
-	// The unique constraints of 00003_tenants.sql.
-	constraintFields["tenants_pkey"] = "id"
-	constraintFields["tenants_slug_key"] = "slug"
-	constraintFields["tenant_plan_changes_pkey"] = "id"
-}
-
 // tenantCols are the stored columns; EffectiveLimits is the service's.
 const tenantCols = `id, name, slug, plan, status, owner_user_id, max_users, max_concurrent_tasks,
 	max_daily_tasks, monthly_cap, daily_cap, alert_threshold_percent, features, notes,
@@ -48,11 +41,13 @@ func scanTenant(row pgx.Row) (*steward.Tenant, error) {
 	return &t, nil
 }
 
-func (q *queries) GetTenant(ctx context.Context, id string) (*steward.Tenant, error) {
+func (q *queries) GetTenant(ctx context.Context, id string) (_ *steward.Tenant, err error) {
+	defer wrapErr(&err, "get tenant")
 	return scanTenant(q.q.QueryRow(ctx, "SELECT "+tenantCols+" FROM tenants WHERE id = $1"+q.forUpdate(), id))
 }
 
-func (q *queries) GetTenantBySlug(ctx context.Context, slug string) (*steward.Tenant, error) {
+func (q *queries) GetTenantBySlug(ctx context.Context, slug string) (_ *steward.Tenant, err error) {
+	defer wrapErr(&err, "get tenant by slug")
 	return scanTenant(q.q.QueryRow(ctx, "SELECT "+tenantCols+" FROM tenants WHERE slug = $1"+q.forUpdate(), slug))
 }
 
@@ -77,7 +72,8 @@ func tenantWhere(f steward.TenantFilter) *where {
 	return w
 }
 
-func (q *queries) ListTenants(ctx context.Context, f steward.TenantFilter) ([]*steward.Tenant, error) {
+func (q *queries) ListTenants(ctx context.Context, f steward.TenantFilter) (_ []*steward.Tenant, err error) {
+	defer wrapErr(&err, "list tenants")
 	w := tenantWhere(f)
 	if f.Before != "" {
 		w.add("id < " + w.arg(f.Before))
@@ -87,15 +83,17 @@ func (q *queries) ListTenants(ctx context.Context, f steward.TenantFilter) ([]*s
 	return collectAll(rows, err, scanTenant)
 }
 
-func (q *queries) CountTenants(ctx context.Context, f steward.TenantFilter) (int64, error) {
+func (q *queries) CountTenants(ctx context.Context, f steward.TenantFilter) (_ int64, err error) {
+	defer wrapErr(&err, "count tenants")
 	w := tenantWhere(f)
 	var n int64
-	err := q.q.QueryRow(ctx, "SELECT count(*) FROM tenants"+w.String(), w.args...).Scan(&n)
+	err = q.q.QueryRow(ctx, "SELECT count(*) FROM tenants"+w.String(), w.args...).Scan(&n)
 	return n, mapErr(err)
 }
 
 // CountTenantMembers walks the tenant's range of users (tenant_id, id).
-func (q *queries) CountTenantMembers(ctx context.Context, tenantID string) (map[steward.UserStatus]int64, error) {
+func (q *queries) CountTenantMembers(ctx context.Context, tenantID string) (_ map[steward.UserStatus]int64, err error) {
+	defer wrapErr(&err, "count tenant members")
 	rows, err := q.q.Query(ctx, "SELECT status, count(*) FROM users WHERE tenant_id = $1 GROUP BY status", tenantID)
 	if err != nil {
 		return nil, mapErr(err)
@@ -115,9 +113,10 @@ func (q *queries) CountTenantMembers(ctx context.Context, tenantID string) (map[
 	return counts, mapErr(rows.Err())
 }
 
-func (q *queries) CountTenantHolds(ctx context.Context, tenantID string) (steward.TenantHoldCounts, error) {
+func (q *queries) CountTenantHolds(ctx context.Context, tenantID string) (_ steward.TenantHoldCounts, err error) {
+	defer wrapErr(&err, "count tenant holds")
 	var c steward.TenantHoldCounts
-	err := q.q.QueryRow(ctx, `SELECT (SELECT count(*) FROM tenant_held_users WHERE tenant_id = $1),
+	err = q.q.QueryRow(ctx, `SELECT (SELECT count(*) FROM tenant_held_users WHERE tenant_id = $1),
 		(SELECT count(*) FROM tenant_held_keys WHERE tenant_id = $1)`, tenantID).Scan(&c.Users, &c.APIKeys)
 	if err != nil {
 		return steward.TenantHoldCounts{}, mapErr(err)
@@ -137,7 +136,8 @@ func scanPlanChange(row pgx.Row) (*steward.PlanChange, error) {
 }
 
 // ListPlanChanges reads the tenant's range of (tenant_id, id) backwards.
-func (q *queries) ListPlanChanges(ctx context.Context, tenantID, before string, limit int) ([]*steward.PlanChange, error) {
+func (q *queries) ListPlanChanges(ctx context.Context, tenantID, before string, limit int) (_ []*steward.PlanChange, err error) {
+	defer wrapErr(&err, "list plan changes")
 	w := &where{}
 	w.add("tenant_id = " + w.arg(tenantID))
 	if before != "" {
@@ -162,14 +162,16 @@ func tenantArgs(t *steward.Tenant) []any {
 	}
 }
 
-func (t *tx) CreateTenant(ctx context.Context, tn *steward.Tenant) error {
-	_, err := t.q.Exec(ctx, `INSERT INTO tenants (`+tenantCols+`)
+func (t *tx) CreateTenant(ctx context.Context, tn *steward.Tenant) (err error) {
+	defer wrapErr(&err, "create tenant")
+	_, err = t.q.Exec(ctx, `INSERT INTO tenants (`+tenantCols+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
 		$19, $20, $21)`, tenantArgs(tn)...)
 	return mapErr(err)
 }
 
-func (t *tx) UpdateTenant(ctx context.Context, tn *steward.Tenant) error {
+func (t *tx) UpdateTenant(ctx context.Context, tn *steward.Tenant) (err error) {
+	defer wrapErr(&err, "update tenant")
 	tag, err := t.q.Exec(ctx, `UPDATE tenants SET name = $2, slug = $3, plan = $4, status = $5,
 		owner_user_id = $6, max_users = $7, max_concurrent_tasks = $8, max_daily_tasks = $9,
 		monthly_cap = $10, daily_cap = $11, alert_threshold_percent = $12, features = $13,
@@ -185,8 +187,9 @@ func (t *tx) UpdateTenant(ctx context.Context, tn *steward.Tenant) error {
 	return nil
 }
 
-func (t *tx) InsertPlanChange(ctx context.Context, c *steward.PlanChange) error {
-	_, err := t.q.Exec(ctx, "INSERT INTO tenant_plan_changes ("+planChangeCols+") VALUES ($1, $2, $3, $4, $5, $6, $7)",
+func (t *tx) InsertPlanChange(ctx context.Context, c *steward.PlanChange) (err error) {
+	defer wrapErr(&err, "insert plan change")
+	_, err = t.q.Exec(ctx, "INSERT INTO tenant_plan_changes ("+planChangeCols+") VALUES ($1, $2, $3, $4, $5, $6, $7)",
 		c.ID, c.TenantID, c.FromPlan, c.ToPlan, c.Prorate, c.ChangedBy, c.ChangedAt)
 	return mapErr(err)
 }
@@ -257,14 +260,16 @@ const (
 )
 
 // HoldTenantUsers is one statement: suspend the active members and hold them.
-func (t *tx) HoldTenantUsers(ctx context.Context, tenantID, reason string, now time.Time) (int64, error) {
+func (t *tx) HoldTenantUsers(ctx context.Context, tenantID, reason string, now time.Time) (_ int64, err error) {
+	defer wrapErr(&err, "hold tenant users")
 	var n int64
-	err := t.q.QueryRow(ctx, holdTenantUsersSQL, tenantID, reason, now).Scan(&n)
+	err = t.q.QueryRow(ctx, holdTenantUsersSQL, tenantID, reason, now).Scan(&n)
 	return n, mapErr(err)
 }
 
 // RevokeHeldSessions is one statement over the held users' sessions.
-func (t *tx) RevokeHeldSessions(ctx context.Context, tenantID string, now time.Time, reason string) (int64, error) {
+func (t *tx) RevokeHeldSessions(ctx context.Context, tenantID string, now time.Time, reason string) (_ int64, err error) {
+	defer wrapErr(&err, "revoke held sessions")
 	tag, err := t.q.Exec(ctx, revokeHeldSessionsSQL, tenantID, now, reason)
 	if err != nil {
 		return 0, mapErr(err)
@@ -273,20 +278,23 @@ func (t *tx) RevokeHeldSessions(ctx context.Context, tenantID string, now time.T
 }
 
 // HoldTenantKeys is one statement: disable the live keys and hold them.
-func (t *tx) HoldTenantKeys(ctx context.Context, tenantID string, now time.Time) (int64, error) {
+func (t *tx) HoldTenantKeys(ctx context.Context, tenantID string, now time.Time) (_ int64, err error) {
+	defer wrapErr(&err, "hold tenant keys")
 	var n int64
-	err := t.q.QueryRow(ctx, holdTenantKeysSQL, tenantID, now).Scan(&n)
+	err = t.q.QueryRow(ctx, holdTenantKeysSQL, tenantID, now).Scan(&n)
 	return n, mapErr(err)
 }
 
-func (t *tx) HoldUser(ctx context.Context, tenantID, userID string) error {
-	_, err := t.q.Exec(ctx, `INSERT INTO tenant_held_users (tenant_id, user_id) VALUES ($1, $2)
+func (t *tx) HoldUser(ctx context.Context, tenantID, userID string) (err error) {
+	defer wrapErr(&err, "hold user")
+	_, err = t.q.Exec(ctx, `INSERT INTO tenant_held_users (tenant_id, user_id) VALUES ($1, $2)
 		ON CONFLICT DO NOTHING`, tenantID, userID)
 	return mapErr(err)
 }
 
 // ReleaseTenant is one statement (see releaseTenantSQL).
 func (t *tx) ReleaseTenant(ctx context.Context, tenantID string, now time.Time) (users, keys int64, err error) {
+	defer wrapErr(&err, "release tenant")
 	err = t.q.QueryRow(ctx, releaseTenantSQL, tenantID, now).Scan(&users, &keys)
 	if err != nil {
 		return 0, 0, mapErr(err)
@@ -299,9 +307,10 @@ func (t *tx) ReleaseTenant(ctx context.Context, tenantID string, now time.Time) 
 // CASCADE), the keys with its tenant_id that remain, and the tenant (its
 // plan changes, remaining holds, credit account, blocks, ledger entries
 // with their draws, and usage events go by ON DELETE CASCADE).
-func (t *tx) PurgeTenant(ctx context.Context, tenantID string) (steward.TenantPurgeCounts, error) {
+func (t *tx) PurgeTenant(ctx context.Context, tenantID string) (_ steward.TenantPurgeCounts, err error) {
+	defer wrapErr(&err, "purge tenant")
 	var c steward.TenantPurgeCounts
-	err := t.q.QueryRow(ctx, purgeCountsSQL, tenantID).Scan(&c.Users, &c.Sessions, &c.APIKeys, &c.PlanChanges,
+	err = t.q.QueryRow(ctx, purgeCountsSQL, tenantID).Scan(&c.Users, &c.Sessions, &c.APIKeys, &c.PlanChanges,
 		&c.LedgerEntries, &c.UsageEvents)
 	if err != nil {
 		return steward.TenantPurgeCounts{}, mapErr(err) // ErrNotFound without the tenant

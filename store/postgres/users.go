@@ -71,15 +71,18 @@ func (q *queries) getUser(ctx context.Context, col, v string) (*steward.User, er
 	return scanUser(q.q.QueryRow(ctx, "SELECT "+userCols+" FROM users WHERE "+col+" = $1"+q.forUpdate(), v))
 }
 
-func (q *queries) GetUser(ctx context.Context, id string) (*steward.User, error) {
+func (q *queries) GetUser(ctx context.Context, id string) (_ *steward.User, err error) {
+	defer wrapErr(&err, "get user")
 	return q.getUser(ctx, "id", id)
 }
 
-func (q *queries) GetUserByEmail(ctx context.Context, email string) (*steward.User, error) {
+func (q *queries) GetUserByEmail(ctx context.Context, email string) (_ *steward.User, err error) {
+	defer wrapErr(&err, "get user by email")
 	return q.getUser(ctx, "email", email)
 }
 
-func (q *queries) GetUserByUsername(ctx context.Context, username string) (*steward.User, error) {
+func (q *queries) GetUserByUsername(ctx context.Context, username string) (_ *steward.User, err error) {
+	defer wrapErr(&err, "get user by username")
 	if username == "" {
 		return nil, store.ErrNotFound
 	}
@@ -126,7 +129,8 @@ func userWhere(f steward.UserFilter, keyset bool) *where {
 	return w
 }
 
-func (q *queries) ListUsers(ctx context.Context, f steward.UserFilter) ([]*steward.User, error) {
+func (q *queries) ListUsers(ctx context.Context, f steward.UserFilter) (_ []*steward.User, err error) {
+	defer wrapErr(&err, "list users")
 	w := userWhere(f, true)
 	sql := "SELECT " + userCols + " FROM users" + w.String() + " ORDER BY id DESC LIMIT " + w.arg(pageLimit(f.Limit))
 	return collectUsers(q.q.Query(ctx, sql, searchArgs(f, w.args)...))
@@ -142,14 +146,16 @@ func searchArgs(f steward.UserFilter, args []any) []any {
 	return append([]any{pgx.QueryExecModeExec}, args...)
 }
 
-func (q *queries) CountUsers(ctx context.Context, f steward.UserFilter) (int64, error) {
+func (q *queries) CountUsers(ctx context.Context, f steward.UserFilter) (_ int64, err error) {
+	defer wrapErr(&err, "count users")
 	w := userWhere(f, false)
 	var n int64
-	err := q.q.QueryRow(ctx, "SELECT count(*) FROM users"+w.String(), searchArgs(f, w.args)...).Scan(&n)
+	err = q.q.QueryRow(ctx, "SELECT count(*) FROM users"+w.String(), searchArgs(f, w.args)...).Scan(&n)
 	return n, mapErr(err)
 }
 
-func (q *queries) ListUsersBanExpired(ctx context.Context, now time.Time, limit int) ([]*steward.User, error) {
+func (q *queries) ListUsersBanExpired(ctx context.Context, now time.Time, limit int) (_ []*steward.User, err error) {
+	defer wrapErr(&err, "list users ban expired")
 	return collectUsers(q.q.Query(ctx, "SELECT "+userCols+` FROM users
 		WHERE status = 'banned' AND ban_expires_at <= $1
 		ORDER BY ban_expires_at, id LIMIT $2`, now, pageLimit(limit)))
@@ -180,8 +186,9 @@ func userArgs(u *steward.User) []any {
 	}
 }
 
-func (t *tx) CreateUser(ctx context.Context, u *steward.User) error {
-	_, err := t.q.Exec(ctx, `INSERT INTO users (id, email, username, name, role, tenant_id,
+func (t *tx) CreateUser(ctx context.Context, u *steward.User) (err error) {
+	defer wrapErr(&err, "create user")
+	_, err = t.q.Exec(ctx, `INSERT INTO users (id, email, username, name, role, tenant_id,
 		tenant_role, status, ban_reason, ban_expires_at, ban_by, ban_at, suspension_reason, tags,
 		metadata, email_verified, token_version, last_login_at, created_at, updated_at, deleted_at,
 		status_before_delete, password_hash, login_reset_at)
@@ -190,7 +197,8 @@ func (t *tx) CreateUser(ctx context.Context, u *steward.User) error {
 	return mapErr(err)
 }
 
-func (t *tx) UpdateUser(ctx context.Context, u *steward.User) error {
+func (t *tx) UpdateUser(ctx context.Context, u *steward.User) (err error) {
+	defer wrapErr(&err, "update user")
 	tag, err := t.q.Exec(ctx, `UPDATE users SET email = $2, username = $3, name = $4, role = $5,
 		tenant_id = $6, tenant_role = $7, status = $8, ban_reason = $9, ban_expires_at = $10,
 		ban_by = $11, ban_at = $12, suspension_reason = $13, tags = $14, metadata = $15,
@@ -208,7 +216,8 @@ func (t *tx) UpdateUser(ctx context.Context, u *steward.User) error {
 }
 
 // PurgeUser deletes the user; its sessions go with it (ON DELETE CASCADE).
-func (t *tx) PurgeUser(ctx context.Context, id string) error {
+func (t *tx) PurgeUser(ctx context.Context, id string) (err error) {
+	defer wrapErr(&err, "purge user")
 	tag, err := t.q.Exec(ctx, "DELETE FROM users WHERE id = $1", id)
 	if err != nil {
 		return mapErr(err)

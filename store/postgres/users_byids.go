@@ -7,7 +7,8 @@ import (
 )
 
 // ListUsersByIDs looks each id up in the primary key; unknown ids match nothing.
-func (q *queries) ListUsersByIDs(ctx context.Context, ids []string) ([]*steward.User, error) {
+func (q *queries) ListUsersByIDs(ctx context.Context, ids []string) (_ []*steward.User, err error) {
+	defer wrapErr(&err, "list users by ids")
 	if len(ids) == 0 {
 		return []*steward.User{}, nil
 	}

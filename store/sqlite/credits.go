@@ -12,13 +12,6 @@ import (
 	"github.com/stewardhq/steward/store"
 )
 
-func init() {
-	// The unique indexes of 00004_credits.sql on more than one column.
-	compositeFields["credit_entries.tenant_id, credit_entries.idempotency_key"] = "idempotency_key"
-	compositeFields["credit_entries.tenant_id, credit_entries.seq"] = "seq"
-	compositeFields["usage_events.tenant_id, usage_events.id"] = "id"
-}
-
 // Accounts. LockCreditAccount reads first and creates only on a miss: the
 // single writer already excludes every other write transaction, so nothing
 // can insert the row in between, and a ledger write costs one statement

@@ -408,8 +408,20 @@ func mapError(err error) error {
 
 // compositeFields names the domain field of unique indexes on several
 // columns, by the column list SQLite reports (it names the columns, not the
-// index). Other indexes report their first column.
-var compositeFields = map[string]string{}
+// index); a one-column index reports its column, which is the field.
+// TestEveryUniqueConstraintIsMapped keeps it complete.
+var compositeFields = map[string]string{
+	// 00001_init.sql
+	"user_tags.tag, user_tags.user_id": "tag",
+	// 00003_tenants.sql
+	"tenant_held_users.tenant_id, tenant_held_users.user_id": "user_id",
+	"tenant_held_keys.tenant_id, tenant_held_keys.key_id":    "key_id",
+	// 00004_credits.sql
+	"credit_entries.tenant_id, credit_entries.idempotency_key": "idempotency_key",
+	"credit_entries.tenant_id, credit_entries.seq":             "seq",
+	"credit_draws.entry_id, credit_draws.ord":                  "ord",
+	"usage_events.tenant_id, usage_events.id":                  "id",
+}
 
 // constraintColumn extracts "email" from a message such as
 // "constraint failed: UNIQUE constraint failed: users.email (2067)".

@@ -30,6 +30,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Meta", testMeta},
 		{"UserCreateGet", testUserCreateGet},
 		{"UserDuplicates", testUserDuplicates},
+		{"ErrorsNameTheOperation", testErrorsNameTheOperation},
 		{"UserUpdateRoundTrip", testUserUpdateRoundTrip},
 		{"UserMissing", testUserMissing},
 		{"UserListPaging", testUserListPaging},
