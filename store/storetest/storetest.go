@@ -42,6 +42,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SessionRevokeUser", testSessionRevokeUser},
 		{"AuditListFilters", testAuditListFilters},
 		{"AuditScan", testAuditScan},
+		{"AuditScanPages", testAuditScanPages},
 		{"AuditBytes", testAuditBytes},
 		{"SigningKeys", testSigningKeys},
 		{"UsersByIDs", testUsersByIDs},
