@@ -36,6 +36,8 @@ type Deps struct {
 	// Metrics is where request metrics are registered and what /metrics
 	// serves; nil gets a fresh registry.
 	Metrics *prometheus.Registry
+	// LongReads bounds exports and other long reads (see longread.go).
+	LongReads LongReads
 }
 
 type server struct {
@@ -43,6 +45,9 @@ type server struct {
 	log      *slog.Logger
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
+
+	// longReads is the budget of exports and other long reads.
+	longReads *longReadBudget
 }
 
 // handler is what every endpoint is: it returns an error and one adapter
@@ -57,7 +62,7 @@ func NewServer(d Deps) http.Handler {
 	if d.Metrics == nil {
 		d.Metrics = prometheus.NewRegistry()
 	}
-	s := &server{Deps: d, log: d.Logger}
+	s := &server{Deps: d, log: d.Logger, longReads: newLongReadBudget(d.LongReads)}
 	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "steward_http_requests_total", Help: "HTTP requests by route and status.",
 	}, []string{"method", "route", "status"})
