@@ -89,6 +89,9 @@ type streamWriter struct {
 	err error
 }
 
+// newStreamWriter returns a streamWriter on w. The server's WriteTimeout
+// deadline stays until the first chunk replaces it; net/http clears the
+// read deadline itself once a bodiless request has been read.
 func newStreamWriter(w http.ResponseWriter, stall time.Duration) *streamWriter {
 	return &streamWriter{w: w, rc: http.NewResponseController(w), stall: stall}
 }

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -182,15 +181,13 @@ func serve(ctx context.Context, cfg config, svc *service.Service, st store.Store
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	handler := api.NewServer(api.Deps{
 		Users: svc, Sessions: svc, Audit: svc, Auth: svc, Keys: svc, Tenants: svc, Credits: svc, Idem: svc,
-		Ready: st.Ping, Logger: log, Metrics: reg,
+		Ready: st.Ping, Logger: log, Metrics: reg, LongReads: cfg.longReads(),
 	})
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	srv := newHTTPServer(handler, cfg.httpLimits(), log)
 	log.Info("steward listening", "url", "http://"+ln.Addr().String(), "db", st.Dialect(), "version", version)
 
 	jobsDone := make(chan struct{})
@@ -201,7 +198,7 @@ func serve(ctx context.Context, cfg config, svc *service.Service, st store.Store
 	}()
 
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(limitListener(ln, cfg.httpLimits())) }()
 	select {
 	case err := <-errc:
 		stopJobs()

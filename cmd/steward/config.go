@@ -1,15 +1,18 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/stewardhq/steward"
+	"github.com/stewardhq/steward/api"
 )
 
 // config is every setting, read from flags with environment fallbacks.
@@ -25,6 +28,12 @@ type config struct {
 	UserKeyScopes     []string
 	KeyPurposes       []string
 	PlansFile         string
+	// Long reads and connections: see httpserver.go.
+	MaxLongReads       int
+	StreamStallTimeout time.Duration
+	MaxConnections     int
+	// envErrs are environment values that did not parse; validate reports them.
+	envErrs []error
 }
 
 // bindConfig registers the flags; an environment variable fills a flag the
@@ -50,6 +59,12 @@ func bindConfig(cmd *cobra.Command, getenv func(string) string, c *config) {
 		"purposes a key may name, comma-separated (STEWARD_KEY_PURPOSES; default api,automation,ci,integration,internal,testing)")
 	f.StringVar(&c.PlansFile, "plans", env("STEWARD_PLANS", ""),
 		"JSON file with the plan catalogue (STEWARD_PLANS; default the built-in free, starter, pro, scale)")
+	f.IntVar(&c.MaxLongReads, "max-long-reads", envInt(getenv, c, "STEWARD_MAX_LONG_READS", api.DefaultMaxLongReads),
+		"audit exports and chain verifications running at once; more are answered 429 (STEWARD_MAX_LONG_READS)")
+	f.DurationVar(&c.StreamStallTimeout, "stream-stall-timeout", envDuration(getenv, c, "STEWARD_STREAM_STALL_TIMEOUT", api.DefaultStallTimeout),
+		"how long a stream waits for a client to take its next 32 KiB before cutting it off (STEWARD_STREAM_STALL_TIMEOUT)")
+	f.IntVar(&c.MaxConnections, "max-connections", envInt(getenv, c, "STEWARD_MAX_CONNECTIONS", defaultMaxConnections),
+		"open HTTP connections at most; more wait to be accepted (STEWARD_MAX_CONNECTIONS)")
 }
 
 // plans reads the plan catalogue file, or returns nil for the built-in one.
@@ -80,6 +95,18 @@ func list(v string) []string {
 }
 
 func (c *config) validate() error {
+	if err := errors.Join(c.envErrs...); err != nil {
+		return err
+	}
+	if c.MaxLongReads < 1 {
+		return fmt.Errorf("--max-long-reads %d: want 1 or more", c.MaxLongReads)
+	}
+	if c.StreamStallTimeout < time.Second {
+		return fmt.Errorf("--stream-stall-timeout %v: want 1s or more", c.StreamStallTimeout)
+	}
+	if c.MaxConnections < 1 {
+		return fmt.Errorf("--max-connections %d: want 1 or more", c.MaxConnections)
+	}
 	if c.KeyPrefix == "" || len(c.KeyPrefix) > 16 || strings.ContainsAny(c.KeyPrefix, "_ ") {
 		return fmt.Errorf("key prefix %q: 1-16 characters without '_' or spaces", c.KeyPrefix)
 	}
