@@ -38,21 +38,29 @@ func walSize(t *testing.T, s *sqlite.Store) int64 {
 	return fi.Size()
 }
 
-// appendEntries appends n audit entries, each in its own transaction, with
-// a reason of size bytes, so every commit adds roughly size bytes of WAL.
-func appendEntries(t *testing.T, s *sqlite.Store, n, size int) {
+// appendEntries appends n audit entries, perTx to a transaction, each with
+// a reason of size bytes, so every commit adds roughly perTx*size bytes of
+// WAL.
+func appendEntries(t *testing.T, s *sqlite.Store, n, perTx, size int) {
 	t.Helper()
 	reason := strings.Repeat("r", size)
-	for range n {
+	for n > 0 {
+		batch := min(n, perTx)
+		n -= batch
 		err := s.Update(t.Context(), func(tx store.Tx) error {
-			seq, prev, err := tx.LockAuditHead(t.Context())
-			if err != nil {
-				return err
+			for range batch {
+				seq, prev, err := tx.LockAuditHead(t.Context())
+				if err != nil {
+					return err
+				}
+				e := &steward.AuditEntry{ID: fmt.Sprintf("aud_%020d", seq+1), Seq: seq + 1, PrevHash: prev,
+					Time: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), Action: "wal.test", Reason: reason}
+				e.Hash = e.ComputeHash()
+				if err := tx.InsertAudit(t.Context(), e); err != nil {
+					return err
+				}
 			}
-			e := &steward.AuditEntry{ID: fmt.Sprintf("aud_%020d", seq+1), Seq: seq + 1, PrevHash: prev,
-				Time: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), Action: "wal.test", Reason: reason}
-			e.Hash = e.ComputeHash()
-			return tx.InsertAudit(t.Context(), e)
+			return nil
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -78,22 +86,22 @@ func holdRead(t *testing.T, s *sqlite.Store) (release func()) {
 	return func() { rows.Close(); db.Close() }
 }
 
-// TestWALBoundedAfterPinnedRead: a read held open while 24 MB is written
+// TestWALBoundedAfterPinnedRead: a read held open while 20 MB is written
 // makes the WAL grow past the limit (nothing can restart it); once the read
 // ends, the next commit restarts the log and journal_size_limit truncates
 // the file back to WALSizeLimit, instead of leaving it at its largest.
 func TestWALBoundedAfterPinnedRead(t *testing.T) {
 	s := openStoreAt(t, filepath.Join(t.TempDir(), "steward.db?synchronous=off")) // the WAL is the same, the test faster
-	appendEntries(t, s, 1, 100)
+	appendEntries(t, s, 1, 1, 100)
 	release := holdRead(t, s)
-	appendEntries(t, s, 3000, 8000)
+	appendEntries(t, s, 500, 1, 40000)
 	if got := walSize(t, s); got <= sqlite.WALSizeLimit {
 		t.Fatalf("WAL = %d bytes with a read pinned, want it past %d (the test writes too little)", got, sqlite.WALSizeLimit)
 	}
 	release()
 	// The automatic checkpoint backfills on a commit; the commit after it
 	// restarts the log and truncates the file.
-	appendEntries(t, s, 1100, 100)
+	appendEntries(t, s, 5, 1, 100)
 	if got := walSize(t, s); got > sqlite.WALSizeLimit {
 		t.Errorf("WAL = %d bytes after the read ended, want at most %d", got, sqlite.WALSizeLimit)
 	}
@@ -103,9 +111,9 @@ func TestWALBoundedAfterPinnedRead(t *testing.T) {
 // open on an older snapshot, and empties the WAL file when none is.
 func TestCheckpoint(t *testing.T) {
 	s := openStore(t)
-	appendEntries(t, s, 10, 1000)
+	appendEntries(t, s, 10, 1, 1000)
 	release := holdRead(t, s)
-	appendEntries(t, s, 10, 1000)
+	appendEntries(t, s, 10, 1, 1000)
 	busy, err := s.Checkpoint(t.Context())
 	if err != nil {
 		t.Fatal(err)
@@ -121,7 +129,7 @@ func TestCheckpoint(t *testing.T) {
 		t.Errorf("WAL = %d bytes after a checkpoint with no reader, want 0", got)
 	}
 	// The writer got its own busy timeout back: writes still work.
-	appendEntries(t, s, 1, 10)
+	appendEntries(t, s, 1, 1, 10)
 }
 
 // TestScanAuditHoldsNoRead: while ScanAudit's fn runs, between and within
@@ -131,7 +139,7 @@ func TestCheckpoint(t *testing.T) {
 // checkpoint in fn busy.
 func TestScanAuditHoldsNoRead(t *testing.T) {
 	s := openStore(t)
-	appendEntries(t, s, 1201, 10)
+	appendEntries(t, s, 1201, 100, 10)
 	ctx := context.Background()
 	n := 0
 	err := s.ScanAudit(ctx, steward.AuditFilter{}, func(e *steward.AuditEntry) error {
@@ -139,7 +147,7 @@ func TestScanAuditHoldsNoRead(t *testing.T) {
 		if n%400 != 1 {
 			return nil
 		}
-		appendEntries(t, s, 1, 10)
+		appendEntries(t, s, 1, 1, 10)
 		busy, err := s.Checkpoint(ctx)
 		if err != nil {
 			return err
