@@ -1,8 +1,10 @@
 package api
 
 import (
+	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 
@@ -63,8 +65,12 @@ var auditCSVHeader = []string{"id", "seq", "time", "actor_type", "actor_id", "ac
 	"reason", "changes", "metadata", "ip", "user_agent", "request_id", "prev_hash", "hash"}
 
 // exportAudit streams entries oldest first. The status line goes out with
-// the first row, so an error found before it (permission, bad format) is
-// still a proper error answer.
+// the first chunk, so an error found before it (permission, bad format) is
+// still a proper error answer. It runs in the long-read budget (see
+// longRead): the store reads in short pages and holds nothing while a chunk
+// is written, and each chunk must reach the client within the stall
+// timeout, so a client that stops reading costs one budget slot for that
+// long and no database connection at all.
 func (s *server) exportAudit(w http.ResponseWriter, r *http.Request) error {
 	f, err := auditFilter(r, nil)
 	if err != nil {
@@ -74,17 +80,17 @@ func (s *server) exportAudit(w http.ResponseWriter, r *http.Request) error {
 	if format == "" {
 		format = "ndjson"
 	}
-	flusher, _ := w.(http.Flusher)
+	sw := newStreamWriter(w, s.longReads.StallTimeout)
 	started := false
 	var cw *csv.Writer
-	enc := json.NewEncoder(w)
+	enc := json.NewEncoder(sw)
 	enc.SetEscapeHTML(false)
 	start := func() {
 		started = true
 		if format == "csv" {
 			w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 			w.Header().Set("Content-Disposition", `attachment; filename="audit-log.csv"`)
-			cw = csv.NewWriter(w)
+			cw = csv.NewWriter(sw)
 			_ = cw.Write(auditCSVHeader)
 		} else {
 			w.Header().Set("Content-Type", "application/x-ndjson")
@@ -98,36 +104,42 @@ func (s *server) exportAudit(w http.ResponseWriter, r *http.Request) error {
 			start()
 		}
 		n++
-		var err error
 		if cw != nil {
-			err = cw.Write([]string{e.ID, strconv.FormatInt(e.Seq, 10), e.Time.UTC().Format(steward.AuditTimeFormat),
+			// csv.Writer buffers 4 KiB itself and hands full buffers to sw.
+			if err := cw.Write([]string{e.ID, strconv.FormatInt(e.Seq, 10), e.Time.UTC().Format(steward.AuditTimeFormat),
 				e.ActorType, e.ActorID, e.ActorRole, e.ImpersonatorID, e.CredentialID, e.Action,
 				e.TargetType, e.TargetID, e.TenantID, e.Reason, string(e.Changes), string(e.Metadata),
-				e.IP, e.UserAgent, e.RequestID, e.PrevHash, e.Hash})
-		} else {
-			err = enc.Encode(e)
-		}
-		if n%500 == 0 && flusher != nil {
-			if cw != nil {
-				cw.Flush()
+				e.IP, e.UserAgent, e.RequestID, e.PrevHash, e.Hash}); err != nil {
+				return err
 			}
-			flusher.Flush()
+			return sw.err
 		}
-		return err
+		return enc.Encode(e)
 	})
 	if err != nil && !started {
 		return err
 	}
+	if err == nil {
+		if !started {
+			start()
+		}
+		if cw != nil {
+			cw.Flush()
+		}
+		err = sw.Flush()
+	}
 	if err != nil {
-		// Too late for an error answer: the client sees a truncated stream.
-		s.log.ErrorContext(r.Context(), "audit export aborted", "err", err, "rows", n)
-		return nil
-	}
-	if !started {
-		start()
-	}
-	if cw != nil {
-		cw.Flush()
+		// Too late for an error answer: the client sees a truncated
+		// stream. A client that stopped reading or hung up is its own
+		// business; a database failure is ours.
+		var ce *clientError
+		if errors.As(err, &ce) || errors.Is(err, context.Canceled) {
+			s.log.InfoContext(r.Context(), "audit export cut off by its client", "err", err, "rows", n,
+				"request_id", requestID(r.Context()))
+			return nil
+		}
+		s.log.ErrorContext(r.Context(), "audit export aborted", "err", err, "rows", n,
+			"request_id", requestID(r.Context()))
 	}
 	return nil
 }

@@ -91,8 +91,8 @@ func (s *server) routes() []route {
 		{http.MethodPost, "/api/v1/platform/usage", authPlatform, s.recordUsage},
 
 		{http.MethodGet, "/api/v1/admin/audit-log", authAdmin, s.listAudit},
-		{http.MethodGet, "/api/v1/admin/audit-log/verify", authAdmin, s.verifyAudit},
-		{http.MethodGet, "/api/v1/admin/audit-log/export", authAdmin, s.exportAudit},
+		{http.MethodGet, "/api/v1/admin/audit-log/verify", authAdmin, s.longRead(s.verifyAudit)},
+		{http.MethodGet, "/api/v1/admin/audit-log/export", authAdmin, s.longRead(s.exportAudit)},
 		{http.MethodGet, "/api/v1/admin/audit-log/checkpoints", authAdmin, s.listAuditCheckpoints},
 		{http.MethodPost, "/api/v1/admin/audit-log/checkpoints", authAdmin, s.createAuditCheckpoint},
 	}

@@ -45,6 +45,8 @@ type Deps struct {
 	// TrustedProxies are the peers whose X-Forwarded-For names the client
 	// (clientip.go); none by default.
 	TrustedProxies []netip.Prefix
+	// LongReads bounds exports and other long reads (see longread.go).
+	LongReads LongReads
 }
 
 type server struct {
@@ -53,6 +55,9 @@ type server struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	admin    *adminLimiter
+
+	// longReads is the budget of exports and other long reads.
+	longReads *longReadBudget
 }
 
 // handler is what every endpoint is: it returns an error and one adapter
@@ -67,7 +72,8 @@ func NewServer(d Deps) http.Handler {
 	if d.Metrics == nil {
 		d.Metrics = prometheus.NewRegistry()
 	}
-	s := &server{Deps: d, log: d.Logger, admin: newAdminLimiter(d.AdminRatePerMinute, d.AdminRateBurst, d.Now)}
+	s := &server{Deps: d, log: d.Logger, admin: newAdminLimiter(d.AdminRatePerMinute, d.AdminRateBurst, d.Now),
+		longReads: newLongReadBudget(d.LongReads)}
 	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "steward_http_requests_total", Help: "HTTP requests by route and status.",
 	}, []string{"method", "route", "status"})

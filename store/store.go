@@ -102,7 +102,9 @@ type AuditQueries interface {
 	// CountAudit counts entries matching f, ignoring BeforeSeq and Limit.
 	CountAudit(ctx context.Context, f steward.AuditFilter) (int64, error)
 	// ScanAudit calls fn for every entry matching f (Limit and BeforeSeq
-	// ignored), seq ascending, without holding all rows in memory. An error
+	// ignored), seq ascending, up to the head as of its start. It reads in
+	// bounded keyset pages, each its own short read, and holds no read
+	// while fn runs, so a slow fn pins no connection or snapshot. An error
 	// from fn stops the scan and is returned.
 	ScanAudit(ctx context.Context, f steward.AuditFilter, fn func(*steward.AuditEntry) error) error
 }

@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -155,10 +154,9 @@ func serve(ctx context.Context, cfg config, svc *service.Service, st store.Store
 	handler := api.NewServer(api.Deps{
 		Users: svc.Users, Sessions: svc.Sessions, Audit: svc.Audit, Auth: svc.Auth, Keys: svc.Keys, Tenants: svc.Tenants, Credits: svc.Credits, Idem: svc.Idempotency,
 		Ready: st.Ping, Logger: log, Metrics: reg, AdminRatePerMinute: adminRate, AdminRateBurst: adminBurst, TrustedProxies: cfg.trustedProxies,
+		LongReads: cfg.longReads(),
 	})
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	srv := newHTTPServer(handler, cfg.httpLimits(), log)
 	log.Info("steward listening", "url", "http://"+ln.Addr().String(), "db", st.Dialect(), "version", versionString())
 
 	jobsDone := make(chan struct{})
@@ -169,7 +167,7 @@ func serve(ctx context.Context, cfg config, svc *service.Service, st store.Store
 	}()
 
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(limitListener(ln, cfg.httpLimits())) }()
 	select {
 	case err := <-errc:
 		stopJobs()

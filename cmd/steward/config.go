@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -33,7 +32,6 @@ type config struct {
 	PlansFile         string
 	AdminRateLimit    int // admin requests per credential per minute; 0 = no limit
 	AdminRateBurst    int // 0 = ten seconds' worth
-	envErrs           []error
 	// SecretKey and SecretKeyPrevious come from the environment only
 	// (STEWARD_SECRET_KEY, STEWARD_SECRET_KEY_PREVIOUS), parsed by validate.
 	SecretKey, SecretKeyPrevious       []byte
@@ -45,6 +43,12 @@ type config struct {
 	HashQueueWait                      time.Duration
 
 	trustedProxies []netip.Prefix // TrustedProxies, parsed by validate
+	// Long reads and connections: see httpserver.go.
+	MaxLongReads       int
+	StreamStallTimeout time.Duration
+	MaxConnections     int
+	// envErrs are environment values that did not parse; validate reports them.
+	envErrs []error
 }
 
 // bindConfig registers the flags; an environment variable fills a flag the
@@ -68,20 +72,9 @@ func bindConfig(cmd *cobra.Command, getenv func(string) string, c *config) {
 		"scopes end users' keys may carry, comma-separated (STEWARD_USER_KEY_SCOPES; default read,write)")
 	f.StringSliceVar(&c.KeyPurposes, "key-purposes", list(getenv("STEWARD_KEY_PURPOSES")),
 		"purposes a key may name, comma-separated (STEWARD_KEY_PURPOSES; default api,automation,ci,integration,internal,testing)")
-	envInt := func(name string, def int) int {
-		v := getenv(name)
-		if v == "" {
-			return def
-		}
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			c.envErrs = append(c.envErrs, fmt.Errorf("%s=%q: want a whole number, 0 or more", name, v))
-		}
-		return n
-	}
-	f.IntVar(&c.AdminRateLimit, "admin-rate-limit", envInt("STEWARD_ADMIN_RATE_LIMIT", api.DefaultAdminRatePerMinute),
+	f.IntVar(&c.AdminRateLimit, "admin-rate-limit", envInt(getenv, c, "STEWARD_ADMIN_RATE_LIMIT", api.DefaultAdminRatePerMinute),
 		"admin requests one credential may make per minute, per replica; 0 turns the limit off (STEWARD_ADMIN_RATE_LIMIT)")
-	f.IntVar(&c.AdminRateBurst, "admin-rate-burst", envInt("STEWARD_ADMIN_RATE_BURST", 0),
+	f.IntVar(&c.AdminRateBurst, "admin-rate-burst", envInt(getenv, c, "STEWARD_ADMIN_RATE_BURST", 0),
 		"admin requests one credential may make at once; 0 is ten seconds' worth of the limit (STEWARD_ADMIN_RATE_BURST)")
 	f.StringVar(&c.PlansFile, "plans", env("STEWARD_PLANS", ""),
 		"JSON file with the plan catalogue (STEWARD_PLANS; default the built-in free, starter, pro, scale)")
@@ -91,36 +84,16 @@ func bindConfig(cmd *cobra.Command, getenv func(string) string, c *config) {
 		"how often the audit chain's head is signed when it has moved, 1m to 24h (STEWARD_AUDIT_CHECKPOINT_INTERVAL)")
 	f.StringSliceVar(&c.TrustedProxies, "trusted-proxies", list(getenv("STEWARD_TRUSTED_PROXIES")),
 		"CIDRs of reverse proxies whose X-Forwarded-For names the client, comma-separated (STEWARD_TRUSTED_PROXIES; default none)")
-	f.IntVar(&c.HashConcurrency, "hash-concurrency", envCount(getenv, "STEWARD_HASH_CONCURRENCY"),
+	f.IntVar(&c.HashConcurrency, "hash-concurrency", envInt(getenv, c, "STEWARD_HASH_CONCURRENCY", 0),
 		"password hashes run at once, 64 MiB each (STEWARD_HASH_CONCURRENCY; default 0 = the number of CPUs)")
-	f.DurationVar(&c.HashQueueWait, "hash-queue-wait", envDuration(getenv, "STEWARD_HASH_QUEUE_WAIT"),
+	f.DurationVar(&c.HashQueueWait, "hash-queue-wait", envDuration(getenv, c, "STEWARD_HASH_QUEUE_WAIT", 0),
 		"how long a login waits for a hashing slot before a 429 (STEWARD_HASH_QUEUE_WAIT; default 0 = 2s)")
-}
-
-// envCount and envDuration read a numeric setting; a malformed one is kept
-// as -1 so that validate names it rather than falling back silently.
-func envCount(getenv func(string) string, name string) int {
-	v := getenv(name)
-	if v == "" {
-		return 0
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 0 {
-		return -1
-	}
-	return n
-}
-
-func envDuration(getenv func(string) string, name string) time.Duration {
-	v := getenv(name)
-	if v == "" {
-		return 0
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d < 0 {
-		return -1
-	}
-	return d
+	f.IntVar(&c.MaxLongReads, "max-long-reads", envInt(getenv, c, "STEWARD_MAX_LONG_READS", api.DefaultMaxLongReads),
+		"audit exports and chain verifications running at once; more are answered 429 (STEWARD_MAX_LONG_READS)")
+	f.DurationVar(&c.StreamStallTimeout, "stream-stall-timeout", envDuration(getenv, c, "STEWARD_STREAM_STALL_TIMEOUT", api.DefaultStallTimeout),
+		"how long a stream waits for a client to take its next 32 KiB before cutting it off (STEWARD_STREAM_STALL_TIMEOUT)")
+	f.IntVar(&c.MaxConnections, "max-connections", envInt(getenv, c, "STEWARD_MAX_CONNECTIONS", defaultMaxConnections),
+		"open HTTP connections at most; more wait to be accepted (STEWARD_MAX_CONNECTIONS)")
 }
 
 // plans reads the plan catalogue file, or returns nil for the built-in one.
@@ -165,6 +138,15 @@ func (c *config) validate() error {
 	}
 	if c.AdminRateLimit < 0 || c.AdminRateBurst < 0 {
 		return fmt.Errorf("--admin-rate-limit and --admin-rate-burst: want 0 or more")
+	}
+	if c.MaxLongReads < 1 {
+		return fmt.Errorf("--max-long-reads %d: want 1 or more", c.MaxLongReads)
+	}
+	if c.StreamStallTimeout < time.Second {
+		return fmt.Errorf("--stream-stall-timeout %v: want 1s or more", c.StreamStallTimeout)
+	}
+	if c.MaxConnections < 1 {
+		return fmt.Errorf("--max-connections %d: want 1 or more", c.MaxConnections)
 	}
 	if c.KeyPrefix == "" || len(c.KeyPrefix) > 16 || strings.ContainsAny(c.KeyPrefix, "_ ") {
 		return fmt.Errorf("key prefix %q: 1-16 characters without '_' or spaces", c.KeyPrefix)

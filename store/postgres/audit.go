@@ -13,8 +13,7 @@ const auditCols = `seq, id, time, actor_type, actor_id, actor_role, impersonator
 	action, target_type, target_id, tenant_id, reason, changes, metadata, ip, user_agent,
 	request_id, prev_hash, hash`
 
-// scanBatch is how many entries ScanAudit reads at a time inside a
-// transaction, where the connection cannot stream rows while fn queries.
+// scanBatch is how many entries ScanAudit reads in one query: see ScanAudit.
 const scanBatch = 500
 
 func scanAudit(row pgx.Row) (*steward.AuditEntry, error) {
@@ -107,32 +106,22 @@ func (q *queries) ListAudit(ctx context.Context, f steward.AuditFilter) (_ []*st
 	return out, mapErr(rows.Err())
 }
 
-// ScanAudit streams one query's rows outside a transaction. Inside one, fn
-// may use the same connection, so it reads keyset batches of scanBatch and
-// calls fn between them.
+// ScanAudit reads keyset batches of scanBatch, each its own short query, and
+// calls fn between them, so however slowly fn consumes entries (an export
+// written to a client that stopped reading) no query, snapshot or pooled
+// connection is held meanwhile, and inside a transaction fn may use the
+// same connection. The scan ends at the head of the chain as it was when
+// the scan began: entries appended meanwhile are left for the next one.
 func (q *queries) ScanAudit(ctx context.Context, f steward.AuditFilter, fn func(*steward.AuditEntry) error) error {
-	if !q.inTx {
-		w := auditWhere(f)
-		rows, err := q.q.Query(ctx, "SELECT "+auditCols+" FROM audit_log"+w.String()+" ORDER BY seq", w.args...)
-		if err != nil {
-			return opErr("scan audit", err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			e, err := scanAudit(rows)
-			if err != nil {
-				return opErr("scan audit", err)
-			}
-			if err := fn(e); err != nil {
-				return err
-			}
-		}
-		return opErr("scan audit", rows.Err())
+	var head int64
+	if err := q.q.QueryRow(ctx, "SELECT coalesce(max(seq), 0) FROM audit_log").Scan(&head); err != nil {
+		return opErr("scan audit", err)
 	}
 	var after int64
-	for {
+	for after < head {
 		w := auditWhere(f)
 		w.add("seq > " + w.arg(after))
+		w.add("seq <= " + w.arg(head))
 		rows, err := q.q.Query(ctx, "SELECT "+auditCols+" FROM audit_log"+w.String()+
 			" ORDER BY seq LIMIT "+w.arg(scanBatch), w.args...)
 		if err != nil {
@@ -154,6 +143,7 @@ func (q *queries) ScanAudit(ctx context.Context, f steward.AuditFilter, fn func(
 		}
 		after = batch[len(batch)-1].Seq
 	}
+	return nil
 }
 
 func (t *tx) InsertAudit(ctx context.Context, e *steward.AuditEntry) (err error) {

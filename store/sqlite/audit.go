@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/stewardhq/steward"
 )
@@ -111,26 +112,42 @@ func (q queries) CountAudit(ctx context.Context, f steward.AuditFilter) (int64, 
 	return n, nil
 }
 
-// ScanAudit streams rows from one read transaction, so fn sees a consistent
-// snapshot however long it takes.
+// scanPage is how many entries ScanAudit reads in one query.
+const scanPage = 500
+
+// ScanAudit reads keyset pages of scanPage, each in its own short read, and
+// calls fn between them. However slowly fn consumes entries (an export
+// written to a client that stopped reading), no read transaction stays open
+// meanwhile: an open one would hold a reader connection and stop every
+// checkpoint from resetting the WAL, which then grows with every write. The
+// scan ends at the head of the chain as it was when the scan began.
 func (q queries) ScanAudit(ctx context.Context, f steward.AuditFilter, fn func(*steward.AuditEntry) error) error {
-	where, args := auditWhere(f, false)
-	rows, err := q.db.QueryContext(ctx, "SELECT "+auditColumns+" FROM audit_log"+where+" ORDER BY seq", args...)
-	if err != nil {
+	var head int64
+	if err := q.db.QueryRowContext(ctx, "SELECT coalesce(max(seq), 0) FROM audit_log").Scan(&head); err != nil {
 		return fmt.Errorf("sqlite: scan audit: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		e, err := scanAudit(rows)
+	where, args := auditWhere(f, false)
+	if where == "" {
+		where = " WHERE seq > ? AND seq <= ?"
+	} else {
+		where += " AND seq > ? AND seq <= ?"
+	}
+	query := "SELECT " + auditColumns + " FROM audit_log" + where + " ORDER BY seq LIMIT " + strconv.Itoa(scanPage)
+	var after int64
+	for after < head {
+		page, err := queryAll(ctx, q.db, scanAudit, query, append(args, after, head)...)
 		if err != nil {
 			return fmt.Errorf("sqlite: scan audit: %w", err)
 		}
-		if err := fn(e); err != nil {
-			return err
+		for _, e := range page {
+			if err := fn(e); err != nil {
+				return err
+			}
 		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("sqlite: scan audit: %w", err)
+		if len(page) < scanPage {
+			return nil
+		}
+		after = page[len(page)-1].Seq
 	}
 	return nil
 }

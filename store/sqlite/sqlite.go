@@ -11,6 +11,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
@@ -36,12 +37,33 @@ var migrations embed.FS
 // while another process holds the lock. The writer gets a 64 MiB page cache:
 // each commit merges search-index segments, and with the default 2 MB those
 // merges re-read their pages from the file, which made CreateUser four times
-// slower by 30,000 users.
+// slower by 30,000 users. journal_size_limit bounds the WAL file: SQLite
+// never shrinks it on its own, so one burst (or one read held open while
+// writes went on) would leave it at its largest size for good; with the
+// limit, the writer truncates it back to WALSizeLimit each time the log
+// restarts from its beginning.
 const (
 	writerParams = "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(%s)" +
-		"&_pragma=cache_size(-65536)&_pragma=analysis_limit(1000)&_txlock=immediate"
+		"&_pragma=cache_size(-65536)&_pragma=analysis_limit(1000)&_pragma=journal_size_limit(16777216)&_txlock=immediate"
 	readerParams = "_pragma=busy_timeout(10000)&_pragma=query_only(1)"
 )
+
+// WALSizeLimit is the writer's journal_size_limit: the size, in bytes, the
+// WAL file is truncated back to whenever it restarts. In steady use the WAL
+// restarts every 1,000 pages (about 4 MB, SQLite's automatic checkpoint),
+// so the file stays near that; the limit only matters after a burst.
+const WALSizeLimit = 16 << 20
+
+// CheckpointInterval is how often the store attempts a checkpoint that
+// resets the WAL (see Checkpoint). SQLite's automatic checkpoints run on
+// commits and never wait for readers, so under a steady stream of
+// overlapping reads they may never find a moment to restart the log; this
+// one waits briefly for the readers of the moment to finish.
+const CheckpointInterval = 30 * time.Second
+
+// checkpointBusyTimeout is how long a periodic checkpoint waits for readers
+// (and holds the writer meanwhile) before it gives up until the next one.
+const checkpointBusyTimeout = 250 * time.Millisecond
 
 // The writer's synchronous settings (https://sqlite.org/pragma.html#pragma_synchronous).
 // FULL, the default, syncs the WAL on every commit, so a committed ledger
@@ -103,6 +125,12 @@ type Store struct {
 	// statements counts statements run in write transactions: see
 	// Statements.
 	statements atomic.Uint64
+	// path is the database file's name.
+	path string
+	// stopCheckpoints ends the periodic checkpoints; checkpointsDone is
+	// closed when they have.
+	stopCheckpoints context.CancelFunc
+	checkpointsDone chan struct{}
 }
 
 // Generation implements store.Generational. Every write to the file goes
@@ -188,8 +216,66 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, errors.Join(fmt.Errorf("sqlite: migrations: %w", err), writer.Close(), reader.Close())
 	}
 	stmts := newStmtCache(reader)
-	return &Store{queries: queries{db: stmts}, writer: writer, reader: reader, stmts: stmts, goose: p,
-		synchronous: synchronous}, nil
+	s := &Store{queries: queries{db: stmts}, writer: writer, reader: reader, stmts: stmts, goose: p,
+		synchronous: synchronous, path: path, checkpointsDone: make(chan struct{})}
+	var loopCtx context.Context
+	loopCtx, s.stopCheckpoints = context.WithCancel(context.Background())
+	go s.checkpointLoop(loopCtx)
+	return s, nil
+}
+
+// Path returns the database file's name; its WAL is Path()+"-wal".
+func (s *Store) Path() string { return s.path }
+
+// checkpointLoop attempts a resetting checkpoint every CheckpointInterval
+// until ctx ends. A busy attempt (a reader did not finish in time) is
+// simply tried again at the next tick.
+func (s *Store) checkpointLoop(ctx context.Context) {
+	defer close(s.checkpointsDone)
+	t := time.NewTicker(CheckpointInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			_, _ = s.Checkpoint(ctx) // best effort: the next tick tries again
+		}
+	}
+}
+
+// Checkpoint copies the WAL into the database file and truncates the WAL to
+// zero bytes (wal_checkpoint(TRUNCATE)), on the writer connection, between
+// write transactions. It waits up to checkpointBusyTimeout for readers
+// that use the WAL to finish, holding off writers meanwhile; if they do
+// not, it reports busy and leaves the WAL as the automatic checkpoints
+// keep it. Reads are short (scans read in pages, see ScanAudit), so a
+// later attempt finds a gap.
+func (s *Store) Checkpoint(ctx context.Context) (busy bool, err error) {
+	conn, err := s.writer.Conn(ctx)
+	if err != nil {
+		return false, fmt.Errorf("sqlite: checkpoint: %w", err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA busy_timeout = %d", checkpointBusyTimeout.Milliseconds())); err != nil {
+		return false, fmt.Errorf("sqlite: checkpoint: %w", err)
+	}
+	var b, logFrames, done int
+	err = conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&b, &logFrames, &done)
+	// Restore the writer's own busy timeout whatever happened, with a
+	// context of its own: ctx may be what ended the checkpoint.
+	rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, rerr := conn.ExecContext(rctx, "PRAGMA busy_timeout = 10000"); rerr != nil {
+		// A connection left with the short timeout must not go back to
+		// the pool: drop it, and the pool opens a fresh one from the DSN.
+		_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		err = errors.Join(err, rerr)
+	}
+	if err != nil {
+		return false, fmt.Errorf("sqlite: checkpoint: %w", err)
+	}
+	return b != 0, nil
 }
 
 // Migrate applies every migration not yet applied. It is safe to call again.
@@ -286,6 +372,8 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close closes the reader's prepared statements, the reader pool and the
 // writer.
 func (s *Store) Close() error {
+	s.stopCheckpoints()
+	<-s.checkpointsDone
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = s.optimize(ctx) // best effort: stale statistics only cost speed

@@ -260,6 +260,53 @@ func testAuditScan(t *testing.T, s store.Store) {
 	appendAudit(t, s, &steward.AuditEntry{ID: auditID(26), Time: t0, Action: "after.scan"})
 }
 
+// testAuditScanPages crosses the stores' page boundaries (500 entries a
+// page on both) with and without a filter, and checks that a scan ends at
+// the head as of its start: entries appended while it runs, between
+// pages, are left for the next scan.
+func testAuditScanPages(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	const n = 1203
+	entries := make([]*steward.AuditEntry, n)
+	for i := range entries {
+		action := "odd"
+		if i%2 == 0 {
+			action = "even"
+		}
+		entries[i] = &steward.AuditEntry{ID: auditID(i + 1), Time: t0, Action: action}
+	}
+	appendAudit(t, s, entries...)
+	for _, tc := range []struct {
+		f    steward.AuditFilter
+		want int
+	}{{steward.AuditFilter{}, n}, {steward.AuditFilter{Action: "even"}, (n + 1) / 2}} {
+		late := n + len(tc.f.Action)*10 // distinct ids per case
+		var got []int64
+		appended := false
+		err := s.ScanAudit(ctx, tc.f, func(e *steward.AuditEntry) error {
+			got = append(got, e.Seq)
+			if !appended && len(got) == 600 { // on the second page
+				appended = true
+				appendAudit(t, s, &steward.AuditEntry{ID: auditID(late + 1), Time: t0, Action: tc.f.Action + "late"},
+					&steward.AuditEntry{ID: auditID(late + 2), Time: t0, Action: tc.f.Action})
+			}
+			return nil
+		})
+		must(t, "ScanAudit", err)
+		if len(got) != tc.want {
+			t.Errorf("ScanAudit(%+v) = %d entries, want %d", tc.f, len(got), tc.want)
+		}
+		for i := 1; i < len(got); i++ {
+			if got[i] <= got[i-1] {
+				t.Fatalf("ScanAudit(%+v): seq %d after %d", tc.f, got[i], got[i-1])
+			}
+		}
+		if len(got) > 0 && got[len(got)-1] > n {
+			t.Errorf("ScanAudit(%+v) returned seq %d, appended after the scan began", tc.f, got[len(got)-1])
+		}
+	}
+}
+
 func testAuditBytes(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	odd := []json.RawMessage{

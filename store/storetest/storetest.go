@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SessionRevokeUser", testSessionRevokeUser},
 		{"AuditListFilters", testAuditListFilters},
 		{"AuditScan", testAuditScan},
+		{"AuditScanPages", testAuditScanPages},
 		{"AuditBytes", testAuditBytes},
 		{"AuditCheckpoints", testAuditCheckpoints},
 		{"SigningKeys", testSigningKeys},
