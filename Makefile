@@ -14,7 +14,7 @@ LDFLAGS  := -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.modified
 # Extra checks that run after the tests and before the summary, each a shell
 # command followed by "|| rc=1;" so a failure is reported but the summary
 # still prints. Brief fuzz runs go here.
-EXTRA_CHECKS :=
+EXTRA_CHECKS := scripts/fuzz-brief || rc=1;
 
 test:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
