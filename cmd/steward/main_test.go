@@ -46,7 +46,7 @@ func boot(t *testing.T, env map[string]string) (url string, logs *syncBuffer, st
 	done := make(chan error, 1)
 	getenv := func(k string) string { return env[k] }
 	go func() { done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0"}, getenv, nil, io.Discard, logs) }()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		if m := urlRe.FindStringSubmatch(logs.String()); m != nil {
 			url = m[1]
