@@ -49,6 +49,17 @@ type UserService interface {
 	BulkUsers(ctx context.Context, in *BulkRequest) (*BulkResult, error)
 	// SweepExpiredBans lifts bans whose expiry passed, writing user.ban_expired.
 	SweepExpiredBans(ctx context.Context) (int, error)
+
+	// Operators as a resource (operator.go): each answers NOT_FOUND unless
+	// the target is an operator, and otherwise the codes of the user action.
+	// CreateAdmin: the CreateUser codes; role must be an operator role.
+	CreateAdmin(ctx context.Context, in *AdminCreate) (*User, error)
+	GetAdmin(ctx context.Context, id string) (*User, error)
+	// UpdateAdmin applies the whole patch in one transaction: VALIDATION_FAILED,
+	// ALREADY_EXISTS, INVALID_STATE and every role and status guard.
+	UpdateAdmin(ctx context.Context, id string, p *AdminPatch) (*User, error)
+	// DeleteAdmin soft-deletes, or with purge erases: the DeleteUser codes.
+	DeleteAdmin(ctx context.Context, id, reason string, purge bool) (*User, error)
 }
 
 // SessionService lists and revokes sessions.

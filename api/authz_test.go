@@ -39,6 +39,10 @@ func authzTable() []authzRoute {
 	onTarget := func(suffix string, body any) func(f *fix) (string, any) {
 		return func(f *fix) (string, any) { return base + "/users/" + target(f) + suffix, body }
 	}
+	operator := func(f *fix) string { return createUser(f.t, f.a, steward.RoleSupport).ID }
+	onOperator := func(suffix string, body any) func(f *fix) (string, any) {
+		return func(f *fix) (string, any) { return base + "/admins/" + operator(f) + suffix, body }
+	}
 	tenant := func(f *fix) string {
 		t, err := f.a.Svc.Tenants.CreateTenant(sys(), &steward.TenantCreate{Name: fmt.Sprintf("Authz %d", uniq.Add(1))})
 		f.ok(err)
@@ -105,6 +109,17 @@ func authzTable() []authzRoute {
 		{"GET", base + "/users/{id}/audit-log", []steward.Permission{steward.PermUsersRead, steward.PermAuditRead}, onTarget("/audit-log", nil)},
 		{"GET", base + "/admins", []steward.Permission{steward.PermUsersRead},
 			func(f *fix) (string, any) { return base + "/admins", nil }},
+		// Operator targets are support: ranked below every role that may write.
+		{"POST", base + "/admins", []steward.Permission{steward.PermUsersWrite, steward.PermUsersRole},
+			func(f *fix) (string, any) {
+				return base + "/admins", M{"email": fmt.Sprintf("authz-op-%d@example.com", uniq.Add(1)), "role": "support"}
+			}},
+		{"GET", base + "/admins/{id}", []steward.Permission{steward.PermUsersRead}, onOperator("", nil)},
+		{"PATCH", base + "/admins/{id}", []steward.Permission{steward.PermUsersWrite},
+			func(f *fix) (string, any) {
+				return base + "/admins/" + operator(f), M{"username": fmt.Sprintf("authz-op-%d", uniq.Add(1))}
+			}},
+		{"DELETE", base + "/admins/{id}", []steward.Permission{steward.PermUsersDelete}, onOperator("", nil)},
 		{"GET", base + "/sessions", []steward.Permission{steward.PermSessionsRead},
 			func(f *fix) (string, any) { return base + "/sessions?status=active", nil }},
 		{"DELETE", base + "/sessions/{id}", []steward.Permission{steward.PermSessionsRevoke},

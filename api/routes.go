@@ -52,6 +52,10 @@ func (s *server) routes() []route {
 		{http.MethodGet, "/api/v1/admin/users/{id}/sessions", authAdmin, s.userSessions},
 		{http.MethodGet, "/api/v1/admin/users/{id}/audit-log", authAdmin, s.userAudit},
 		{http.MethodGet, "/api/v1/admin/admins", authAdmin, s.listAdmins},
+		{http.MethodPost, "/api/v1/admin/admins", authAdmin, s.createAdmin},
+		{http.MethodGet, "/api/v1/admin/admins/{id}", authAdmin, s.getAdmin},
+		{http.MethodPatch, "/api/v1/admin/admins/{id}", authAdmin, s.updateAdmin},
+		{http.MethodDelete, "/api/v1/admin/admins/{id}", authAdmin, s.deleteAdmin},
 
 		{http.MethodGet, "/api/v1/admin/sessions", authAdmin, s.listSessions},
 		{http.MethodDelete, "/api/v1/admin/sessions/{id}", authAdmin, s.revokeSession},

@@ -110,6 +110,12 @@ func (s *Users) GetUser(ctx context.Context, uid string) (*steward.User, error) 
 
 // CreateUser implements steward.UserService.
 func (s *Users) CreateUser(ctx context.Context, in *steward.UserCreate) (*steward.User, error) {
+	return s.createUser(ctx, in, steward.StatusActive)
+}
+
+// createUser is CreateUser with the initial status (CreateAdmin may start
+// an operator suspended).
+func (s *Users) createUser(ctx context.Context, in *steward.UserCreate, status steward.UserStatus) (*steward.User, error) {
 	a, err := authorize(ctx, steward.PermUsersWrite)
 	if err != nil {
 		return nil, err
@@ -119,7 +125,7 @@ func (s *Users) CreateUser(ctx context.Context, in *steward.UserCreate) (*stewar
 		ID: id.New("usr", now), Email: steward.NormalizeEmail(in.Email),
 		Username: steward.NormalizeUsername(in.Username), Name: strings.TrimSpace(in.Name),
 		Role: in.Role, TenantID: strings.TrimSpace(in.TenantID), TenantRole: in.TenantRole,
-		Status: steward.StatusActive, Tags: in.Tags, Metadata: in.Metadata,
+		Status: status, Tags: in.Tags, Metadata: in.Metadata,
 		EmailVerified: in.EmailVerified, CreatedAt: now, UpdatedAt: now,
 	}
 	if u.Role == "" {
@@ -281,6 +287,9 @@ func (s *core) guardLastOwner(ctx context.Context, tx store.Tx, targets ...*stew
 // userOp describes one change to one user.
 type userOp struct {
 	perm steward.Permission
+	// only, when set, refuses a target before any guard (the operator
+	// routes answer 404 for a plain user).
+	only func(u *steward.User) error
 	// apply changes u in place and returns the audit event; it may use tx.
 	apply func(tx store.Tx, a steward.Actor, u *steward.User) (event, error)
 }
@@ -307,6 +316,11 @@ func (s *Users) mutateUser(ctx context.Context, uid string, op userOp) (*steward
 		u, err := tx.GetUser(ctx, uid)
 		if err != nil {
 			return notFound(err, "user", uid)
+		}
+		if op.only != nil {
+			if err := op.only(u); err != nil {
+				return err
+			}
 		}
 		before := cloneUser(u)
 		ev, err := op.apply(tx, a, u)
@@ -492,6 +506,10 @@ func (s *Users) UnbanUser(ctx context.Context, uid string) (*steward.User, error
 
 // DeleteUser implements steward.UserService.
 func (s *Users) DeleteUser(ctx context.Context, uid, reason string) (*steward.User, error) {
+	return s.deleteUser(ctx, uid, reason, nil)
+}
+
+func (s *Users) deleteUser(ctx context.Context, uid, reason string, only func(*steward.User) error) (*steward.User, error) {
 	if _, err := authorize(ctx, steward.PermUsersDelete); err != nil {
 		return nil, err
 	}
@@ -499,7 +517,7 @@ func (s *Users) DeleteUser(ctx context.Context, uid, reason string) (*steward.Us
 	if err != nil {
 		return nil, err
 	}
-	return s.mutateUser(ctx, uid, userOp{perm: steward.PermUsersDelete,
+	return s.mutateUser(ctx, uid, userOp{perm: steward.PermUsersDelete, only: only,
 		apply: func(tx store.Tx, a steward.Actor, u *steward.User) (event, error) {
 			if err := firstErr(guardSelf(a, u, "delete"), guardRank(a, u)); err != nil {
 				return event{}, err
@@ -552,6 +570,10 @@ func (s *Users) RestoreUser(ctx context.Context, uid string) (*steward.User, err
 
 // PurgeUser implements steward.UserService.
 func (s *Users) PurgeUser(ctx context.Context, uid, reason string) error {
+	return s.purgeUser(ctx, uid, reason, nil)
+}
+
+func (s *Users) purgeUser(ctx context.Context, uid, reason string, only func(*steward.User) error) error {
 	if _, err := authorize(ctx, steward.PermUsersDelete); err != nil {
 		return err
 	}
@@ -570,6 +592,11 @@ func (s *Users) PurgeUser(ctx context.Context, uid, reason string) error {
 		u, err := tx.GetUser(ctx, uid)
 		if err != nil {
 			return notFound(err, "user", uid)
+		}
+		if only != nil {
+			if err := only(u); err != nil {
+				return err
+			}
 		}
 		if err := firstErr(guardSelf(a, u, "purge"), guardRank(a, u), s.guardLastOwner(ctx, tx, u)); err != nil {
 			return err
