@@ -253,7 +253,7 @@ func adminScenarios() []scenario {
 		{Name: "admins: delete yourself", Method: del, Path: adminsPath + "/{own}", Token: "{own_tok}",
 			Setup: func(f *fix) { f.op("own", steward.RoleOwner) }, Status: 422, Want: code("CANNOT_TARGET_SELF")},
 		{Name: "admins: delete a peer", Method: del, Path: one, Token: "{own_tok}",
-			Setup: func(f *fix) { f.op("own", steward.RoleOwner); f.user("target", steward.RoleOwner) },
+			Setup:  func(f *fix) { f.op("own", steward.RoleOwner); f.user("target", steward.RoleOwner) },
 			Status: 403, Want: code("INSUFFICIENT_ROLE")},
 	}
 }
