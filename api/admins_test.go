@@ -257,3 +257,56 @@ func adminScenarios() []scenario {
 			Status: 403, Want: code("INSUFFICIENT_ROLE")},
 	}
 }
+
+// TestConcurrentMutualDeactivation: the only two top operators deactivate
+// each other through PATCH /admins at the same moment, round after round.
+// The actor's standing and LAST_ACTIVE_OWNER are checked inside the
+// transaction of the change, so exactly one may win and one active top
+// operator always remains.
+func TestConcurrentMutualDeactivation(t *testing.T) {
+	const rounds = 10
+	apptest.Each(t, func(t *testing.T, a *apptest.App) {
+		sys := apptest.System()
+		topA, topB := createUser(t, a, steward.RoleSuperAdmin), createUser(t, a, steward.RoleSuperAdmin)
+		if _, err := a.Svc.Users.ChangeRole(sys, a.Root.ID, steward.RoleAdmin); err != nil {
+			t.Fatal(err)
+		}
+		off := []byte(`{"is_active":false}`)
+		for round := 0; round < rounds; round++ {
+			tokA, tokB := svcLogin(t, a, topA.Email), svcLogin(t, a, topB.Email)
+			res := together(a, [2]func() (*apptest.Response, error){
+				func() (*apptest.Response, error) { return send(a, patch, adminsPath+"/"+topB.ID, tokA, off, true, nil) },
+				func() (*apptest.Response, error) { return send(a, patch, adminsPath+"/"+topA.ID, tokB, off, true, nil) },
+			})
+			won := 0
+			for i, s := range res {
+				if s.err != nil {
+					t.Fatalf("round %d, request %d: %v", round, i, s.err)
+				}
+				checkCommon(t, s.r, "")
+				switch c, _ := s.r.Get("code").(string); {
+				case s.r.Status == 200:
+					won++
+				case c == steward.CodeUnauthenticated, c == steward.CodeLastActiveOwner:
+					// the loser was deactivated first, or the guard fired
+				default:
+					t.Errorf("round %d, request %d: %d %s", round, i, s.r.Status, s.r.Raw)
+				}
+			}
+			if n := activeTops(t, a); won != 1 || n != 1 {
+				t.Fatalf("round %d: %d deactivations passed, %d active top operators left", round, won, n)
+			}
+			for _, u := range []*steward.User{topA, topB} {
+				g, err := a.Svc.Users.GetAdmin(sys, u.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if g.Status == steward.StatusSuspended {
+					if _, err := a.Svc.Users.UpdateAdmin(sys, u.ID, &steward.AdminPatch{IsActive: steward.Optional[bool]{Set: true, Value: true}}); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+		}
+	})
+}
