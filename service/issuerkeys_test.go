@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -34,8 +35,8 @@ func TestJWKSCacheRefusesWhatItShouldNotTrust(t *testing.T) {
 		return b
 	}
 	var answer func(w http.ResponseWriter)
-	hits := 0
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { hits++; answer(w) }))
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { hits.Add(1); answer(w) }))
 	defer srv.Close()
 	clk := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	ctx := context.Background()
@@ -54,8 +55,8 @@ func TestJWKSCacheRefusesWhatItShouldNotTrust(t *testing.T) {
 	// the old keys rather than locking every operator out.
 	answer = func(w http.ResponseWriter) { w.WriteHeader(http.StatusInternalServerError) }
 	clk.Advance(jwksMaxAge)
-	if _, ok := c.key(ctx, "ed"); !ok || hits != 2 {
-		t.Fatalf("stale set: refetched %d times; the old key must stay on a failed fetch", hits)
+	if _, ok := c.key(ctx, "ed"); !ok || hits.Load() != 2 {
+		t.Fatalf("stale set: refetched %d times; the old key must stay on a failed fetch", hits.Load())
 	}
 
 	for name, a := range map[string]func(w http.ResponseWriter){
@@ -71,5 +72,19 @@ func TestJWKSCacheRefusesWhatItShouldNotTrust(t *testing.T) {
 		if _, ok := newJWKSCache(srv.URL, srv.Client(), clk.Now).key(ctx, "ed"); ok {
 			t.Errorf("%s: a key was trusted", name)
 		}
+	}
+
+	// A redirect to plain HTTP off the machine is not followed.
+	redir := httptest.NewServer(http.RedirectHandler("http://jwks.invalid/keys", http.StatusFound))
+	defer redir.Close()
+	answer = func(w http.ResponseWriter) { _, _ = w.Write(body()) }
+	if _, ok := newJWKSCache(redir.URL, jwksClient(), clk.Now).key(ctx, "ed"); ok {
+		t.Error("a downgrading redirect was followed")
+	}
+	// To the loopback server it is.
+	hop := httptest.NewServer(http.RedirectHandler(srv.URL, http.StatusFound))
+	defer hop.Close()
+	if _, ok := newJWKSCache(hop.URL, jwksClient(), clk.Now).key(ctx, "ed"); !ok {
+		t.Error("a redirect to a loopback http server is allowed")
 	}
 }

@@ -103,11 +103,15 @@ func (ti *TrustedIssuer) validate() error {
 	case !ti.MaxRole.IsOperator():
 		return fmt.Errorf("max_role: %q is not an operator role (support, admin, owner, super_admin)", ti.MaxRole)
 	}
-	u, err := url.Parse(ti.JWKSURL)
-	if err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && loopbackHost(u.Hostname()))) {
+	if u, err := url.Parse(ti.JWKSURL); err != nil || !secureURL(u) {
 		return errors.New("jwks_url: want an https URL (http only to a loopback address)")
 	}
 	return nil
+}
+
+// secureURL: https, or plain http to a loopback address.
+func secureURL(u *url.URL) bool {
+	return u.Host != "" && (u.Scheme == "https" || u.Scheme == "http" && loopbackHost(u.Hostname()))
 }
 
 // loopbackHost: plain HTTP is allowed only where nobody can sit in between.
@@ -134,11 +138,22 @@ type trustedIssuer struct {
 
 func newIssuers(c *core, users *Users) *Issuers {
 	s := &Issuers{core: c, users: users, byIssuer: map[string]*trustedIssuer{}}
-	client := &http.Client{Timeout: jwksTimeout}
+	client := jwksClient()
 	for _, ti := range c.cfg.TrustedIssuers {
 		s.byIssuer[ti.Issuer] = &trustedIssuer{TrustedIssuer: ti, keys: newJWKSCache(ti.JWKSURL, client, c.now)}
 	}
 	return s
+}
+
+// jwksClient fetches key sets: bounded in time, and a redirect may not
+// downgrade the fetch to plain HTTP.
+func jwksClient() *http.Client {
+	return &http.Client{Timeout: jwksTimeout, CheckRedirect: func(req *http.Request, via []*http.Request) error {
+		if len(via) >= 5 || !secureURL(req.URL) {
+			return errors.New("jwks: redirect refused")
+		}
+		return nil
+	}}
 }
 
 // authenticate takes a JWT whose (unverified) iss names a trusted issuer;
