@@ -289,6 +289,9 @@ func (s *Auth) Authenticate(ctx context.Context, token string) (*steward.Princip
 			return s.store.GetSessionByTokenHash(ctx, hash)
 		})
 	case strings.Count(token, ".") == 2:
+		if p, ok, err := s.issuers.authenticate(ctx, token); ok {
+			return p, err
+		}
 		c, perr := s.parseAccess(ctx, token)
 		if perr != nil {
 			return nil, perr

@@ -66,6 +66,9 @@ type Config struct {
 	// CheckpointInterval is how often CheckpointIfDue signs the audit
 	// chain's head when it has moved; default DefaultCheckpointInterval.
 	CheckpointInterval time.Duration
+	// TrustedIssuers are the external identity providers whose JWTs the
+	// admin surface accepts, from ParseTrustedIssuers (issuers.go).
+	TrustedIssuers []TrustedIssuer
 }
 
 // core is what every domain service shares: the store, the clock, the
@@ -109,6 +112,7 @@ type Auth struct {
 	users   *Users   // how a user is shown
 	tenants *Tenants // whether a user's tenant is active
 	apiKeys *Keys    // API keys are bearer credentials too
+	issuers *Issuers // external issuers' JWTs (issuers.go)
 }
 
 // Keys implements steward.KeyService: API keys and their verification
@@ -222,6 +226,7 @@ func New(cfg Config) *Service {
 		Keys: &Keys{core: s}, Idempotency: &Idempotency{core: s}, Tenants: &Tenants{core: s}, Credits: &Credits{core: s}}
 	svc.Users.tenants = svc.Tenants
 	svc.Auth.users, svc.Auth.tenants, svc.Auth.apiKeys = svc.Users, svc.Tenants, svc.Keys
+	svc.Auth.issuers = newIssuers(s, svc.Users)
 	svc.Tenants.users, svc.Tenants.credits = svc.Users, svc.Credits
 	return svc
 }

@@ -368,7 +368,11 @@ func (s *core) currentActor(ctx context.Context, tx store.Tx, perm steward.Permi
 	if err != nil || !me.IsActive(s.now()) {
 		return a, steward.Errorf(steward.CodeUnauthenticated, "your account is no longer active")
 	}
-	a.Role = me.Role
+	// The lower of the two: a role lost a moment ago counts, and a role the
+	// credential was capped to (an external issuer's max_role) is not raised.
+	if me.Role.Rank() < a.Role.Rank() {
+		a.Role = me.Role
+	}
 	if !a.Can(perm) {
 		return a, &steward.Error{Code: steward.CodeForbidden, Message: "your role does not allow this",
 			Details: map[string]any{"required_permission": string(perm), "role": string(a.Role)}}

@@ -41,6 +41,10 @@ func newRootCmd(ctx context.Context, getenv func(string) string, stdout, stderr 
 		if err != nil {
 			return nil, nil, nil, err
 		}
+		issuers, err := cfg.trustedIssuers()
+		if err != nil {
+			return nil, nil, nil, err
+		}
 		st, err := backend.Open(ctx, cfg.DB)
 		if err != nil {
 			return nil, nil, nil, err
@@ -48,7 +52,7 @@ func newRootCmd(ctx context.Context, getenv func(string) string, stdout, stderr 
 		svc := service.New(service.Config{Store: st, Logger: log, KeyPrefix: cfg.KeyPrefix,
 			UserKeyScopes: cfg.UserKeyScopes, KeyPurposes: cfg.KeyPurposes, Plans: plans,
 			SecretKey: cfg.SecretKey, SecretKeyPrevious: cfg.SecretKeyPrevious, CheckpointInterval: cfg.CheckpointInterval,
-			HashConcurrency: cfg.HashConcurrency, HashQueueWait: cfg.HashQueueWait})
+			HashConcurrency: cfg.HashConcurrency, HashQueueWait: cfg.HashQueueWait, TrustedIssuers: issuers})
 		return svc, st, log, nil
 	}
 

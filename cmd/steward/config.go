@@ -47,6 +47,8 @@ type config struct {
 	MaxLongReads       int
 	StreamStallTimeout time.Duration
 	MaxConnections     int
+	// IssuersFile names the trusted external issuers (STEWARD_TRUSTED_ISSUERS).
+	IssuersFile string
 	// envErrs are environment values that did not parse; validate reports them.
 	envErrs []error
 }
@@ -78,6 +80,8 @@ func bindConfig(cmd *cobra.Command, getenv func(string) string, c *config) {
 		"admin requests one credential may make at once; 0 is ten seconds' worth of the limit (STEWARD_ADMIN_RATE_BURST)")
 	f.StringVar(&c.PlansFile, "plans", env("STEWARD_PLANS", ""),
 		"JSON file with the plan catalogue (STEWARD_PLANS; default the built-in free, starter, pro, scale)")
+	f.StringVar(&c.IssuersFile, "trusted-issuers", env("STEWARD_TRUSTED_ISSUERS", ""),
+		"JSON file of external identity providers whose JWTs the admin surface accepts (STEWARD_TRUSTED_ISSUERS; default none)")
 	// Environment only, like the bootstrap password: flags show up in ps.
 	c.secretKeyRaw, c.secretKeyPreviousRaw = getenv("STEWARD_SECRET_KEY"), getenv("STEWARD_SECRET_KEY_PREVIOUS")
 	f.StringVar(&c.checkpointIntervalRaw, "audit-checkpoint-interval", env("STEWARD_AUDIT_CHECKPOINT_INTERVAL", service.DefaultCheckpointInterval.String()),
@@ -110,6 +114,22 @@ func (c *config) plans() ([]*steward.Plan, error) {
 		return nil, fmt.Errorf("plan catalogue %s: %w", c.PlansFile, err)
 	}
 	return plans, nil
+}
+
+// trustedIssuers reads the trusted-issuer file, or returns nil when none is set.
+func (c *config) trustedIssuers() ([]service.TrustedIssuer, error) {
+	if c.IssuersFile == "" {
+		return nil, nil
+	}
+	data, err := os.ReadFile(c.IssuersFile)
+	if err != nil {
+		return nil, fmt.Errorf("trusted issuers: %w", err)
+	}
+	iss, err := service.ParseTrustedIssuers(data)
+	if err != nil {
+		return nil, fmt.Errorf("trusted issuers %s: %w", c.IssuersFile, err)
+	}
+	return iss, nil
 }
 
 // adminRate is the admin limit as api.Deps takes it (there, 0 is the
