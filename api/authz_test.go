@@ -105,6 +105,18 @@ func authzTable() []authzRoute {
 		{"GET", base + "/users/{id}/audit-log", []steward.Permission{steward.PermUsersRead, steward.PermAuditRead}, onTarget("/audit-log", nil)},
 		{"GET", base + "/admins", []steward.Permission{steward.PermUsersRead},
 			func(f *fix) (string, any) { return base + "/admins", nil }},
+		{"POST", base + "/users/{id}/impersonate", []steward.Permission{steward.PermUsersImpersonate},
+			onTarget("/impersonate", M{"reason": "authz"})},
+		{"POST", base + "/impersonate", []steward.Permission{steward.PermUsersImpersonate},
+			func(f *fix) (string, any) {
+				return base + "/impersonate", M{"external_user_id": target(f), "ttl_sec": 60, "reason": "authz"}
+			}},
+		{"GET", base + "/impersonations", []steward.Permission{steward.PermAuditRead},
+			func(f *fix) (string, any) { return base + "/impersonations?active=true", nil }},
+		{"GET", base + "/impersonations/{id}", []steward.Permission{steward.PermAuditRead},
+			func(f *fix) (string, any) { return base + "/impersonations/" + authzImpersonation(f), nil }},
+		{"POST", base + "/impersonations/{id}/stop", []steward.Permission{steward.PermUsersImpersonate},
+			func(f *fix) (string, any) { return base + "/impersonations/" + authzImpersonation(f) + "/stop", nil }},
 		{"GET", base + "/sessions", []steward.Permission{steward.PermSessionsRead},
 			func(f *fix) (string, any) { return base + "/sessions?status=active", nil }},
 		{"DELETE", base + "/sessions/{id}", []steward.Permission{steward.PermSessionsRevoke},
@@ -534,4 +546,13 @@ func TestPlatformRoutesTakeOnlyPlatformKeys(t *testing.T) {
 			})
 		}
 	})
+}
+
+// authzImpersonation starts an impersonation of a fresh user by root.
+func authzImpersonation(f *fix) string {
+	u := createUser(f.t, f.a, steward.RoleUser)
+	res, err := f.a.Svc.Impersonations.StartImpersonation(apptest.As(f.a.Root),
+		steward.ImpersonationStart{UserID: u.ID, Reason: "authz"})
+	f.ok(err)
+	return res.ImpersonationID
 }

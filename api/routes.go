@@ -53,6 +53,12 @@ func (s *server) routes() []route {
 		{http.MethodGet, "/api/v1/admin/users/{id}/audit-log", authAdmin, s.userAudit},
 		{http.MethodGet, "/api/v1/admin/admins", authAdmin, s.listAdmins},
 
+		{http.MethodPost, "/api/v1/admin/users/{id}/impersonate", authAdmin, s.impersonateUser},
+		{http.MethodPost, "/api/v1/admin/impersonate", authAdmin, s.impersonateAlias},
+		{http.MethodGet, "/api/v1/admin/impersonations", authAdmin, s.listImpersonations},
+		{http.MethodGet, "/api/v1/admin/impersonations/{id}", authAdmin, s.getImpersonation},
+		{http.MethodPost, "/api/v1/admin/impersonations/{id}/stop", authAdmin, s.stopImpersonation},
+
 		{http.MethodGet, "/api/v1/admin/sessions", authAdmin, s.listSessions},
 		{http.MethodDelete, "/api/v1/admin/sessions/{id}", authAdmin, s.revokeSession},
 

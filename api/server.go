@@ -30,6 +30,8 @@ type Deps struct {
 	Tenants  steward.TenantService
 	Credits  steward.CreditService
 	Idem     steward.IdempotencyService
+
+	Impersonations steward.ImpersonationService
 	// Ready reports whether the database answers (for /readyz).
 	Ready  func(ctx context.Context) error
 	Logger *slog.Logger

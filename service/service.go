@@ -66,6 +66,10 @@ type Config struct {
 	// CheckpointInterval is how often CheckpointIfDue signs the audit
 	// chain's head when it has moved; default DefaultCheckpointInterval.
 	CheckpointInterval time.Duration
+	// ImpersonationMax caps an impersonation's length; default 1h.
+	// ImpersonationHidden turns off GET /auth/impersonations.
+	ImpersonationMax    time.Duration
+	ImpersonationHidden bool
 }
 
 // core is what every domain service shares: the store, the clock, the
@@ -140,6 +144,13 @@ type Credits struct {
 	ledger ledgerBatcher
 }
 
+// Impersonations implements steward.ImpersonationService (impersonations.go).
+type Impersonations struct {
+	*core
+	tenants *Tenants // whether the user's tenant is active
+	auth    *Auth    // signs the impersonation's access token
+}
+
 // Service wires the domain services on one core, for cmd/steward and tests:
 // one constructor, plus the process-level jobs (Start, Bootstrap, Maintain).
 type Service struct {
@@ -152,6 +163,8 @@ type Service struct {
 	Idempotency *Idempotency
 	Tenants     *Tenants
 	Credits     *Credits
+
+	Impersonations *Impersonations
 }
 
 var (
@@ -223,6 +236,7 @@ func New(cfg Config) *Service {
 	svc.Users.tenants = svc.Tenants
 	svc.Auth.users, svc.Auth.tenants, svc.Auth.apiKeys = svc.Users, svc.Tenants, svc.Keys
 	svc.Tenants.users, svc.Tenants.credits = svc.Users, svc.Credits
+	svc.Impersonations = &Impersonations{core: s, tenants: svc.Tenants, auth: svc.Auth}
 	return svc
 }
 

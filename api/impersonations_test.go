@@ -1,0 +1,327 @@
+package api_test
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stewardhq/steward"
+	"github.com/stewardhq/steward/internal/apptest"
+	"github.com/stewardhq/steward/service"
+)
+
+// impersonate starts an impersonation of user name by operator token tok and
+// stores {name_imp} (the impersonation id), {name_imp_tok} and {name_imp_jwt}.
+func (f *fix) impersonate(name, tok string, body M) *apptest.Response {
+	f.t.Helper()
+	if body == nil {
+		body = M{"reason": "ticket 42"}
+	}
+	r := f.must(201, post, "/api/v1/admin/users/{"+name+"}/impersonate", tok, body)
+	f.e[name+"_imp"], f.e[name+"_imp_tok"], f.e[name+"_imp_jwt"] =
+		str(r, "impersonation_id"), str(r, "token"), str(r, "access_token")
+	return r
+}
+
+// jwtClaims decodes an access token's payload (its signature is Steward's
+// business, checked by every request that uses it).
+func jwtClaims(t *testing.T, tok string) map[string]any {
+	t.Helper()
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWT: %q", tok)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c map[string]any
+	if err := json.Unmarshal(raw, &c); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestImpersonationStart(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, a *apptest.App) {
+		f := newFix(t, a)
+		op := f.op("op", steward.RoleOwner)
+		u := f.user("u", steward.RoleUser, withTenant("ten_imp"))
+		r := f.impersonate("u", "{op_tok}", nil)
+		f.checkField(r, "read_only", true)
+		f.checkField(r, "token", prefix("stw_s_"))
+		f.checkField(r, "impersonation_id", prefix("imp_"))
+		if got, want := str(r, "expires_at"), apptest.Start.Add(15*time.Minute).Format(time.RFC3339); got != want {
+			t.Errorf("expires_at = %s, want %s (the 15-minute default)", got, want)
+		}
+		c := jwtClaims(t, f.e["u_imp_jwt"])
+		if act, _ := c["act"].(map[string]any); act["sub"] != op.ID || c["sub"] != u.ID || c["read_only"] != true {
+			t.Errorf("access token claims = %v, want sub %s, act.sub %s, read_only", c, u.ID, op.ID)
+		}
+		for _, tok := range []string{"{u_imp_tok}", "{u_imp_jwt}"} {
+			me := f.must(200, get, "/api/v1/auth/me", tok, nil)
+			f.checkField(me, "id", u.ID)
+			f.expectErr(f.do(get, "/api/v1/admin/users", tok, nil), 403, steward.CodeWrongSurface)
+		}
+		start := f.audit("{u_imp}", "impersonation.start")
+		if len(start) != 1 || start[0]["actor_id"] != op.ID || start[0]["reason"] != "ticket 42" {
+			t.Fatalf("impersonation.start entries = %v", start)
+		}
+		meta, _ := start[0]["metadata"].(map[string]any)
+		if meta["duration_seconds"] != float64(900) || meta["allow_writes"] != false || meta["user_id"] != u.ID {
+			t.Errorf("impersonation.start metadata = %v", meta)
+		}
+
+		// The session shows among the user's, marked.
+		sessions := f.must(200, get, "/api/v1/admin/users/{u}/sessions", "{root}", nil)
+		if list := items(sessions); len(list) != 1 || list[0]["impersonator_id"] != op.ID ||
+			list[0]["impersonation_id"] != f.e["u_imp"] || list[0]["read_only"] != true {
+			t.Errorf("user's sessions = %v, want the impersonation's, marked", list)
+		}
+
+		// allow_writes is recorded; the alias takes the other shape; duration in nanoseconds.
+		f.user("w", steward.RoleUser)
+		r = f.impersonate("w", "{op_tok}", M{"reason": "fix data", "allow_writes": true, "duration": int64(30 * time.Minute)})
+		f.checkField(r, "read_only", false)
+		if got, want := str(r, "expires_at"), apptest.Start.Add(30*time.Minute).Format(time.RFC3339); got != want {
+			t.Errorf("expires_at with duration in ns = %s, want %s", got, want)
+		}
+		if meta, _ := f.audit("{w_imp}", "impersonation.start")[0]["metadata"].(map[string]any); meta["allow_writes"] != true {
+			t.Errorf("allow_writes not recorded: %v", meta)
+		}
+		r = f.must(201, post, "/api/v1/admin/impersonate", "{op_tok}", M{"external_user_id": "{w}", "ttl_sec": 60, "reason": "alias"})
+		if got, want := str(r, "expires_at"), apptest.Start.Add(time.Minute).Format(time.RFC3339); got != want {
+			t.Errorf("alias expires_at = %s, want %s", got, want)
+		}
+	})
+}
+
+func TestImpersonationRefusals(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, a *apptest.App) {
+		f := newFix(t, a)
+		f.op("op", steward.RoleOwner)
+		f.op("adm", steward.RoleAdmin)
+		f.user("peer", steward.RoleOwner)
+		f.user("u", steward.RoleUser)
+		for _, name := range []string{"susp", "banned", "gone"} {
+			f.user(name, steward.RoleUser)
+		}
+		f.must(200, post, "/api/v1/admin/users/{susp}/suspend", "{root}", M{"reason": "x"})
+		f.must(200, post, "/api/v1/admin/users/{banned}/ban", "{root}", M{"reason": "x"})
+		f.must(200, del, "/api/v1/admin/users/{gone}", "{root}", nil)
+		f.user("member", steward.RoleUser, withTenant("ten_down"))
+		_, err := a.Svc.Tenants.SuspendTenant(apptest.System(), "ten_down", "unpaid")
+		f.ok(err)
+		// member2's ban lapses while its tenant is suspended: the user is
+		// active again, the tenant is not.
+		f.user("member2", steward.RoleUser, withTenant("ten_down2"))
+		until := a.Clock.Now().Add(time.Minute)
+		_, err = a.Svc.Users.BanUser(apptest.System(), f.e["member2"], steward.BanInput{Reason: "x", ExpiresAt: &until})
+		f.ok(err)
+		_, err = a.Svc.Tenants.SuspendTenant(apptest.System(), "ten_down2", "unpaid")
+		f.ok(err)
+		a.Clock.Advance(time.Minute)
+
+		path := "/api/v1/admin/users/{u}/impersonate"
+		r := f.do(post, path, "{op_tok}", M{})
+		f.expectErr(r, 422, steward.CodeValidation)
+		f.checkField(r, "details.fields.reason", contains("audit log"))
+		f.expectErr(f.do(post, path, "{op_tok}", M{"reason": "   "}), 422, steward.CodeValidation)
+		r = f.do(post, path, "{op_tok}", M{"reason": "x", "duration_seconds": 3601})
+		f.expectErr(r, 422, steward.CodeValidation)
+		f.checkField(r, "details.fields.duration_seconds", present())
+		r = f.do(post, path, "{op_tok}", M{"reason": "x", "duration": int64(2 * time.Hour)})
+		f.checkField(r, "details.fields.duration", present())
+		r = f.do(post, path, "{op_tok}", M{"reason": "x", "duration_seconds": 0})
+		f.checkField(r, "details.fields.duration_seconds", present())
+		r = f.do(post, path, "{op_tok}", M{"reason": "x", "duration_seconds": 60, "duration": int64(time.Minute)})
+		f.checkField(r, "details.fields.duration", present())
+		r = f.do(post, "/api/v1/admin/impersonate", "{op_tok}", M{"external_user_id": "{u}", "ttl_sec": 7200, "reason": "x"})
+		f.checkField(r, "details.fields.ttl_sec", present())
+		r = f.do(post, "/api/v1/admin/impersonate", "{op_tok}", M{"external_user_id": "{u}"})
+		f.checkField(r, "details.fields.reason", present())
+
+		f.expectErr(f.do(post, "/api/v1/admin/users/{op}/impersonate", "{op_tok}", M{"reason": "x"}), 422, steward.CodeCannotTargetSelf)
+		f.expectErr(f.do(post, "/api/v1/admin/users/{peer}/impersonate", "{op_tok}", M{"reason": "x"}), 403, steward.CodeInsufficientRole)
+		f.must(201, post, "/api/v1/admin/users/{op}/impersonate", "{root}", M{"reason": "x"}) // an owner, by a super_admin
+		for _, name := range []string{"susp", "banned", "gone", "member", "member2"} {
+			f.expectErr(f.do(post, "/api/v1/admin/users/{"+name+"}/impersonate", "{op_tok}", M{"reason": "x"}), 409, steward.CodeInvalidState)
+		}
+		f.expectErr(f.do(post, "/api/v1/admin/users/{unknown}/impersonate", "{op_tok}", M{"reason": "x"}), 404, steward.CodeNotFound)
+		f.expectErr(f.do(post, path, "{adm_tok}", M{"reason": "x"}), 403, steward.CodeForbidden)
+
+		// A super_admin may not open another super_admin's account either.
+		f.user("root2", steward.RoleSuperAdmin)
+		f.expectErr(f.do(post, "/api/v1/admin/users/{root2}/impersonate", "{root}", M{"reason": "x"}), 403, steward.CodeInsufficientRole)
+	})
+}
+
+// TestImpersonationEnds: stopping, expiry, and suspending, banning or
+// force-logging-out either party end the impersonation on the next request,
+// with the session token and the access JWT alike.
+func TestImpersonationEnds(t *testing.T) {
+	type ender struct {
+		name string
+		end  func(f *fix)
+	}
+	on := func(who, action string, body any) func(f *fix) {
+		return func(f *fix) { f.must(200, post, "/api/v1/admin/users/{"+who+"}/"+action, "{root}", body) }
+	}
+	enders := []ender{
+		{"stop", func(f *fix) { f.must(200, post, "/api/v1/admin/impersonations/{u_imp}/stop", "{op_tok}", nil) }},
+		{"stop by another operator", func(f *fix) { f.must(200, post, "/api/v1/admin/impersonations/{u_imp}/stop", "{root}", nil) }},
+		{"user suspended", on("u", "suspend", M{"reason": "x"})},
+		{"user banned", on("u", "ban", M{"reason": "x"})},
+		{"user forced out", on("u", "force-logout", nil)},
+		{"operator suspended", on("op", "suspend", M{"reason": "x"})},
+		{"operator banned", on("op", "ban", M{"reason": "x"})},
+		{"operator forced out", on("op", "force-logout", nil)},
+	}
+	apptest.Each(t, func(t *testing.T, a *apptest.App) {
+		for _, e := range enders {
+			t.Run(e.name, func(t *testing.T) {
+				f := newFix(t, a)
+				f.op("op", steward.RoleOwner)
+				f.user("u", steward.RoleUser)
+				f.impersonate("u", "{op_tok}", nil)
+				f.must(200, get, "/api/v1/auth/me", "{u_imp_tok}", nil)
+				f.must(200, get, "/api/v1/auth/me", "{u_imp_jwt}", nil)
+				e.end(f)
+				f.expectErr(f.do(get, "/api/v1/auth/me", "{u_imp_tok}", nil), 401, steward.CodeUnauthenticated)
+				f.expectErr(f.do(get, "/api/v1/auth/me", "{u_imp_jwt}", nil), 401, steward.CodeUnauthenticated)
+			})
+		}
+	})
+}
+
+func TestImpersonationStop(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, a *apptest.App) {
+		f := newFix(t, a)
+		op := f.op("op", steward.RoleOwner)
+		f.user("u", steward.RoleUser)
+		f.impersonate("u", "{op_tok}", nil)
+		r := f.must(200, post, "/api/v1/admin/impersonations/{u_imp}/stop", "{root}", nil)
+		f.checkField(r, "ended_by", a.Root.ID)
+		f.checkField(r, "active", false)
+		f.expectErr(f.do(post, "/api/v1/admin/impersonations/{u_imp}/stop", "{op_tok}", nil), 409, steward.CodeInvalidState)
+		f.expectErr(f.do(post, "/api/v1/admin/impersonations/imp_nope/stop", "{op_tok}", nil), 404, steward.CodeNotFound)
+		stop := f.audit("{u_imp}", "impersonation.stop")
+		if meta, _ := stop[0]["metadata"].(map[string]any); len(stop) != 1 || stop[0]["actor_id"] != a.Root.ID ||
+			meta["stopped_by"] != a.Root.ID || meta["operator_id"] != op.ID {
+			t.Errorf("impersonation.stop entries = %v", stop)
+		}
+		sessions := items(f.must(200, get, "/api/v1/admin/users/{u}/sessions", "{root}", nil))
+		if len(sessions) != 1 || sessions[0]["revoked_reason"] != "impersonation stopped" {
+			t.Errorf("the impersonation's session after stop = %v", sessions)
+		}
+	})
+}
+
+// TestImpersonationExpiry: the session works until the instant before the
+// end and not at it; the sweeper then records the end as expired.
+func TestImpersonationExpiry(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, a *apptest.App) {
+		f := newFix(t, a)
+		f.op("op", steward.RoleOwner)
+		f.user("u", steward.RoleUser)
+		f.impersonate("u", "{op_tok}", M{"reason": "x", "duration_seconds": 60})
+		a.Clock.Advance(time.Minute - time.Microsecond)
+		f.must(200, get, "/api/v1/auth/me", "{u_imp_tok}", nil)
+		f.must(200, get, "/api/v1/auth/me", "{u_imp_jwt}", nil)
+		f.checkField(f.must(200, get, "/api/v1/admin/impersonations/{u_imp}", "{root}", nil), "active", true)
+		a.Clock.Advance(time.Microsecond)
+		f.expectErr(f.do(get, "/api/v1/auth/me", "{u_imp_tok}", nil), 401, steward.CodeUnauthenticated)
+		f.expectErr(f.do(get, "/api/v1/auth/me", "{u_imp_jwt}", nil), 401, steward.CodeUnauthenticated)
+		r := f.must(200, get, "/api/v1/admin/impersonations/{u_imp}", "{root}", nil)
+		f.checkField(r, "active", false)
+		f.checkField(r, "ended_at", nil)
+
+		n, err := a.Svc.Impersonations.SweepExpiredImpersonations(t.Context())
+		f.ok(err)
+		if n != 1 {
+			t.Errorf("swept %d, want 1", n)
+		}
+		r = f.must(200, get, "/api/v1/admin/impersonations/{u_imp}", "{root}", nil)
+		f.checkField(r, "ended_by", steward.ImpersonationEndedExpired)
+		f.checkField(r, "ended_at", apptest.Start.Add(time.Minute).Format(time.RFC3339))
+		stop := f.audit("{u_imp}", "impersonation.stop")
+		if meta, _ := stop[0]["metadata"].(map[string]any); len(stop) != 1 || meta["stopped_by"] != "expired" || stop[0]["actor_type"] != "system" {
+			t.Errorf("impersonation.stop after expiry = %v", stop)
+		}
+		f.ok(a.Svc.Maintain(t.Context())) // nothing left to sweep: no second entry
+		if got := f.audit("{u_imp}", "impersonation.stop"); len(got) != 1 {
+			t.Errorf("impersonation.stop entries after a second sweep = %d, want 1", len(got))
+		}
+	})
+}
+
+// TestImpersonationWatch: the list's filters, and the detail with the audit
+// entries written under the impersonation, each naming the operator.
+func TestImpersonationWatch(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, a *apptest.App) {
+		f := newFix(t, a)
+		op := f.op("op", steward.RoleOwner)
+		u := f.user("u", steward.RoleUser)
+		f.user("v", steward.RoleUser)
+		f.impersonate("u", "{op_tok}", nil)
+		a.Clock.Advance(time.Second) // ids order by time
+		f.impersonate("v", "{root}", nil)
+		f.must(200, post, "/api/v1/admin/impersonations/{v_imp}/stop", "{root}", nil)
+		// A write under the impersonation: logging its own session out.
+		f.must(200, post, "/api/v1/auth/logout", "{u_imp_tok}", nil)
+
+		list := func(q string) []string {
+			return idsOf(f.must(200, get, "/api/v1/admin/impersonations"+q, "{root}", nil))
+		}
+		for q, want := range map[string][]string{
+			"":                  {f.e["v_imp"], f.e["u_imp"]},
+			"?active=true":      {f.e["u_imp"]},
+			"?active=false":     {f.e["v_imp"]},
+			"?operator_id={op}": {f.e["u_imp"]},
+			"?user_id={v}":      {f.e["v_imp"]},
+			"?limit=1":          {f.e["v_imp"]},
+		} {
+			if got := list(f.expand(q)); strings.Join(got, ",") != strings.Join(want, ",") {
+				t.Errorf("list%s = %v, want %v", q, got, want)
+			}
+		}
+		f.expectErr(f.do(get, "/api/v1/admin/impersonations?active=maybe", "{root}", nil), 400, steward.CodeBadRequest)
+		f.expectErr(f.do(get, "/api/v1/admin/impersonations?status=x", "{root}", nil), 400, steward.CodeBadRequest)
+
+		r := f.must(200, get, "/api/v1/admin/impersonations/{u_imp}", "{root}", nil)
+		f.checkField(r, "operator_id", op.ID)
+		f.checkField(r, "user_id", u.ID)
+		f.checkField(r, "reason", "ticket 42")
+		var actions []string
+		entries, _ := r.Get("audit_entries").([]any)
+		for _, x := range entries {
+			e := x.(map[string]any)
+			actions = append(actions, e["action"].(string))
+			if e["action"] == "auth.logout" && (e["actor_id"] != u.ID || e["impersonator_id"] != op.ID) {
+				t.Errorf("entry under the impersonation = %v, want actor %s and impersonator_id %s", e, u.ID, op.ID)
+			}
+		}
+		if strings.Join(actions, ",") != "impersonation.start,auth.logout" {
+			t.Errorf("audit entries of the impersonation = %v", actions)
+		}
+		f.expectErr(f.do(get, "/api/v1/admin/impersonations/imp_nope", "{root}", nil), 404, steward.CodeNotFound)
+	})
+}
+
+// TestImpersonationMax: the configured cap refuses longer requests and caps
+// the default.
+func TestImpersonationMax(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, a *apptest.App) {
+		f := newFix(t, a)
+		f.user("u", steward.RoleUser)
+		r := f.do(post, "/api/v1/admin/users/{u}/impersonate", "{root}", M{"reason": "x", "duration_seconds": 601})
+		f.expectErr(r, 422, steward.CodeValidation)
+		f.checkField(r, "details.fields.duration_seconds", contains("600"))
+		r = f.impersonate("u", "{root}", nil)
+		if got, want := str(r, "expires_at"), apptest.Start.Add(10*time.Minute).Format(time.RFC3339); got != want {
+			t.Errorf("default under a 10m cap: expires_at = %s, want %s", got, want)
+		}
+	}, apptest.Options{Service: func(c *service.Config) { c.ImpersonationMax = 10 * time.Minute }})
+}
