@@ -131,3 +131,22 @@ func (s *server) stopImpersonation(w http.ResponseWriter, r *http.Request) error
 	writeJSON(w, http.StatusOK, m)
 	return nil
 }
+
+// readOnlyCheck refuses an unsafe request on the auth surface under a
+// read-only impersonation. Logging the impersonation's own session out is
+// allowed: it only gives access up.
+func readOnlyCheck(r *http.Request, p *steward.Principal) error {
+	if p.Session == nil || !p.Session.ReadOnly {
+		return nil
+	}
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return nil
+	}
+	if r.URL.Path == "/api/v1/auth/logout" {
+		return nil
+	}
+	return &steward.Error{Code: steward.CodeImpersonationWriteDenied,
+		Message: "this is a read-only impersonation: it cannot change anything",
+		Details: map[string]any{"impersonator_id": p.Session.ImpersonatorID, "method": r.Method}}
+}

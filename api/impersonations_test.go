@@ -325,3 +325,76 @@ func TestImpersonationMax(t *testing.T) {
 		}
 	}, apptest.Options{Service: func(c *service.Config) { c.ImpersonationMax = 10 * time.Minute }})
 }
+
+// TestSelfServiceWrites: a user changes their own name, username and
+// password; the password change signs them out everywhere.
+func TestSelfServiceWrites(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, a *apptest.App) {
+		f := newFix(t, a)
+		u := f.op("u", steward.RoleUser)
+		f.user("other", steward.RoleUser)
+		r := f.must(200, patch, "/api/v1/auth/me", "{u_tok}", M{"name": "  New Name ", "username": "Renamed_Me"})
+		f.checkField(r, "name", "New Name")
+		f.checkField(r, "username", "renamed_me")
+		f.expectErr(f.do(patch, "/api/v1/auth/me", "{u_tok}", M{"username": "{other_username}"}), 409, steward.CodeAlreadyExists)
+		r = f.do(patch, "/api/v1/auth/me", "{u_tok}", M{"username": "x"})
+		f.expectErr(r, 422, steward.CodeValidation)
+		f.checkField(r, "details.fields.username", present())
+		f.expectErr(f.do(patch, "/api/v1/auth/me", "{u_tok}", M{"role": "owner"}), 400, steward.CodeBadRequest)
+		if e := f.audit(u.ID, "user.update"); len(e) != 1 || e[0]["actor_id"] != u.ID || e[0]["impersonator_id"] != "" {
+			t.Errorf("user.update entries = %v", e)
+		}
+
+		r = f.do(post, "/api/v1/auth/change-password", "{u_tok}", M{"current_password": "wrong-one-here", "new_password": newPassword})
+		f.expectErr(r, 422, steward.CodeValidation)
+		f.checkField(r, "details.fields.current_password", present())
+		r = f.do(post, "/api/v1/auth/change-password", "{u_tok}", M{"current_password": apptest.Password, "new_password": "short"})
+		f.checkField(r, "details.fields.new_password", present())
+		r = f.must(200, post, "/api/v1/auth/change-password", "{u_tok}", M{"current_password": apptest.Password, "new_password": newPassword})
+		f.checkField(r, "sessions_revoked", float64(1))
+		f.expectErr(f.do(get, "/api/v1/auth/me", "{u_tok}", nil), 401, steward.CodeUnauthenticated)
+		f.must(200, post, "/api/v1/auth/login", "", M{"email": "{u_email}", "password": newPassword})
+	})
+}
+
+// TestReadOnlyMeansReadOnly: under a read-only impersonation every unsafe
+// method on the auth surface is refused (logging the impersonation out
+// aside); with allow_writes the writes work and their audit entries name the
+// user as actor and the operator as impersonator_id.
+func TestReadOnlyMeansReadOnly(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, a *apptest.App) {
+		f := newFix(t, a)
+		op := f.op("op", steward.RoleOwner)
+		u := f.user("u", steward.RoleUser)
+		f.impersonate("u", "{op_tok}", nil)
+		for _, tok := range []string{"{u_imp_tok}", "{u_imp_jwt}"} {
+			r := f.do(patch, "/api/v1/auth/me", tok, M{"name": "Hijacked"})
+			f.expectErr(r, 403, steward.CodeImpersonationWriteDenied)
+			f.checkField(r, "details.impersonator_id", op.ID)
+			f.expectErr(f.do(post, "/api/v1/auth/change-password", tok, M{"current_password": apptest.Password, "new_password": newPassword}),
+				403, steward.CodeImpersonationWriteDenied)
+			f.expectErr(f.do(put, "/api/v1/auth/me", tok, M{"name": "x"}), 405, steward.CodeMethodNotAllowed)
+		}
+		// The service refuses too, whoever calls it.
+		p, err := a.Svc.Auth.Authenticate(t.Context(), f.e["u_imp_tok"])
+		f.ok(err)
+		name := "Hijacked"
+		_, err = a.Svc.Auth.UpdateMe(steward.WithActor(t.Context(), p.Actor), steward.SelfUpdate{Name: &name})
+		if e, ok := err.(*steward.Error); !ok || e.Code != steward.CodeImpersonationWriteDenied {
+			t.Errorf("UpdateMe under a read-only impersonation: %v", err)
+		}
+		f.checkField(f.must(200, get, "/api/v1/auth/me", "{u_imp_tok}", nil), "name", u.Name)
+		f.must(200, post, "/api/v1/auth/logout", "{u_imp_tok}", nil)
+
+		f.impersonate("u", "{op_tok}", M{"reason": "fix their name", "allow_writes": true})
+		f.checkField(f.must(200, patch, "/api/v1/auth/me", "{u_imp_tok}", M{"name": "Fixed"}), "name", "Fixed")
+		e := f.audit(u.ID, "user.update")
+		if len(e) != 1 || e[0]["actor_id"] != u.ID || e[0]["impersonator_id"] != op.ID || e[0]["credential_id"] != f.sessionID("{u_imp_tok}") {
+			t.Errorf("user.update under allow_writes = %v, want actor %s, impersonator_id %s", e, u.ID, op.ID)
+		}
+		f.must(200, post, "/api/v1/auth/change-password", "{u_imp_jwt}", M{"current_password": apptest.Password, "new_password": newPassword})
+		if e := f.audit(u.ID, "user.password_change"); len(e) != 1 || e[0]["impersonator_id"] != op.ID {
+			t.Errorf("user.password_change under allow_writes = %v", e)
+		}
+	})
+}

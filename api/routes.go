@@ -33,6 +33,8 @@ func (s *server) routes() []route {
 		{http.MethodPost, "/api/v1/auth/refresh", authPublic, s.refresh},
 		{http.MethodPost, "/api/v1/auth/logout", authUser, s.logout},
 		{http.MethodGet, "/api/v1/auth/me", authUser, s.me},
+		{http.MethodPatch, "/api/v1/auth/me", authUser, s.updateMe},
+		{http.MethodPost, "/api/v1/auth/change-password", authUser, s.changeOwnPassword},
 
 		{http.MethodGet, "/api/v1/admin/users", authAdmin, s.listUsers},
 		{http.MethodPost, "/api/v1/admin/users", authAdmin, s.createUser},

@@ -167,6 +167,9 @@ func (s *server) authenticate(r *http.Request, kind authKind) (*steward.Principa
 		if p.Session == nil {
 			return nil, steward.Errorf(steward.CodeWrongSurface, "the auth surface takes session tokens, not API keys")
 		}
+		if err := readOnlyCheck(r, p); err != nil {
+			return nil, err
+		}
 	case authPlatform:
 		if p.Key == nil || p.Key.Type != steward.KeyPlatform {
 			return nil, steward.Errorf(steward.CodeWrongSurface, "the platform surface takes platform keys only")
