@@ -88,3 +88,64 @@ type ImpersonationService interface {
 	// that ran out (impersonation.stop, ended_by "expired").
 	SweepExpiredImpersonations(ctx context.Context) (int, error)
 }
+
+// PermSessionsVerify lets a platform key call POST /platform/sessions/verify
+// (admin and up, like keys:verify).
+const PermSessionsVerify Permission = "sessions:verify"
+
+// Codes of a session verification.
+const (
+	SessionVerifyValid           = "VALID"
+	SessionVerifyExpired         = "EXPIRED"
+	SessionVerifyRevoked         = "REVOKED"
+	SessionVerifyNotFound        = "NOT_FOUND"
+	SessionVerifyUserInactive    = "USER_INACTIVE"
+	SessionVerifyTenantInactive  = "TENANT_INACTIVE"
+	SessionVerifyWriteDenied     = CodeImpersonationWriteDenied
+	sessionVerifyMethodMaxLength = 16
+)
+
+// SessionVerifyRequest is the body of POST /platform/sessions/verify: a
+// session token or an access JWT, and the method of the request it came
+// with (optional).
+type SessionVerifyRequest struct {
+	Token  string `json:"token"`
+	Method string `json:"method,omitempty"`
+}
+
+// SessionVerifyResult is the answer; everything but valid and code is empty
+// when the token names no live session.
+type SessionVerifyResult struct {
+	Valid         bool                  `json:"valid"`
+	Code          string                `json:"code"`
+	UserID        string                `json:"user_id"`
+	TenantID      string                `json:"tenant_id"`
+	Role          Role                  `json:"role"`
+	SessionID     string                `json:"session_id"`
+	ExpiresAt     *time.Time            `json:"expires_at"`
+	Impersonation *SessionImpersonation `json:"impersonation"`
+}
+
+// SessionImpersonation describes the impersonation behind a verified session.
+type SessionImpersonation struct {
+	ID         string    `json:"id"`
+	OperatorID string    `json:"operator_id"`
+	ReadOnly   bool      `json:"read_only"`
+	ExpiresAt  time.Time `json:"expires_at"`
+}
+
+// ValidMethod reports whether m is an acceptable method name (upper-case letters).
+func ValidMethod(m string) bool {
+	if m == "" || len(m) > sessionVerifyMethodMaxLength {
+		return false
+	}
+	for _, r := range m {
+		if r < 'A' || r > 'Z' {
+			return false
+		}
+	}
+	return true
+}
+
+// SafeMethod reports whether m changes nothing (GET, HEAD, OPTIONS).
+func SafeMethod(m string) bool { return m == "GET" || m == "HEAD" || m == "OPTIONS" }

@@ -73,7 +73,7 @@ var (
 		PermCreditsRead, PermUsageRead, PermConfigRead, PermAuditRead,
 	}
 	adminPerms = append(slices.Clone(supportPerms),
-		PermUsersWrite, PermUsersBan, PermSessionsRevoke, PermKeysWrite, PermKeysVerify,
+		PermUsersWrite, PermUsersBan, PermSessionsRevoke, PermKeysWrite, PermKeysVerify, PermSessionsVerify,
 		PermTenantsWrite, PermCreditsWrite, PermUsageWrite, PermAuditExport,
 		PermAuditCheckpoint)
 	ownerPerms = append(slices.Clone(adminPerms),

@@ -91,6 +91,8 @@ type AuthService interface {
 	// IMPERSONATION_WRITE_DENIED under a read-only impersonation.
 	UpdateMe(ctx context.Context, in SelfUpdate) (*User, error)
 	ChangeOwnPassword(ctx context.Context, current, next string) (*ForceLogoutResult, error)
+	// VerifySession is POST /platform/sessions/verify (sessions:verify).
+	VerifySession(ctx context.Context, in SessionVerifyRequest) (*SessionVerifyResult, error)
 }
 
 // SelfUpdate is the body of PATCH /auth/me; a nil field is left alone.

@@ -406,6 +406,19 @@ func platformTable() []platformRoute {
 				},
 			}
 		}},
+		{"POST", base + "/sessions/verify", steward.PermSessionsVerify, func(f *fix) platformCall {
+			end := createUser(f.t, f.a, steward.RoleUser)
+			tok := svcLogin(f.t, f.a, end.Email)
+			return platformCall{
+				Body: func() any { return M{"token": tok, "method": "POST"} },
+				Answered: func(r *apptest.Response) string {
+					if r.Status != 200 || r.Get("valid") != true || r.Get("code") != steward.SessionVerifyValid || r.Get("user_id") != end.ID {
+						return "want 200 VALID"
+					}
+					return ""
+				},
+			}
+		}},
 		{"POST", base + "/usage", steward.PermUsageWrite, func(f *fix) platformCall {
 			t, err := f.a.Svc.Tenants.CreateTenant(apptest.System(), &steward.TenantCreate{Name: fmt.Sprintf("Platform %d", uniq.Add(1))})
 			f.ok(err)

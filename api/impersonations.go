@@ -150,3 +150,23 @@ func readOnlyCheck(r *http.Request, p *steward.Principal) error {
 		Message: "this is a read-only impersonation: it cannot change anything",
 		Details: map[string]any{"impersonator_id": p.Session.ImpersonatorID, "method": r.Method}}
 }
+
+// verifySession is POST /platform/sessions/verify: always 200 for a token,
+// whatever its state.
+func (s *server) verifySession(w http.ResponseWriter, r *http.Request) error {
+	var in steward.SessionVerifyRequest
+	if err := decode(r, &in, false); err != nil {
+		// A token that breaks the text rule names no session that can exist.
+		if onlyFieldInvalid(err, "token") {
+			writeJSON(w, http.StatusOK, &steward.SessionVerifyResult{Code: steward.SessionVerifyNotFound})
+			return nil
+		}
+		return err
+	}
+	res, err := s.Auth.VerifySession(r.Context(), in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, res)
+	return nil
+}

@@ -10,6 +10,7 @@ import (
 	"github.com/stewardhq/steward"
 	"github.com/stewardhq/steward/internal/apptest"
 	"github.com/stewardhq/steward/service"
+	"github.com/stewardhq/steward/store"
 )
 
 // impersonate starts an impersonation of user name by operator token tok and
@@ -396,5 +397,92 @@ func TestReadOnlyMeansReadOnly(t *testing.T) {
 		if e := f.audit(u.ID, "user.password_change"); len(e) != 1 || e[0]["impersonator_id"] != op.ID {
 			t.Errorf("user.password_change under allow_writes = %v", e)
 		}
+	})
+}
+
+// TestSessionVerify: every code of POST /platform/sessions/verify, with
+// session tokens and access JWTs.
+func TestSessionVerify(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, a *apptest.App) {
+		f := newFix(t, a)
+		k, err := a.Svc.Keys.CreateKey(apptest.System(), &steward.KeyCreate{Name: "product", Type: steward.KeyPlatform,
+			UserID: a.Root.ID, Scopes: []steward.Permission{steward.PermSessionsVerify}})
+		f.ok(err)
+		f.e["pk"] = k.Key
+		op := f.op("op", steward.RoleOwner)
+		u := f.user("u", steward.RoleUser, withTenant("ten_v"))
+		f.loginHTTP("u")
+		verify := func(tok, method, want string) *apptest.Response {
+			t.Helper()
+			r := f.must(200, post, "/api/v1/platform/sessions/verify", "{pk}", M{"token": tok, "method": method})
+			if r.Get("code") != want || r.Get("valid") != (want == steward.SessionVerifyValid) {
+				t.Errorf("verify %s %s: %s, want %s", tok, method, r.Raw, want)
+			}
+			return r
+		}
+		for _, tok := range []string{"{u_tok}", "{u_jwt}"} {
+			r := verify(tok, "POST", steward.SessionVerifyValid)
+			f.checkField(r, "user_id", u.ID)
+			f.checkField(r, "tenant_id", "ten_v")
+			f.checkField(r, "role", "user")
+			f.checkField(r, "session_id", f.sessionID("{u_tok}"))
+			f.checkField(r, "impersonation", nil)
+		}
+		for _, tok := range []string{"garbage", "stw_s_nosuchtoken", "a.b.c", "stw_a_notasession"} {
+			r := verify(tok, "", steward.SessionVerifyNotFound)
+			f.checkField(r, "user_id", "")
+		}
+		f.expectErr(f.do(post, "/api/v1/platform/sessions/verify", "{pk}", M{}), 422, steward.CodeValidation)
+		r := f.do(post, "/api/v1/platform/sessions/verify", "{pk}", M{"token": "{u_tok}", "method": "post it"})
+		f.expectErr(r, 422, steward.CodeValidation)
+		f.checkField(r, "details.fields.method", present())
+
+		// Impersonations: read-only refuses unsafe methods; allow_writes does not.
+		f.impersonate("u", "{op_tok}", M{"reason": "x", "duration_seconds": 1200})
+		for _, tok := range []string{"{u_imp_tok}", "{u_imp_jwt}"} {
+			r := verify(tok, "GET", steward.SessionVerifyValid)
+			f.checkField(r, "impersonation.id", f.e["u_imp"])
+			f.checkField(r, "impersonation.operator_id", op.ID)
+			f.checkField(r, "impersonation.read_only", true)
+			verify(tok, "", steward.SessionVerifyValid)
+			verify(tok, "DELETE", steward.SessionVerifyWriteDenied)
+		}
+		f.e["ro_jwt"], f.e["ro_imp"] = f.e["u_imp_jwt"], f.e["u_imp"]
+		f.impersonate("u", "{op_tok}", M{"reason": "x", "allow_writes": true, "duration_seconds": 60})
+		f.checkField(verify("{u_imp_tok}", "POST", steward.SessionVerifyValid), "impersonation.read_only", false)
+
+		// The access token (15 minutes) outlives the 60-second impersonation's session.
+		a.Clock.Advance(time.Minute)
+		verify("{u_imp_tok}", "GET", steward.SessionVerifyExpired)
+		a.Clock.Advance(15 * time.Minute)
+		verify("{u_jwt}", "GET", steward.SessionVerifyExpired)
+		verify("{u_tok}", "GET", steward.SessionVerifyValid)
+		f.must(200, post, "/api/v1/admin/impersonations/{ro_imp}/stop", "{root}", nil)
+		f.loginHTTP("u")
+		f.must(200, post, "/api/v1/auth/logout", "{u_tok}", nil)
+		verify("{u_tok}", "GET", steward.SessionVerifyRevoked)
+		verify("{u_jwt}", "GET", steward.SessionVerifyRevoked)
+
+		// A user inactive, or a tenant, without the cascade having revoked
+		// the session (a ban that began, a tenant written elsewhere).
+		f.loginHTTP("u")
+		f.ok(a.Store.Update(t.Context(), func(tx store.Tx) error {
+			tn, err := tx.GetTenant(t.Context(), "ten_v")
+			if err != nil {
+				return err
+			}
+			tn.Status = steward.TenantSuspended
+			return tx.UpdateTenant(t.Context(), tn)
+		}))
+		verify("{u_tok}", "GET", steward.SessionVerifyTenantInactive)
+		f.ok(a.Store.Update(t.Context(), func(tx store.Tx) error {
+			cur, err := tx.GetUser(t.Context(), u.ID)
+			if err != nil {
+				return err
+			}
+			cur.Status = steward.StatusSuspended
+			return tx.UpdateUser(t.Context(), cur)
+		}))
+		verify("{u_tok}", "GET", steward.SessionVerifyUserInactive)
 	})
 }

@@ -75,6 +75,7 @@ func (s *server) routes() []route {
 		{http.MethodPost, "/api/v1/admin/api-keys/{id}/rotate", authAdmin, s.idempotent(s.rotateKey)},
 
 		{http.MethodPost, "/api/v1/platform/keys/verify", authPlatform, s.verifyKey},
+		{http.MethodPost, "/api/v1/platform/sessions/verify", authPlatform, s.verifySession},
 
 		{http.MethodGet, "/api/v1/admin/plans", authAdmin, s.listPlans},
 		{http.MethodGet, "/api/v1/admin/tenants", authAdmin, s.listTenants},
