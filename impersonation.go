@@ -87,6 +87,7 @@ type ImpersonationService interface {
 	// SweepExpiredImpersonations records the end of every impersonation
 	// that ran out (impersonation.stop, ended_by "expired").
 	SweepExpiredImpersonations(ctx context.Context) (int, error)
+	ImpersonationDisclosures
 }
 
 // PermSessionsVerify lets a platform key call POST /platform/sessions/verify
@@ -149,3 +150,25 @@ func ValidMethod(m string) bool {
 
 // SafeMethod reports whether m changes nothing (GET, HEAD, OPTIONS).
 func SafeMethod(m string) bool { return m == "GET" || m == "HEAD" || m == "OPTIONS" }
+
+// ImpersonationDisclosure is what a user is shown about an impersonation of
+// their account (GET /auth/impersonations).
+type ImpersonationDisclosure struct {
+	ID           string     `json:"id"`
+	OperatorID   string     `json:"operator_id"`
+	OperatorName string     `json:"operator_name"`
+	Reason       string     `json:"reason"`
+	ReadOnly     bool       `json:"read_only"`
+	StartedAt    time.Time  `json:"started_at"`
+	ExpiresAt    time.Time  `json:"expires_at"`
+	EndedAt      *time.Time `json:"ended_at"`
+	// DurationSeconds is how long it lasted (or has lasted so far, or was
+	// granted when it ran out).
+	DurationSeconds int64 `json:"duration_seconds"`
+}
+
+// ImpersonationDisclosures lists the signed-in user's impersonations; the
+// deployment may turn it off (STEWARD_IMPERSONATION_DISCLOSE=false).
+type ImpersonationDisclosures interface {
+	ListMyImpersonations(ctx context.Context, p ListParams) (*Page[*ImpersonationDisclosure], error)
+}

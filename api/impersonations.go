@@ -170,3 +170,17 @@ func (s *server) verifySession(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, res)
 	return nil
 }
+
+// myImpersonations is GET /auth/impersonations.
+func (s *server) myImpersonations(w http.ResponseWriter, r *http.Request) error {
+	p, err := pageParams(r)
+	if err != nil {
+		return err
+	}
+	pg, err := s.Impersonations.ListMyImpersonations(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, pg)
+	return nil
+}

@@ -486,3 +486,45 @@ func TestSessionVerify(t *testing.T) {
 		verify("{u_tok}", "GET", steward.SessionVerifyUserInactive)
 	})
 }
+
+// TestUsersSeeTheirImpersonations: the user sees who, when, how long and
+// why; nobody else's; and nothing when the deployment turns it off.
+func TestUsersSeeTheirImpersonations(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, a *apptest.App) {
+		f := newFix(t, a)
+		op := f.op("op", steward.RoleOwner)
+		f.op("u", steward.RoleUser)
+		f.op("v", steward.RoleUser)
+		f.impersonate("u", "{op_tok}", M{"reason": "ticket 9: blank invoice", "duration_seconds": 600})
+		a.Clock.Advance(2 * time.Minute)
+		f.must(200, post, "/api/v1/admin/impersonations/{u_imp}/stop", "{op_tok}", nil)
+		a.Clock.Advance(time.Minute)
+		first := f.e["u_imp"]
+		f.impersonate("u", "{root}", M{"reason": "follow-up"})
+		a.Clock.Advance(time.Minute)
+
+		r := f.must(200, get, "/api/v1/auth/impersonations", "{u_tok}", nil)
+		list := items(r)
+		if len(list) != 2 {
+			t.Fatalf("impersonations shown = %s", r.Raw)
+		}
+		if list[0]["reason"] != "follow-up" || list[0]["operator_name"] != a.Root.Name || list[0]["duration_seconds"] != float64(60) ||
+			list[0]["ended_at"] != nil {
+			t.Errorf("the ongoing one = %v", list[0])
+		}
+		if list[1]["id"] != first || list[1]["operator_id"] != op.ID || list[1]["operator_name"] != op.Name ||
+			list[1]["reason"] != "ticket 9: blank invoice" || list[1]["duration_seconds"] != float64(120) || list[1]["read_only"] != true {
+			t.Errorf("the stopped one = %v", list[1])
+		}
+		f.checkField(f.must(200, get, "/api/v1/auth/impersonations?limit=1", "{u_tok}", nil), "has_more", true)
+		if got := items(f.must(200, get, "/api/v1/auth/impersonations", "{v_tok}", nil)); len(got) != 0 {
+			t.Errorf("another user sees %v", got)
+		}
+	})
+	apptest.Each(t, func(t *testing.T, a *apptest.App) {
+		f := newFix(t, a)
+		f.op("u", steward.RoleUser)
+		f.impersonate("u", "{root}", nil)
+		f.expectErr(f.do(get, "/api/v1/auth/impersonations", "{u_tok}", nil), 404, steward.CodeNotFound)
+	}, apptest.Options{Service: func(c *service.Config) { c.ImpersonationHidden = true }})
+}

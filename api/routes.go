@@ -35,6 +35,7 @@ func (s *server) routes() []route {
 		{http.MethodGet, "/api/v1/auth/me", authUser, s.me},
 		{http.MethodPatch, "/api/v1/auth/me", authUser, s.updateMe},
 		{http.MethodPost, "/api/v1/auth/change-password", authUser, s.changeOwnPassword},
+		{http.MethodGet, "/api/v1/auth/impersonations", authUser, s.myImpersonations},
 
 		{http.MethodGet, "/api/v1/admin/users", authAdmin, s.listUsers},
 		{http.MethodPost, "/api/v1/admin/users", authAdmin, s.createUser},

@@ -49,7 +49,7 @@ func newRootCmd(ctx context.Context, getenv func(string) string, stdout, stderr 
 			UserKeyScopes: cfg.UserKeyScopes, KeyPurposes: cfg.KeyPurposes, Plans: plans,
 			SecretKey: cfg.SecretKey, SecretKeyPrevious: cfg.SecretKeyPrevious, CheckpointInterval: cfg.CheckpointInterval,
 			HashConcurrency: cfg.HashConcurrency, HashQueueWait: cfg.HashQueueWait,
-			ImpersonationMax: cfg.ImpersonationMax})
+			ImpersonationMax: cfg.ImpersonationMax, ImpersonationHidden: !cfg.ImpersonationDisclose})
 		return svc, st, log, nil
 	}
 

@@ -48,7 +48,8 @@ type config struct {
 	StreamStallTimeout time.Duration
 	MaxConnections     int
 	// ImpersonationMax caps an impersonation's length (impersonation.go).
-	ImpersonationMax time.Duration
+	ImpersonationMax      time.Duration
+	ImpersonationDisclose bool
 	// envErrs are environment values that did not parse; validate reports them.
 	envErrs []error
 }

@@ -25,6 +25,23 @@ func TestImpersonationSettings(t *testing.T) {
 			t.Errorf("STEWARD_IMPERSONATION_MAX=%q: %v, want %v", val, cfg.ImpersonationMax, want)
 		}
 	}
+	for val, want := range map[string]bool{"": true, "false": false, "true": true, "0": false} {
+		var cfg config
+		bindConfig(&cobra.Command{}, func(k string) string {
+			if k == "STEWARD_IMPERSONATION_DISCLOSE" {
+				return val
+			}
+			return ""
+		}, &cfg)
+		if cfg.ImpersonationDisclose != want {
+			t.Errorf("STEWARD_IMPERSONATION_DISCLOSE=%q: %v, want %v", val, cfg.ImpersonationDisclose, want)
+		}
+	}
+	bad := map[string]string{"STEWARD_IMPERSONATION_DISCLOSE": "sometimes"}
+	if err := run(context.Background(), []string{"migrate"}, func(k string) string { return bad[k] }, nil, io.Discard, io.Discard); err == nil ||
+		!strings.Contains(err.Error(), "STEWARD_IMPERSONATION_DISCLOSE") {
+		t.Errorf("STEWARD_IMPERSONATION_DISCLOSE=sometimes: err = %v, want it refused", err)
+	}
 	for _, val := range []string{"30s", "25h", "soon"} {
 		bad := map[string]string{"STEWARD_IMPERSONATION_MAX": val}
 		err := run(context.Background(), []string{"migrate"}, func(k string) string { return bad[k] }, nil, io.Discard, io.Discard)
