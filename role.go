@@ -61,6 +61,9 @@ const (
 	PermRetentionRun     Permission = "retention:run"
 )
 
+// PermUsersImpersonateWrite lets an impersonation allow writes (owner and up).
+const PermUsersImpersonateWrite Permission = "users:impersonate_write"
+
 // The permission table. support reads everything but secrets; admin adds the
 // day-to-day writes; owner adds deletes, role grants, impersonation,
 // configuration and retention; super_admin holds everything.
@@ -70,11 +73,11 @@ var (
 		PermCreditsRead, PermUsageRead, PermConfigRead, PermAuditRead,
 	}
 	adminPerms = append(slices.Clone(supportPerms),
-		PermUsersWrite, PermUsersBan, PermSessionsRevoke, PermKeysWrite, PermKeysVerify,
+		PermUsersWrite, PermUsersBan, PermSessionsRevoke, PermKeysWrite, PermKeysVerify, PermSessionsVerify,
 		PermTenantsWrite, PermCreditsWrite, PermUsageWrite, PermAuditExport,
 		PermAuditCheckpoint)
 	ownerPerms = append(slices.Clone(adminPerms),
-		PermUsersDelete, PermUsersRole, PermUsersImpersonate, PermTenantsDelete,
+		PermUsersDelete, PermUsersRole, PermUsersImpersonate, PermUsersImpersonateWrite, PermTenantsDelete,
 		PermCreditsAdjust, PermConfigWrite, PermRetentionRun)
 	rolePermissions = map[Role][]Permission{
 		RoleUser:       nil,

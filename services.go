@@ -97,6 +97,19 @@ type AuthService interface {
 	Authenticate(ctx context.Context, token string) (*Principal, error)
 	// JWKS is the JSON Web Key Set of the access-token signing keys.
 	JWKS(ctx context.Context) ([]byte, error)
+	// UpdateMe and ChangeOwnPassword are the signed-in user's own writes
+	// (service/self.go): VALIDATION_FAILED, ALREADY_EXISTS,
+	// IMPERSONATION_WRITE_DENIED under a read-only impersonation.
+	UpdateMe(ctx context.Context, in SelfUpdate) (*User, error)
+	ChangeOwnPassword(ctx context.Context, current, next string) (*ForceLogoutResult, error)
+	// VerifySession is POST /platform/sessions/verify (sessions:verify).
+	VerifySession(ctx context.Context, in SessionVerifyRequest) (*SessionVerifyResult, error)
+}
+
+// SelfUpdate is the body of PATCH /auth/me; a nil field is left alone.
+type SelfUpdate struct {
+	Name     *string `json:"name"`
+	Username *string `json:"username"`
 }
 
 // UserCreate is the body of POST /admin/users.

@@ -15,7 +15,9 @@ type Session struct {
 	RevokedAt      *time.Time `json:"revoked_at"`
 	RevokedReason  string     `json:"revoked_reason"`
 	ImpersonatorID string     `json:"impersonator_id"`
-	ReadOnly       bool       `json:"read_only"`
+	// ImpersonationID names the impersonation that issued the session, else "".
+	ImpersonationID string `json:"impersonation_id,omitempty"`
+	ReadOnly        bool   `json:"read_only"`
 }
 
 // Session states as reported and filtered on.

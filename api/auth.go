@@ -55,3 +55,34 @@ func (s *server) me(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, principalFrom(r.Context()).User)
 	return nil
 }
+
+// updateMe is PATCH /auth/me: the user's own name and username.
+func (s *server) updateMe(w http.ResponseWriter, r *http.Request) error {
+	var in steward.SelfUpdate
+	if err := decode(r, &in, false); err != nil {
+		return err
+	}
+	u, err := s.Auth.UpdateMe(r.Context(), in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, u)
+	return nil
+}
+
+// changeOwnPassword is POST /auth/change-password.
+func (s *server) changeOwnPassword(w http.ResponseWriter, r *http.Request) error {
+	var b struct {
+		CurrentPassword string `json:"current_password"`
+		NewPassword     string `json:"new_password"`
+	}
+	if err := decode(r, &b, false); err != nil {
+		return err
+	}
+	res, err := s.Auth.ChangeOwnPassword(r.Context(), b.CurrentPassword, b.NewPassword)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, res)
+	return nil
+}

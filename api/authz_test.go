@@ -120,6 +120,18 @@ func authzTable() []authzRoute {
 				return base + "/admins/" + operator(f), M{"username": fmt.Sprintf("authz-op-%d", uniq.Add(1))}
 			}},
 		{"DELETE", base + "/admins/{id}", []steward.Permission{steward.PermUsersDelete}, onOperator("", nil)},
+		{"POST", base + "/users/{id}/impersonate", []steward.Permission{steward.PermUsersImpersonate},
+			onTarget("/impersonate", M{"reason": "authz"})},
+		{"POST", base + "/impersonate", []steward.Permission{steward.PermUsersImpersonate},
+			func(f *fix) (string, any) {
+				return base + "/impersonate", M{"external_user_id": target(f), "ttl_sec": 60, "reason": "authz"}
+			}},
+		{"GET", base + "/impersonations", []steward.Permission{steward.PermAuditRead},
+			func(f *fix) (string, any) { return base + "/impersonations?active=true", nil }},
+		{"GET", base + "/impersonations/{id}", []steward.Permission{steward.PermAuditRead},
+			func(f *fix) (string, any) { return base + "/impersonations/" + authzImpersonation(f), nil }},
+		{"POST", base + "/impersonations/{id}/stop", []steward.Permission{steward.PermUsersImpersonate},
+			func(f *fix) (string, any) { return base + "/impersonations/" + authzImpersonation(f) + "/stop", nil }},
 		{"GET", base + "/sessions", []steward.Permission{steward.PermSessionsRead},
 			func(f *fix) (string, any) { return base + "/sessions?status=active", nil }},
 		{"DELETE", base + "/sessions/{id}", []steward.Permission{steward.PermSessionsRevoke},
@@ -409,6 +421,19 @@ func platformTable() []platformRoute {
 				},
 			}
 		}},
+		{"POST", base + "/sessions/verify", steward.PermSessionsVerify, func(f *fix) platformCall {
+			end := createUser(f.t, f.a, steward.RoleUser)
+			tok := svcLogin(f.t, f.a, end.Email)
+			return platformCall{
+				Body: func() any { return M{"token": tok, "method": "POST"} },
+				Answered: func(r *apptest.Response) string {
+					if r.Status != 200 || r.Get("valid") != true || r.Get("code") != steward.SessionVerifyValid || r.Get("user_id") != end.ID {
+						return "want 200 VALID"
+					}
+					return ""
+				},
+			}
+		}},
 		{"POST", base + "/usage", steward.PermUsageWrite, func(f *fix) platformCall {
 			t, err := f.a.Svc.Tenants.CreateTenant(apptest.System(), &steward.TenantCreate{Name: fmt.Sprintf("Platform %d", uniq.Add(1))})
 			f.ok(err)
@@ -549,4 +574,13 @@ func TestPlatformRoutesTakeOnlyPlatformKeys(t *testing.T) {
 			})
 		}
 	})
+}
+
+// authzImpersonation starts an impersonation of a fresh user by root.
+func authzImpersonation(f *fix) string {
+	u := createUser(f.t, f.a, steward.RoleUser)
+	res, err := f.a.Svc.Impersonations.StartImpersonation(apptest.As(f.a.Root),
+		steward.ImpersonationStart{UserID: u.ID, Reason: "authz"})
+	f.ok(err)
+	return res.ImpersonationID
 }

@@ -33,6 +33,9 @@ func (s *server) routes() []route {
 		{http.MethodPost, "/api/v1/auth/refresh", authPublic, s.refresh},
 		{http.MethodPost, "/api/v1/auth/logout", authUser, s.logout},
 		{http.MethodGet, "/api/v1/auth/me", authUser, s.me},
+		{http.MethodPatch, "/api/v1/auth/me", authUser, s.updateMe},
+		{http.MethodPost, "/api/v1/auth/change-password", authUser, s.changeOwnPassword},
+		{http.MethodGet, "/api/v1/auth/impersonations", authUser, s.myImpersonations},
 
 		{http.MethodGet, "/api/v1/admin/users", authAdmin, s.listUsers},
 		{http.MethodPost, "/api/v1/admin/users", authAdmin, s.createUser},
@@ -57,6 +60,12 @@ func (s *server) routes() []route {
 		{http.MethodPatch, "/api/v1/admin/admins/{id}", authAdmin, s.updateAdmin},
 		{http.MethodDelete, "/api/v1/admin/admins/{id}", authAdmin, s.deleteAdmin},
 
+		{http.MethodPost, "/api/v1/admin/users/{id}/impersonate", authAdmin, s.impersonateUser},
+		{http.MethodPost, "/api/v1/admin/impersonate", authAdmin, s.impersonateAlias},
+		{http.MethodGet, "/api/v1/admin/impersonations", authAdmin, s.listImpersonations},
+		{http.MethodGet, "/api/v1/admin/impersonations/{id}", authAdmin, s.getImpersonation},
+		{http.MethodPost, "/api/v1/admin/impersonations/{id}/stop", authAdmin, s.stopImpersonation},
+
 		{http.MethodGet, "/api/v1/admin/sessions", authAdmin, s.listSessions},
 		{http.MethodDelete, "/api/v1/admin/sessions/{id}", authAdmin, s.revokeSession},
 
@@ -71,6 +80,7 @@ func (s *server) routes() []route {
 		{http.MethodPost, "/api/v1/admin/api-keys/{id}/rotate", authAdmin, s.idempotent(s.rotateKey)},
 
 		{http.MethodPost, "/api/v1/platform/keys/verify", authPlatform, s.verifyKey},
+		{http.MethodPost, "/api/v1/platform/sessions/verify", authPlatform, s.verifySession},
 
 		{http.MethodGet, "/api/v1/admin/plans", authAdmin, s.listPlans},
 		{http.MethodGet, "/api/v1/admin/tenants", authAdmin, s.listTenants},

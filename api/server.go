@@ -30,6 +30,8 @@ type Deps struct {
 	Tenants  steward.TenantService
 	Credits  steward.CreditService
 	Idem     steward.IdempotencyService
+
+	Impersonations steward.ImpersonationService
 	// Ready reports whether the database answers (for /readyz).
 	Ready  func(ctx context.Context) error
 	Logger *slog.Logger
@@ -164,6 +166,9 @@ func (s *server) authenticate(r *http.Request, kind authKind) (*steward.Principa
 	case authUser:
 		if p.Session == nil {
 			return nil, steward.Errorf(steward.CodeWrongSurface, "the auth surface takes session tokens, not API keys")
+		}
+		if err := readOnlyCheck(r, p); err != nil {
+			return nil, err
 		}
 	case authPlatform:
 		if p.Key == nil || p.Key.Type != steward.KeyPlatform {

@@ -316,6 +316,11 @@ func (s *Auth) Authenticate(ctx context.Context, token string) (*steward.Princip
 	if r.sess.State(now) != steward.SessionActive || !r.user.IsActive(now) || (ver >= 0 && ver != r.user.TokenVersion) {
 		return nil, errUnauthenticated
 	}
+	if r.sess.ImpersonationID != "" {
+		if err := s.impersonationLive(ctx, r.sess, now); err != nil {
+			return nil, err
+		}
+	}
 	// Copies: the reads may be shared with other requests.
 	sess, u := *r.sess, *r.user
 	return &steward.Principal{Actor: actorFor(&u, &sess), User: s.users.present(&u), Session: &sess}, nil

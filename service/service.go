@@ -69,6 +69,10 @@ type Config struct {
 	// TrustedIssuers are the external identity providers whose JWTs the
 	// admin surface accepts, from ParseTrustedIssuers (issuers.go).
 	TrustedIssuers []TrustedIssuer
+	// ImpersonationMax caps an impersonation's length; default 1h.
+	// ImpersonationHidden turns off GET /auth/impersonations.
+	ImpersonationMax    time.Duration
+	ImpersonationHidden bool
 }
 
 // core is what every domain service shares: the store, the clock, the
@@ -144,6 +148,13 @@ type Credits struct {
 	ledger ledgerBatcher
 }
 
+// Impersonations implements steward.ImpersonationService (impersonations.go).
+type Impersonations struct {
+	*core
+	tenants *Tenants // whether the user's tenant is active
+	auth    *Auth    // signs the impersonation's access token
+}
+
 // Service wires the domain services on one core, for cmd/steward and tests:
 // one constructor, plus the process-level jobs (Start, Bootstrap, Maintain).
 type Service struct {
@@ -156,6 +167,8 @@ type Service struct {
 	Idempotency *Idempotency
 	Tenants     *Tenants
 	Credits     *Credits
+
+	Impersonations *Impersonations
 }
 
 var (
@@ -228,6 +241,7 @@ func New(cfg Config) *Service {
 	svc.Auth.users, svc.Auth.tenants, svc.Auth.apiKeys = svc.Users, svc.Tenants, svc.Keys
 	svc.Auth.issuers = newIssuers(s, svc.Users)
 	svc.Tenants.users, svc.Tenants.credits = svc.Users, svc.Credits
+	svc.Impersonations = &Impersonations{core: s, tenants: svc.Tenants, auth: svc.Auth}
 	return svc
 }
 

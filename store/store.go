@@ -54,6 +54,7 @@ type Queries interface {
 	TenantQueries
 	CreditQueries
 	AuditCheckpointQueries
+	ImpersonationQueries
 }
 
 // Tx is one write transaction: every read, and every domain's writes.
@@ -68,6 +69,7 @@ type Tx interface {
 	TenantTx
 	CreditTx
 	AuditCheckpointWrites
+	ImpersonationTx
 }
 
 // UserQueries are the reads of users.
@@ -349,4 +351,23 @@ type AuditCheckpointQueries interface {
 type AuditCheckpointWrites interface {
 	// InsertAuditCheckpoint stores c; a taken id is a *DuplicateError.
 	InsertAuditCheckpoint(ctx context.Context, c *steward.AuditCheckpoint) error
+}
+
+// ImpersonationQueries are the reads of impersonations.
+type ImpersonationQueries interface {
+	GetImpersonation(ctx context.Context, id string) (*steward.Impersonation, error)
+	// ListImpersonations returns up to f.Limit impersonations matching f
+	// (Active: not ended and expires_at after f.Now), id descending.
+	ListImpersonations(ctx context.Context, f steward.ImpersonationFilter) ([]*steward.Impersonation, error)
+	// ListImpersonationsLapsed returns up to limit impersonations not ended
+	// whose expires_at is at or before now, oldest expiry first.
+	ListImpersonationsLapsed(ctx context.Context, now time.Time, limit int) ([]*steward.Impersonation, error)
+}
+
+// ImpersonationTx are the writes of impersonations.
+type ImpersonationTx interface {
+	// CreateImpersonation inserts imp; a taken id is a *DuplicateError.
+	CreateImpersonation(ctx context.Context, imp *steward.Impersonation) error
+	// UpdateImpersonation writes every column of imp; ErrNotFound if it does not exist.
+	UpdateImpersonation(ctx context.Context, imp *steward.Impersonation) error
 }

@@ -52,7 +52,8 @@ func newRootCmd(ctx context.Context, getenv func(string) string, stdout, stderr 
 		svc := service.New(service.Config{Store: st, Logger: log, KeyPrefix: cfg.KeyPrefix,
 			UserKeyScopes: cfg.UserKeyScopes, KeyPurposes: cfg.KeyPurposes, Plans: plans,
 			SecretKey: cfg.SecretKey, SecretKeyPrevious: cfg.SecretKeyPrevious, CheckpointInterval: cfg.CheckpointInterval,
-			HashConcurrency: cfg.HashConcurrency, HashQueueWait: cfg.HashQueueWait, TrustedIssuers: issuers})
+			HashConcurrency: cfg.HashConcurrency, HashQueueWait: cfg.HashQueueWait, TrustedIssuers: issuers,
+			ImpersonationMax: cfg.ImpersonationMax, ImpersonationHidden: !cfg.ImpersonationDisclose})
 		return svc, st, log, nil
 	}
 
@@ -156,7 +157,7 @@ func serve(ctx context.Context, cfg config, svc *service.Service, st store.Store
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	adminRate, adminBurst := cfg.adminRate()
 	handler := api.NewServer(api.Deps{
-		Users: svc.Users, Sessions: svc.Sessions, Audit: svc.Audit, Auth: svc.Auth, Keys: svc.Keys, Tenants: svc.Tenants, Credits: svc.Credits, Idem: svc.Idempotency,
+		Users: svc.Users, Sessions: svc.Sessions, Audit: svc.Audit, Auth: svc.Auth, Keys: svc.Keys, Tenants: svc.Tenants, Credits: svc.Credits, Idem: svc.Idempotency, Impersonations: svc.Impersonations,
 		Ready: st.Ping, Logger: log, Metrics: reg, AdminRatePerMinute: adminRate, AdminRateBurst: adminBurst, TrustedProxies: cfg.trustedProxies,
 		LongReads: cfg.longReads(),
 	})

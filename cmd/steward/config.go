@@ -49,6 +49,9 @@ type config struct {
 	MaxConnections     int
 	// IssuersFile names the trusted external issuers (STEWARD_TRUSTED_ISSUERS).
 	IssuersFile string
+	// ImpersonationMax caps an impersonation's length (impersonation.go).
+	ImpersonationMax      time.Duration
+	ImpersonationDisclose bool
 	// envErrs are environment values that did not parse; validate reports them.
 	envErrs []error
 }
@@ -98,6 +101,7 @@ func bindConfig(cmd *cobra.Command, getenv func(string) string, c *config) {
 		"how long a stream waits for a client to take its next 32 KiB before cutting it off (STEWARD_STREAM_STALL_TIMEOUT)")
 	f.IntVar(&c.MaxConnections, "max-connections", envInt(getenv, c, "STEWARD_MAX_CONNECTIONS", defaultMaxConnections),
 		"open HTTP connections at most; more wait to be accepted (STEWARD_MAX_CONNECTIONS)")
+	bindImpersonation(cmd, getenv, c)
 }
 
 // plans reads the plan catalogue file, or returns nil for the built-in one.
@@ -179,6 +183,9 @@ func (c *config) validate() error {
 	}
 	var err error
 	if c.trustedProxies, err = api.ParseTrustedProxies(c.TrustedProxies); err != nil {
+		return err
+	}
+	if err := c.validateImpersonation(); err != nil {
 		return err
 	}
 	return c.validateAuditSettings()

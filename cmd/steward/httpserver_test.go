@@ -170,7 +170,7 @@ func TestStreamOutlivesServerTimeouts(t *testing.T) {
 		l := defaultHTTPLimits()
 		l.ReadTimeout, l.WriteTimeout = 150*time.Millisecond, 150*time.Millisecond
 		handler := api.NewServer(api.Deps{Users: a.Svc.Users, Sessions: a.Svc.Sessions, Audit: a.Svc.Audit, Auth: a.Svc.Auth, Keys: a.Svc.Keys,
-			Tenants: a.Svc.Tenants, Credits: a.Svc.Credits, Idem: a.Svc.Idempotency, Ready: a.Store.Ping, Logger: quiet,
+			Tenants: a.Svc.Tenants, Credits: a.Svc.Credits, Idem: a.Svc.Idempotency, Impersonations: a.Svc.Impersonations, Ready: a.Store.Ping, Logger: quiet,
 			LongReads: api.LongReads{StallTimeout: 10 * time.Second}})
 		addr := serveWith(t, handler, l, 32<<10)
 		req, _ := http.NewRequest("GET", "http://"+addr+"/api/v1/admin/audit-log/export?format=ndjson", nil)

@@ -348,6 +348,8 @@ var constraintFields = map[string]string{
 	"usage_events_pkey":              "id",
 	// 00005_audit_checkpoints.sql
 	"audit_checkpoints_pkey": "id",
+	// 00007_impersonations.sql
+	"impersonations_pkey": "id",
 }
 
 // wrapErr, deferred by every store method, maps a driver error (mapErr) and

@@ -12,12 +12,12 @@ import (
 )
 
 const sessionCols = `id, user_id, token_hash, created_at, expires_at, last_seen_at, ip, user_agent,
-	revoked_at, revoked_reason, impersonator_id, read_only`
+	revoked_at, revoked_reason, impersonator_id, read_only, impersonation_id`
 
 func scanSession(row pgx.Row) (*steward.Session, error) {
 	var s steward.Session
 	err := row.Scan(&s.ID, &s.UserID, &s.TokenHash, &s.CreatedAt, &s.ExpiresAt, &s.LastSeenAt,
-		&s.IP, &s.UserAgent, &s.RevokedAt, &s.RevokedReason, &s.ImpersonatorID, &s.ReadOnly)
+		&s.IP, &s.UserAgent, &s.RevokedAt, &s.RevokedReason, &s.ImpersonatorID, &s.ReadOnly, &s.ImpersonationID)
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -99,8 +99,8 @@ func (q *queries) CountSessions(ctx context.Context, f steward.SessionFilter) (_
 func (t *tx) CreateSession(ctx context.Context, s *steward.Session) (err error) {
 	defer wrapErr(&err, "create session")
 	_, err = t.q.Exec(ctx, `INSERT INTO sessions (id, user_id, token_hash, created_at, expires_at,
-		last_seen_at, ip, user_agent, revoked_at, revoked_reason, impersonator_id, read_only)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`, sessionArgs(s)...)
+		last_seen_at, ip, user_agent, revoked_at, revoked_reason, impersonator_id, read_only, impersonation_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`, sessionArgs(s)...)
 	return mapErr(err)
 }
 
@@ -108,7 +108,7 @@ func (t *tx) UpdateSession(ctx context.Context, s *steward.Session) (err error) 
 	defer wrapErr(&err, "update session")
 	tag, err := t.q.Exec(ctx, `UPDATE sessions SET user_id = $2, token_hash = $3, created_at = $4,
 		expires_at = $5, last_seen_at = $6, ip = $7, user_agent = $8, revoked_at = $9,
-		revoked_reason = $10, impersonator_id = $11, read_only = $12
+		revoked_reason = $10, impersonator_id = $11, read_only = $12, impersonation_id = $13
 		WHERE id = $1`, sessionArgs(s)...)
 	if err != nil {
 		return mapErr(err)
@@ -121,7 +121,7 @@ func (t *tx) UpdateSession(ctx context.Context, s *steward.Session) (err error) 
 
 func sessionArgs(s *steward.Session) []any {
 	return []any{s.ID, s.UserID, s.TokenHash, s.CreatedAt, s.ExpiresAt, s.LastSeenAt, s.IP,
-		s.UserAgent, s.RevokedAt, s.RevokedReason, s.ImpersonatorID, s.ReadOnly}
+		s.UserAgent, s.RevokedAt, s.RevokedReason, s.ImpersonatorID, s.ReadOnly, s.ImpersonationID}
 }
 
 func (t *tx) RevokeUserSessions(ctx context.Context, userID string, now time.Time, reason string) (_ int64, err error) {

@@ -12,7 +12,7 @@ import (
 )
 
 const sessionColumns = "id, user_id, token_hash, created_at, expires_at, last_seen_at, ip, user_agent, " +
-	"revoked_at, revoked_reason, impersonator_id, read_only"
+	"revoked_at, revoked_reason, impersonator_id, read_only, impersonation_id"
 
 func scanSession(sc scanner) (*steward.Session, error) {
 	var (
@@ -21,7 +21,7 @@ func scanSession(sc scanner) (*steward.Session, error) {
 		revoked                   sql.NullInt64
 	)
 	err := sc.Scan(&s.ID, &s.UserID, &s.TokenHash, &created, &expires, &lastSee, &s.IP, &s.UserAgent,
-		&revoked, &s.RevokedReason, &s.ImpersonatorID, &s.ReadOnly)
+		&revoked, &s.RevokedReason, &s.ImpersonatorID, &s.ReadOnly, &s.ImpersonationID)
 	if err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, store.ErrNotFound
@@ -108,13 +108,13 @@ func (q queries) CountSessions(ctx context.Context, f steward.SessionFilter) (in
 
 func sessionArgs(s *steward.Session) []any {
 	return []any{s.UserID, s.TokenHash, micros(s.CreatedAt), micros(s.ExpiresAt), micros(s.LastSeenAt),
-		s.IP, s.UserAgent, nullMicros(s.RevokedAt), s.RevokedReason, s.ImpersonatorID, s.ReadOnly, s.ID}
+		s.IP, s.UserAgent, nullMicros(s.RevokedAt), s.RevokedReason, s.ImpersonatorID, s.ReadOnly, s.ImpersonationID, s.ID}
 }
 
 func (t *tx) CreateSession(ctx context.Context, s *steward.Session) error {
 	_, err := t.tx.ExecContext(ctx, "INSERT INTO sessions (user_id, token_hash, created_at, expires_at, "+
-		"last_seen_at, ip, user_agent, revoked_at, revoked_reason, impersonator_id, read_only, id) "+
-		"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", sessionArgs(s)...)
+		"last_seen_at, ip, user_agent, revoked_at, revoked_reason, impersonator_id, read_only, impersonation_id, id) "+
+		"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", sessionArgs(s)...)
 	if err != nil {
 		return fmt.Errorf("sqlite: create session: %w", mapError(err))
 	}
@@ -124,7 +124,7 @@ func (t *tx) CreateSession(ctx context.Context, s *steward.Session) error {
 func (t *tx) UpdateSession(ctx context.Context, s *steward.Session) error {
 	err := exactlyOne(t.tx.ExecContext(ctx, "UPDATE sessions SET user_id = ?, token_hash = ?, created_at = ?, "+
 		"expires_at = ?, last_seen_at = ?, ip = ?, user_agent = ?, revoked_at = ?, revoked_reason = ?, "+
-		"impersonator_id = ?, read_only = ? WHERE id = ?", sessionArgs(s)...))
+		"impersonator_id = ?, read_only = ?, impersonation_id = ? WHERE id = ?", sessionArgs(s)...))
 	if err != nil {
 		return fmt.Errorf("sqlite: update session: %w", err)
 	}

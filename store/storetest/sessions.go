@@ -17,6 +17,7 @@ func testSessionCRUD(t *testing.T, s store.Store) {
 	a := newSession(1, userID(1))
 	b := newSession(2, userID(1))
 	b.ImpersonatorID, b.ReadOnly, b.IP, b.UserAgent = userID(2), true, "", ""
+	b.ImpersonationID = "imp_01"
 	createSessions(t, s, a, b)
 
 	for _, want := range []*steward.Session{a, b} {

@@ -41,6 +41,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SessionCRUD", testSessionCRUD},
 		{"SessionList", testSessionList},
 		{"SessionRevokeUser", testSessionRevokeUser},
+		{"Impersonations", testImpersonations},
 		{"AuditListFilters", testAuditListFilters},
 		{"AuditScan", testAuditScan},
 		{"AuditScanPages", testAuditScanPages},
