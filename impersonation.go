@@ -22,7 +22,8 @@ type Impersonation struct {
 	StartedAt            time.Time  `json:"started_at"`
 	ExpiresAt            time.Time  `json:"expires_at"`
 	EndedAt              *time.Time `json:"ended_at"`
-	// EndedBy is the id of whoever stopped it, or "expired".
+	// EndedBy is the id of whoever stopped it, "expired", or what else ended
+	// it ("user.suspend", "logout", "tenant.suspend", ...: docs/impersonation.md).
 	EndedBy string `json:"ended_by"`
 	// Active is computed at read time: not ended and not expired.
 	Active bool `json:"active"`

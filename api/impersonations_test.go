@@ -162,37 +162,117 @@ func TestImpersonationRefusals(t *testing.T) {
 // TestImpersonationEnds: stopping, expiry, and suspending, banning or
 // force-logging-out either party end the impersonation on the next request,
 // with the session token and the access JWT alike.
+// TestImpersonationEnds: every change that ends an impersonation's access
+// also records it as ended, in the same transaction, naming why.
 func TestImpersonationEnds(t *testing.T) {
 	type ender struct {
 		name string
 		end  func(f *fix)
+		// endedBy is the ended_by wanted; "" means the id of whoever stopped it.
+		endedBy string
+		by      string
 	}
 	on := func(who, action string, body any) func(f *fix) {
 		return func(f *fix) { f.must(200, post, "/api/v1/admin/users/{"+who+"}/"+action, "{root}", body) }
 	}
 	enders := []ender{
-		{"stop", func(f *fix) { f.must(200, post, "/api/v1/admin/impersonations/{u_imp}/stop", "{op_tok}", nil) }},
-		{"stop by another operator", func(f *fix) { f.must(200, post, "/api/v1/admin/impersonations/{u_imp}/stop", "{root}", nil) }},
-		{"user suspended", on("u", "suspend", M{"reason": "x"})},
-		{"user banned", on("u", "ban", M{"reason": "x"})},
-		{"user forced out", on("u", "force-logout", nil)},
-		{"operator suspended", on("op", "suspend", M{"reason": "x"})},
-		{"operator banned", on("op", "ban", M{"reason": "x"})},
-		{"operator forced out", on("op", "force-logout", nil)},
+		{"stop", func(f *fix) { f.must(200, post, "/api/v1/admin/impersonations/{u_imp}/stop", "{op_tok}", nil) }, "", "op"},
+		{"stop by another operator", func(f *fix) { f.must(200, post, "/api/v1/admin/impersonations/{u_imp}/stop", "{root}", nil) }, "", "root"},
+		{"user suspended", on("u", "suspend", M{"reason": "x"}), "user.suspend", ""},
+		{"user banned", on("u", "ban", M{"reason": "x"}), "user.ban", ""},
+		{"user forced out", on("u", "force-logout", nil), "user.force_logout", ""},
+		{"user password changed", on("u", "change-password", M{"new_password": newPassword}), "user.password_change", ""},
+		{"user deleted", func(f *fix) { f.must(200, del, "/api/v1/admin/users/{u}", "{root}", nil) }, "user.delete", ""},
+		{"user purged", func(f *fix) { f.must(200, del, "/api/v1/admin/users/{u}?purge=true&confirm=true", "{root}", nil) }, "user.purge", ""},
+		{"operator purged", func(f *fix) { f.must(200, del, "/api/v1/admin/users/{op}?purge=true&confirm=true", "{root}", nil) }, "operator.purge", ""},
+		{"session revoked", func(f *fix) {
+			for _, s := range items(f.must(200, get, "/api/v1/admin/users/{u}/sessions", "{root}", nil)) {
+				f.must(200, del, "/api/v1/admin/sessions/"+s["id"].(string), "{root}", nil)
+			}
+		}, "session.revoke", ""},
+		{"logout with its token", func(f *fix) { f.must(200, post, "/api/v1/auth/logout", "{u_imp_tok}", nil) }, "logout", ""},
+		{"operator suspended", on("op", "suspend", M{"reason": "x"}), "operator.suspend", ""},
+		{"operator banned", on("op", "ban", M{"reason": "x"}), "operator.ban", ""},
+		{"operator forced out", on("op", "force-logout", nil), "operator.force_logout", ""},
+		{"operator password changed", on("op", "change-password", M{"new_password": newPassword}), "operator.password_change", ""},
+		{"operator deleted", func(f *fix) { f.must(200, del, "/api/v1/admin/users/{op}", "{root}", nil) }, "operator.delete", ""},
+		{"user's tenant suspended", func(f *fix) { f.must(200, post, tenantsPath+"/{ut}/suspend", "{root}", nil) }, "tenant.suspend", ""},
+		{"user's tenant deleted", func(f *fix) { f.must(200, del, tenantsPath+"/{ut}", "{root}", nil) }, "tenant.delete", ""},
+		{"operator's tenant suspended", func(f *fix) { f.must(200, post, tenantsPath+"/{ot}/suspend", "{root}", nil) }, "tenant.suspend", ""},
 	}
 	apptest.Each(t, func(t *testing.T, a *apptest.App) {
 		for _, e := range enders {
 			t.Run(e.name, func(t *testing.T) {
 				f := newFix(t, a)
-				f.op("op", steward.RoleOwner)
-				f.user("u", steward.RoleUser)
+				f.tenant("ut", nil)
+				f.tenant("ot", nil)
+				op := f.op("op", steward.RoleOwner, withTenant(f.e["ot"]))
+				f.user("u", steward.RoleUser, withTenant(f.e["ut"]))
 				f.impersonate("u", "{op_tok}", nil)
 				f.must(200, get, "/api/v1/auth/me", "{u_imp_tok}", nil)
 				f.must(200, get, "/api/v1/auth/me", "{u_imp_jwt}", nil)
 				e.end(f)
 				f.expectErr(f.do(get, "/api/v1/auth/me", "{u_imp_tok}", nil), 401, steward.CodeUnauthenticated)
 				f.expectErr(f.do(get, "/api/v1/auth/me", "{u_imp_jwt}", nil), 401, steward.CodeUnauthenticated)
+
+				want := e.endedBy
+				switch e.by {
+				case "op":
+					want = op.ID
+				case "root":
+					want = a.Root.ID
+				}
+				r := f.must(200, get, "/api/v1/admin/impersonations/{u_imp}", "{root}", nil)
+				f.checkField(r, "active", false)
+				f.checkField(r, "ended_by", want)
+				f.checkField(r, "ended_at", apptest.Start.Format(time.RFC3339))
+				for _, m := range items(f.must(200, get, "/api/v1/admin/impersonations?active=true", "{root}", nil)) {
+					if m["id"] == f.e["u_imp"] {
+						t.Errorf("?active=true still lists the ended impersonation: %v", m)
+					}
+				}
+				stop := f.audit("{u_imp}", "impersonation.stop")
+				if len(stop) != 1 {
+					t.Fatalf("impersonation.stop entries = %v, want one", stop)
+				}
+				if meta, _ := stop[0]["metadata"].(map[string]any); meta["stopped_by"] != want {
+					t.Errorf("impersonation.stop metadata = %v, want stopped_by %s", meta, want)
+				}
 			})
+		}
+	})
+}
+
+// TestImpersonationEndsWithTheChange: a refused change leaves the
+// impersonation running; unsuspending a tenant does not revive one its
+// suspension ended.
+func TestImpersonationEndsWithTheChange(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, a *apptest.App) {
+		f := newFix(t, a)
+		f.tenant("ut", nil)
+		f.op("op", steward.RoleOwner)
+		f.op("sup", steward.RoleAdmin)
+		f.user("u", steward.RoleUser, withTenant(f.e["ut"]))
+		f.impersonate("u", "{op_tok}", nil)
+		// An admin may not suspend an owner: nothing changes.
+		if r := f.do(post, "/api/v1/admin/users/{op}/suspend", "{sup_tok}", M{"reason": "x"}); r.Status < 400 {
+			t.Fatalf("admin suspending an owner: %d", r.Status)
+		}
+		f.checkField(f.must(200, get, "/api/v1/admin/impersonations/{u_imp}", "{root}", nil), "active", true)
+		f.must(200, get, "/api/v1/auth/me", "{u_imp_tok}", nil)
+		if got := f.audit("{u_imp}", "impersonation.stop"); len(got) != 0 {
+			t.Errorf("impersonation.stop after a refused change = %v", got)
+		}
+
+		f.must(200, post, tenantsPath+"/{ut}/suspend", "{root}", nil)
+		f.must(200, post, tenantsPath+"/{ut}/unsuspend", "{root}", nil)
+		f.must(200, get, "/api/v1/admin/users/{u}", "{root}", nil)
+		r := f.must(200, get, "/api/v1/admin/impersonations/{u_imp}", "{root}", nil)
+		f.checkField(r, "active", false)
+		f.checkField(r, "ended_by", "tenant.suspend")
+		f.expectErr(f.do(get, "/api/v1/auth/me", "{u_imp_tok}", nil), 401, steward.CodeUnauthenticated)
+		if len(f.audit("{ut}", "tenant.suspend")) != 1 {
+			t.Errorf("the tenant suspension has no entry of its own")
 		}
 	})
 }
@@ -266,23 +346,27 @@ func TestImpersonationWatch(t *testing.T) {
 		op := f.op("op", steward.RoleOwner)
 		u := f.user("u", steward.RoleUser)
 		f.user("v", steward.RoleUser)
+		f.user("w", steward.RoleUser)
 		f.impersonate("u", "{op_tok}", nil)
 		a.Clock.Advance(time.Second) // ids order by time
 		f.impersonate("v", "{root}", nil)
 		f.must(200, post, "/api/v1/admin/impersonations/{v_imp}/stop", "{root}", nil)
-		// A write under the impersonation: logging its own session out.
+		// A write under the impersonation: logging its own session out,
+		// which ends it.
 		f.must(200, post, "/api/v1/auth/logout", "{u_imp_tok}", nil)
+		a.Clock.Advance(time.Second)
+		f.impersonate("w", "{root}", nil)
 
 		list := func(q string) []string {
 			return idsOf(f.must(200, get, "/api/v1/admin/impersonations"+q, "{root}", nil))
 		}
 		for q, want := range map[string][]string{
-			"":                  {f.e["v_imp"], f.e["u_imp"]},
-			"?active=true":      {f.e["u_imp"]},
-			"?active=false":     {f.e["v_imp"]},
+			"":                  {f.e["w_imp"], f.e["v_imp"], f.e["u_imp"]},
+			"?active=true":      {f.e["w_imp"]},
+			"?active=false":     {f.e["v_imp"], f.e["u_imp"]},
 			"?operator_id={op}": {f.e["u_imp"]},
 			"?user_id={v}":      {f.e["v_imp"]},
-			"?limit=1":          {f.e["v_imp"]},
+			"?limit=1":          {f.e["w_imp"]},
 		} {
 			if got := list(f.expand(q)); strings.Join(got, ",") != strings.Join(want, ",") {
 				t.Errorf("list%s = %v, want %v", q, got, want)
@@ -304,7 +388,7 @@ func TestImpersonationWatch(t *testing.T) {
 				t.Errorf("entry under the impersonation = %v, want actor %s and impersonator_id %s", e, u.ID, op.ID)
 			}
 		}
-		if strings.Join(actions, ",") != "impersonation.start,auth.logout" {
+		if strings.Join(actions, ",") != "impersonation.start,auth.logout,impersonation.stop" {
 			t.Errorf("audit entries of the impersonation = %v", actions)
 		}
 		f.expectErr(f.do(get, "/api/v1/admin/impersonations/imp_nope", "{root}", nil), 404, steward.CodeNotFound)

@@ -266,8 +266,14 @@ func (s *Auth) Logout(ctx context.Context, token string) error {
 		if err := tx.UpdateSession(ctx, sess); err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, event{Action: "auth.logout", TargetType: "session", TargetID: sess.ID,
-			TenantID: p.User.TenantID})
+		if err := s.audit(ctx, tx, event{Action: "auth.logout", TargetType: "session", TargetID: sess.ID,
+			TenantID: p.User.TenantID}); err != nil {
+			return err
+		}
+		if sess.ImpersonationID == "" {
+			return nil
+		}
+		return s.endImpersonationsFor(ctx, tx, store.ImpersonationEnd{SessionID: sess.ID}, now, endedLogout)
 	})
 }
 

@@ -194,7 +194,8 @@ func (s *Impersonations) GetImpersonation(ctx context.Context, iid string) (*ste
 	}
 	err = s.store.ScanAudit(ctx, steward.AuditFilter{ActorID: m.UserID, Since: &m.StartedAt, Until: &until},
 		func(e *steward.AuditEntry) error {
-			if e.CredentialID != m.SessionID || e.ImpersonatorID != m.OperatorID {
+			if e.CredentialID != m.SessionID || e.ImpersonatorID != m.OperatorID ||
+				(e.TargetType == "impersonation" && e.TargetID == iid) { // a stop by logout is in about
 				return nil
 			}
 			if len(out) >= maxImpersonationEntries {

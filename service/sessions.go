@@ -69,8 +69,14 @@ func (s *Sessions) RevokeSession(ctx context.Context, sid string) (*steward.Sess
 			return err
 		}
 		out = sess
-		return s.audit(ctx, tx, event{Action: "session.revoke", TargetType: "session", TargetID: sid,
-			TenantID: owner.TenantID, Metadata: map[string]any{"user_id": sess.UserID}})
+		if err := s.audit(ctx, tx, event{Action: "session.revoke", TargetType: "session", TargetID: sid,
+			TenantID: owner.TenantID, Metadata: map[string]any{"user_id": sess.UserID}}); err != nil {
+			return err
+		}
+		if sess.ImpersonationID == "" {
+			return nil
+		}
+		return s.endImpersonationsFor(ctx, tx, store.ImpersonationEnd{SessionID: sid}, now, endedSessionRevoke)
 	})
 	return out, err
 }

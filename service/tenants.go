@@ -670,6 +670,13 @@ func (s *Tenants) cascade(ctx context.Context, tx store.Tx, t *steward.Tenant, r
 	if res.SessionsRevoked, err = tx.RevokeHeldSessions(ctx, t.ID, now, why); err != nil {
 		return err
 	}
+	ender := endedTenantSuspend
+	if t.Status == steward.TenantDeleted {
+		ender = endedTenantDelete
+	}
+	if err := s.endImpersonationsFor(ctx, tx, store.ImpersonationEnd{TenantID: t.ID}, now, ender); err != nil {
+		return err
+	}
 	res.APIKeysDisabled, err = tx.HoldTenantKeys(ctx, t.ID, now)
 	return err
 }

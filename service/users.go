@@ -383,7 +383,11 @@ func (s *core) currentActor(ctx context.Context, tx store.Tx, perm steward.Permi
 // endAccess revokes the user's sessions and invalidates their access tokens.
 func (s *Users) endAccess(ctx context.Context, tx store.Tx, u *steward.User, why string) (int64, error) {
 	u.TokenVersion++
-	return tx.RevokeUserSessions(ctx, u.ID, s.now(), why)
+	n, err := tx.RevokeUserSessions(ctx, u.ID, s.now(), why)
+	if err != nil {
+		return 0, err
+	}
+	return n, s.endImpersonationsOf(ctx, tx, u, why)
 }
 
 func invalidState(u *steward.User, now time.Time, action string) error {
@@ -603,6 +607,9 @@ func (s *Users) purgeUser(ctx context.Context, uid, reason string, only func(*st
 			}
 		}
 		if err := firstErr(guardSelf(a, u, "purge"), guardRank(a, u), s.guardLastOwner(ctx, tx, u)); err != nil {
+			return err
+		}
+		if err := s.endImpersonationsOf(ctx, tx, u, "user purged"); err != nil {
 			return err
 		}
 		if err := tx.PurgeUser(ctx, uid); err != nil {

@@ -370,4 +370,15 @@ type ImpersonationTx interface {
 	CreateImpersonation(ctx context.Context, imp *steward.Impersonation) error
 	// UpdateImpersonation writes every column of imp; ErrNotFound if it does not exist.
 	UpdateImpersonation(ctx context.Context, imp *steward.Impersonation) error
+	// EndImpersonations ends, in one statement, every open impersonation
+	// (not ended, not yet expired at now) that f matches, setting ended_at
+	// to now and ended_by to endedBy, and returns the rows it ended.
+	EndImpersonations(ctx context.Context, f ImpersonationEnd, now time.Time, endedBy string) ([]*steward.Impersonation, error)
+}
+
+// ImpersonationEnd selects the open impersonations EndImpersonations ends;
+// exactly one field is set. TenantID matches the impersonations of the
+// tenant's users and those started by its members.
+type ImpersonationEnd struct {
+	UserID, OperatorID, SessionID, TenantID string
 }

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -101,4 +102,23 @@ func (t *tx) UpdateImpersonation(ctx context.Context, m *steward.Impersonation) 
 		return store.ErrNotFound
 	}
 	return nil
+}
+
+func (t *tx) EndImpersonations(ctx context.Context, f store.ImpersonationEnd, now time.Time, endedBy string) (_ []*steward.Impersonation, err error) {
+	defer wrapErr(&err, "end impersonations")
+	var cond, arg string
+	switch {
+	case f.UserID != "":
+		cond, arg = "user_id = $3", f.UserID
+	case f.OperatorID != "":
+		cond, arg = "operator_id = $3", f.OperatorID
+	case f.SessionID != "":
+		cond, arg = "session_id = $3", f.SessionID
+	case f.TenantID != "":
+		cond, arg = "(tenant_id = $3 OR operator_id IN (SELECT id FROM users WHERE tenant_id = $3))", f.TenantID
+	default:
+		return nil, errors.New("empty filter")
+	}
+	return t.queryImpersonations(ctx, "UPDATE impersonations SET ended_at = $1, ended_by = $2"+
+		" WHERE ended_at IS NULL AND expires_at > $1 AND "+cond+" RETURNING "+impersonationCols, now, endedBy, arg)
 }

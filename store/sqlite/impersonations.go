@@ -105,3 +105,27 @@ func (t *tx) UpdateImpersonation(ctx context.Context, m *steward.Impersonation) 
 	}
 	return nil
 }
+
+func (t *tx) EndImpersonations(ctx context.Context, f store.ImpersonationEnd, now time.Time, endedBy string) ([]*steward.Impersonation, error) {
+	var cond string
+	args := []any{micros(now), endedBy, micros(now)}
+	switch {
+	case f.UserID != "":
+		cond, args = "user_id = ?", append(args, f.UserID)
+	case f.OperatorID != "":
+		cond, args = "operator_id = ?", append(args, f.OperatorID)
+	case f.SessionID != "":
+		cond, args = "session_id = ?", append(args, f.SessionID)
+	case f.TenantID != "":
+		cond, args = "(tenant_id = ? OR operator_id IN (SELECT id FROM users WHERE tenant_id = ?))",
+			append(args, f.TenantID, f.TenantID)
+	default:
+		return nil, errors.New("sqlite: end impersonations: empty filter")
+	}
+	list, err := queryAll(ctx, t.db, scanImpersonation, "UPDATE impersonations SET ended_at = ?, ended_by = ?"+
+		" WHERE ended_at IS NULL AND expires_at > ? AND "+cond+" RETURNING "+impersonationColumns, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: end impersonations: %w", err)
+	}
+	return list, nil
+}

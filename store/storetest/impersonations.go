@@ -80,3 +80,56 @@ func testImpersonations(t *testing.T, s store.Store) {
 	})
 	notFound(t, "UpdateImpersonation missing", err)
 }
+
+// testEndImpersonations: each filter ends only the open impersonations it
+// matches, returns them ended, and leaves ended and run-out ones alone.
+func testEndImpersonations(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	byUser := newImpersonation(1, userID(1), userID(9), t0)
+	byOp := newImpersonation(2, userID(2), userID(8), t0)
+	bySess := newImpersonation(3, userID(3), userID(7), t0)
+	byTenant := newImpersonation(4, userID(4), userID(7), t0)
+	byTenant.TenantID = "ten_2"
+	stopped := newImpersonation(5, userID(1), userID(9), t0)
+	stopped.EndedAt, stopped.EndedBy = ptr(at(time.Minute)), userID(9)
+	ranOut := newImpersonation(6, userID(1), userID(8), t0)
+	ranOut.ExpiresAt = t0.Add(time.Minute)
+	all := []*steward.Impersonation{byUser, byOp, bySess, byTenant, stopped, ranOut}
+	update(t, s, func(tx store.Tx) error {
+		for _, m := range all {
+			if err := tx.CreateImpersonation(ctx, m); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	now := t0.Add(2 * time.Minute)
+	end := func(f store.ImpersonationEnd, why string) []*steward.Impersonation {
+		t.Helper()
+		var out []*steward.Impersonation
+		update(t, s, func(tx store.Tx) (err error) {
+			out, err = tx.EndImpersonations(ctx, f, now, why)
+			return err
+		})
+		return out
+	}
+	for _, tc := range []struct {
+		f    store.ImpersonationEnd
+		why  string
+		want *steward.Impersonation
+	}{
+		{store.ImpersonationEnd{UserID: userID(1)}, "user.suspend", byUser},
+		{store.ImpersonationEnd{OperatorID: userID(8)}, "operator.ban", byOp},
+		{store.ImpersonationEnd{SessionID: bySess.SessionID}, "logout", bySess},
+		{store.ImpersonationEnd{TenantID: "ten_2"}, "tenant.suspend", byTenant},
+	} {
+		tc.want.EndedAt, tc.want.EndedBy = &now, tc.why
+		equal(t, "EndImpersonations "+tc.why, end(tc.f, tc.why), []*steward.Impersonation{tc.want})
+		equal(t, "EndImpersonations again "+tc.why, len(end(tc.f, tc.why)), 0)
+	}
+	for _, want := range all {
+		got, err := s.GetImpersonation(ctx, want.ID)
+		must(t, "GetImpersonation", err)
+		equal(t, "GetImpersonation after EndImpersonations", got, want)
+	}
+}

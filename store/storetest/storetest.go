@@ -42,6 +42,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SessionList", testSessionList},
 		{"SessionRevokeUser", testSessionRevokeUser},
 		{"Impersonations", testImpersonations},
+		{"EndImpersonations", testEndImpersonations},
 		{"AuditListFilters", testAuditListFilters},
 		{"AuditScan", testAuditScan},
 		{"AuditScanPages", testAuditScanPages},
