@@ -249,27 +249,9 @@ func (c *Client) VerifyKey(ctx context.Context, key, ip, scope string) (*steward
 			return cloneResult(&e.res), nil
 		}
 	}
-	body, err := json.Marshal(steward.VerifyRequest{Key: key, IP: ip, Scope: steward.Permission(scope)})
-	if err != nil {
-		return nil, err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+verifyPath, bytes.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.platformKey)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	raw, status, hdr, err := c.do(req)
-	if err != nil {
-		return nil, err
-	}
-	if status != http.StatusOK {
-		return nil, apiError(status, hdr, raw)
-	}
 	var res steward.VerifyResult
-	if err := json.Unmarshal(raw, &res); err != nil {
-		return nil, fmt.Errorf("verify: decoding Steward's verify answer: %w", err)
+	if err := c.post(ctx, verifyPath, steward.VerifyRequest{Key: key, IP: ip, Scope: steward.Permission(scope)}, &res, "verify"); err != nil {
+		return nil, err
 	}
 	if res.Scopes == nil {
 		res.Scopes = []steward.Permission{}
@@ -278,6 +260,34 @@ func (c *Client) VerifyKey(ctx context.Context, key, ip, scope string) (*steward
 		c.store(ck, cacheEntry{res: *cloneResult(&res), expires: sent.Add(c.ttl)}, sent)
 	}
 	return &res, nil
+}
+
+// post sends in as JSON to Steward's platform path with the platform key and
+// decodes a 200 answer into out; any other status is an *APIError. what
+// names the answer in a decoding error.
+func (c *Client) post(ctx context.Context, path string, in, out any, what string) error {
+	body, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+path, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.platformKey)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	raw, status, hdr, err := c.do(req)
+	if err != nil {
+		return err
+	}
+	if status != http.StatusOK {
+		return apiError(status, hdr, raw)
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		return fmt.Errorf("verify: decoding Steward's %s answer: %w", what, err)
+	}
+	return nil
 }
 
 // store puts e in the cache, making room when it is full.

@@ -1,11 +1,7 @@
 package verify
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"fmt"
-	"net/http"
 
 	"github.com/stewardhq/steward"
 )
@@ -25,27 +21,9 @@ const sessionVerifyPath = "/api/v1/platform/sessions/verify"
 // staleness bound is 0). Use VerifyAccessToken where a local check of the
 // JWT, bounded by its 15-minute lifetime, is enough.
 func (c *Client) VerifySession(ctx context.Context, token, method string) (*steward.SessionVerifyResult, error) {
-	body, err := json.Marshal(steward.SessionVerifyRequest{Token: token, Method: method})
-	if err != nil {
-		return nil, err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+sessionVerifyPath, bytes.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.platformKey)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	raw, status, hdr, err := c.do(req)
-	if err != nil {
-		return nil, err
-	}
-	if status != http.StatusOK {
-		return nil, apiError(status, hdr, raw)
-	}
 	var res steward.SessionVerifyResult
-	if err := json.Unmarshal(raw, &res); err != nil {
-		return nil, fmt.Errorf("verify: decoding Steward's session verify answer: %w", err)
+	if err := c.post(ctx, sessionVerifyPath, steward.SessionVerifyRequest{Token: token, Method: method}, &res, "session verify"); err != nil {
+		return nil, err
 	}
 	return &res, nil
 }
