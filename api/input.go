@@ -128,19 +128,15 @@ func pathWildcards(pattern string) []string {
 	return names
 }
 
-// checkRequest applies the input rules to the query string and the path
-// values of r: a path value that cannot be an id or slug is 404 (no row
-// can have it); a query parameter that breaks the text rule is 422 naming
-// it; a query string that does not parse is 400.
-func checkRequest(r *http.Request, wildcards []string) error {
+// checkRequest applies the input rules to the path values of r and to q, its
+// query string as the route's querySpec already parsed and checked it: a
+// path value that cannot be an id or slug is 404 (no row can have it); a
+// query parameter that breaks the text rule is 422 naming it.
+func checkRequest(r *http.Request, wildcards []string, q url.Values) error {
 	for _, name := range wildcards {
 		if v := r.PathValue(name); !pathValueRe.MatchString(v) {
 			return steward.Errorf(steward.CodeNotFound, "%s %q matches nothing: ids and slugs are letters, digits, '_' and '-'", name, v)
 		}
-	}
-	q, err := url.ParseQuery(r.URL.RawQuery)
-	if err != nil {
-		return badRequest("the query string is malformed: "+err.Error(), nil)
 	}
 	fe := steward.FieldErrors{}
 	for k, vs := range q {

@@ -118,13 +118,13 @@ func querySpecFor(rt route) *querySpec {
 // check refuses a query string with a parameter the route does not take, a
 // parameter given twice (only the first would count), or a boolean other
 // than true or false (anything else read as false, so ?purge=1 soft-deleted).
-func (sp *querySpec) check(r *http.Request) error {
+func (sp *querySpec) check(r *http.Request) (url.Values, error) {
 	if r.URL.RawQuery == "" {
-		return nil
+		return nil, nil
 	}
 	vals, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
-		return badRequest("malformed query string: "+err.Error(), map[string]any{"query": "is not a valid URL query string"})
+		return nil, badRequest("malformed query string: "+err.Error(), map[string]any{"query": "is not a valid URL query string"})
 	}
 	names := make([]string, 0, len(vals))
 	for name := range vals {
@@ -152,7 +152,7 @@ func (sp *querySpec) check(r *http.Request) error {
 		}
 	}
 	if len(fields) == 0 {
-		return nil
+		return vals, nil
 	}
 	details := map[string]any{"fields": fields, "allowed": sp.names}
 	msg := "invalid query parameters"
@@ -161,7 +161,7 @@ func (sp *querySpec) check(r *http.Request) error {
 		details["suggestions"] = suggestions
 		msg = fmt.Sprintf("unknown query parameter(s) %s: %s takes %s", strings.Join(unknown, ", "), sp.route, takes(sp.names))
 	}
-	return &steward.Error{Code: steward.CodeBadRequest, Message: msg, Details: details}
+	return nil, &steward.Error{Code: steward.CodeBadRequest, Message: msg, Details: details}
 }
 
 func takes(names []string) string {

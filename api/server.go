@@ -115,11 +115,12 @@ func (s *server) adapt(rt route) http.Handler {
 				}
 			}
 		}
-		if err := query.check(r); err != nil {
+		vals, err := query.check(r)
+		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
-		if err := checkRequest(r, wildcards); err != nil {
+		if err := checkRequest(r, wildcards, vals); err != nil {
 			s.writeError(w, r, err)
 			return
 		}
