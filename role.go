@@ -59,6 +59,8 @@ const (
 	PermAuditExport      Permission = "audit:export"
 	PermAuditCheckpoint  Permission = "audit:checkpoint" // sign the chain head now: only adds evidence
 	PermRetentionRun     Permission = "retention:run"
+	PermStatsRead        Permission = "stats:read"  // the overview: stats, dashboard, billing
+	PermHealthRead       Permission = "health:read" // GET /admin/health/detailed
 )
 
 // PermUsersImpersonateWrite lets an impersonation allow writes (owner and up).
@@ -71,6 +73,7 @@ var (
 	supportPerms = []Permission{
 		PermUsersRead, PermSessionsRead, PermKeysRead, PermTenantsRead,
 		PermCreditsRead, PermUsageRead, PermConfigRead, PermAuditRead,
+		PermStatsRead, PermHealthRead,
 	}
 	adminPerms = append(slices.Clone(supportPerms),
 		PermUsersWrite, PermUsersBan, PermSessionsRevoke, PermKeysWrite, PermKeysVerify, PermSessionsVerify,
