@@ -80,3 +80,12 @@ type MetricUsage struct {
 type ImpersonationStats struct {
 	Active int64 `json:"active"`
 }
+
+// CounterDrift is a stored counter that disagrees with a recount from the
+// rows it counts, as steward doctor reports it.
+type CounterDrift struct {
+	Counter   string `json:"counter"` // "users.status"
+	Key       string `json:"key"`     // "active"
+	Stored    int64  `json:"stored"`
+	Recounted int64  `json:"recounted"`
+}
