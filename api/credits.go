@@ -122,6 +122,10 @@ func (s *server) usageReport(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if prefersCSV(r) {
+		return writeUsageCSV(w, rep)
+	}
+	w.Header().Set("Vary", "Accept")
 	writeJSON(w, http.StatusOK, rep)
 	return nil
 }

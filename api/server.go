@@ -49,6 +49,11 @@ type Deps struct {
 	TrustedProxies []netip.Prefix
 	// LongReads bounds exports and other long reads (see longread.go).
 	LongReads LongReads
+	// Health, Build and HTTPConnections make the detailed health report
+	// (health.go).
+	Health          steward.HealthService
+	Build           BuildInfo
+	HTTPConnections func() (open, max int)
 }
 
 type server struct {

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 
 	"github.com/stewardhq/steward"
 	"github.com/stewardhq/steward/internal/id"
@@ -70,19 +71,15 @@ func (s *Service) Bootstrap(ctx context.Context, email, password string) (create
 
 // Maintain runs the periodic jobs: signing-key rotation, the ban sweeper,
 // the credit-expiry sweeper, the impersonation-expiry sweeper and the purge of expired idempotency records.
+// Each is recorded on its own for the health report (Health.RunJob), and
+// each runs whatever became of the others: one failing sweep holds none of
+// the rest back. The errors are returned joined.
 func (s *Service) Maintain(ctx context.Context) error {
-	if err := s.keys.ensure(ctx); err != nil {
-		return err
-	}
-	if _, err := s.Users.SweepExpiredBans(ctx); err != nil {
-		return err
-	}
-	if _, err := s.Credits.SweepExpiredCredits(ctx); err != nil {
-		return err
-	}
-	if _, err := s.Impersonations.SweepExpiredImpersonations(ctx); err != nil {
-		return err
-	}
-	_, err := s.Idempotency.PurgeIdempotency(ctx)
-	return err
+	return errors.Join(
+		s.Health.RunJob(ctx, JobSigningKeys, s.keys.ensure),
+		s.Health.RunJob(ctx, JobBanSweep, countless(s.Users.SweepExpiredBans)),
+		s.Health.RunJob(ctx, JobCreditSweep, countless(s.Credits.SweepExpiredCredits)),
+		s.Health.RunJob(ctx, JobImpersonationSweep, countless(s.Impersonations.SweepExpiredImpersonations)),
+		s.Health.RunJob(ctx, JobIdempotencyPurge, countless(s.Idempotency.PurgeIdempotency)),
+	)
 }

@@ -169,6 +169,7 @@ type Service struct {
 	Credits     *Credits
 
 	Impersonations *Impersonations
+	Health         *Health
 }
 
 var (
@@ -242,6 +243,7 @@ func New(cfg Config) *Service {
 	svc.Auth.issuers = newIssuers(s, svc.Users)
 	svc.Tenants.users, svc.Tenants.credits = svc.Users, svc.Credits
 	svc.Impersonations = &Impersonations{core: s, tenants: svc.Tenants, auth: svc.Auth}
+	svc.Health = newHealth(s)
 	return svc
 }
 

@@ -24,6 +24,7 @@ func (e *DuplicateError) Error() string { return "store: duplicate " + e.Field }
 // go through Update.
 type Store interface {
 	Queries
+	Health
 	// Update runs fn in one write transaction. If fn returns an error, or the
 	// commit fails, nothing fn wrote is kept. On PostgreSQL, a serialization
 	// failure or deadlock is retried a few times, so fn must be safe to re-run.

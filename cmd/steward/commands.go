@@ -156,13 +156,17 @@ func serve(ctx context.Context, cfg config, svc *service.Service, st store.Store
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	adminRate, adminBurst := cfg.adminRate()
+	conns := &connCounter{}
 	handler := api.NewServer(api.Deps{
 		Users: svc.Users, Sessions: svc.Sessions, Audit: svc.Audit, Auth: svc.Auth, Keys: svc.Keys, Tenants: svc.Tenants, Credits: svc.Credits, Idem: svc.Idempotency, Impersonations: svc.Impersonations,
 		Ready: st.Ping, Logger: log, Metrics: reg, AdminRatePerMinute: adminRate, AdminRateBurst: adminBurst, TrustedProxies: cfg.trustedProxies,
 		LongReads: cfg.longReads(),
+		Health:    svc.Health, Build: cfg.buildInfo(), HTTPConnections: func() (int, int) { return conns.Open(), cfg.MaxConnections },
 	})
 	srv := newHTTPServer(handler, cfg.httpLimits(), log)
-	log.Info("steward listening", "url", "http://"+ln.Addr().String(), "db", st.Dialect(), "version", versionString())
+	srv.ConnState = conns.track
+	log.Info("steward listening", "url", "http://"+ln.Addr().String(), "db", st.Dialect(), "version", versionString(),
+		"replica_id", cfg.ReplicaID)
 
 	jobsDone := make(chan struct{})
 	jobCtx, stopJobs := context.WithCancel(ctx)
@@ -206,8 +210,17 @@ func maintain(ctx context.Context, svc *service.Service, log *slog.Logger) {
 			log.Error(what, "err", err)
 		}
 	}
-	// Checkpoints go after the key rotation, so they sign with the current key.
-	checkpoint := func(ctx context.Context) error { _, err := svc.Audit.CheckpointIfDue(ctx); return err }
+	// Each job's run is recorded for the detailed health report (Maintain
+	// records its sweeps itself). Checkpoints go after the key rotation,
+	// so they sign with the current key.
+	recorded := func(name string, job func(context.Context) error) func(context.Context) error {
+		return func(ctx context.Context) error { return svc.Health.RunJob(ctx, name, job) }
+	}
+	checkpoint := recorded(service.JobAuditCheckpoint, func(ctx context.Context) error {
+		_, err := svc.Audit.CheckpointIfDue(ctx)
+		return err
+	})
+	flushKeyUses := recorded(service.JobKeyUseFlush, svc.Keys.FlushKeyUses)
 	run("maintenance", svc.Maintain)
 	run("audit checkpoint", checkpoint)
 	for {
@@ -218,7 +231,7 @@ func maintain(ctx context.Context, svc *service.Service, log *slog.Logger) {
 			run("maintenance", svc.Maintain)
 			run("audit checkpoint", checkpoint)
 		case <-flush.C:
-			run("flushing key uses", svc.Keys.FlushKeyUses)
+			run("flushing key uses", flushKeyUses)
 		}
 	}
 }

@@ -24,7 +24,23 @@ var readBuildInfo = debug.ReadBuildInfo
 // versionString is "v1.2.3 (commit 0123456789ab, modified)": the version,
 // then the commit and whether the tree had uncommitted changes, when known.
 func versionString() string {
-	v, rev, dirty := version, commit, modified
+	v, rev, dirty := build()
+	if rev == "" {
+		return v
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if dirty {
+		return fmt.Sprintf("%s (commit %s, modified)", v, rev)
+	}
+	return fmt.Sprintf("%s (commit %s)", v, rev)
+}
+
+// build is the version, the full commit ("" when unknown) and whether the
+// tree had uncommitted changes.
+func build() (v, rev string, dirty bool) {
+	v, rev, mod := version, commit, modified
 	if bi, ok := readBuildInfo(); ok {
 		if v == "dev" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
 			v = bi.Main.Version
@@ -33,21 +49,12 @@ func versionString() string {
 			switch {
 			case s.Key == "vcs.revision" && rev == "":
 				rev = s.Value
-			case s.Key == "vcs.modified" && dirty == "":
-				dirty = s.Value
+			case s.Key == "vcs.modified" && mod == "":
+				mod = s.Value
 			}
 		}
 	}
-	if rev == "" {
-		return v
-	}
-	if len(rev) > 12 {
-		rev = rev[:12]
-	}
-	if dirty == "true" {
-		return fmt.Sprintf("%s (commit %s, modified)", v, rev)
-	}
-	return fmt.Sprintf("%s (commit %s)", v, rev)
+	return v, rev, mod == "true"
 }
 
 // dbLocation says where the data lives without the password: the absolute
