@@ -221,6 +221,8 @@ func authzTable() []authzRoute {
 			func(f *fix) (string, any) { return base + "/credits/" + funded(f) + "/history?kind=grant&limit=5", nil }},
 		{"GET", base + "/usage", []steward.Permission{steward.PermUsageRead},
 			func(f *fix) (string, any) { return base + "/usage?period=month&group_by=metric", nil }},
+		{"GET", base + "/health/detailed", []steward.Permission{steward.PermHealthRead},
+			func(f *fix) (string, any) { return base + "/health/detailed", nil }},
 		{"GET", base + "/audit-log", []steward.Permission{steward.PermAuditRead},
 			func(f *fix) (string, any) { return base + "/audit-log?limit=5", nil }},
 		{"GET", base + "/audit-log/verify", []steward.Permission{steward.PermAuditRead},
