@@ -9,6 +9,7 @@ import (
 	"github.com/stewardhq/steward"
 	"github.com/stewardhq/steward/api"
 	"github.com/stewardhq/steward/internal/apptest"
+	"github.com/stewardhq/steward/internal/testdb"
 	"github.com/stewardhq/steward/service"
 )
 
@@ -112,4 +113,28 @@ func TestDetailedHealth(t *testing.T) {
 			t.Fatalf("after a good run: %s", r.Raw)
 		}
 	}, opts)
+}
+
+// TestDetailedHealthDownOverHTTP: on SQLite, where a credential read is
+// reused until the next write (service/readcache.go), a closed database
+// still gets its report through: 200 with status down and why. (On
+// PostgreSQL the credential check itself needs the database, so the request
+// fails before the report; the service test covers down on both stores.)
+func TestDetailedHealthDownOverHTTP(t *testing.T) {
+	a := apptest.New(t, testdb.Backends(t)[0])
+	_, sup := a.Operator(steward.RoleSupport)
+	const path = "/api/v1/admin/health/detailed"
+	if r := a.Do("GET", path, sup, nil); r.Status != 200 || r.Get("status") != "ok" {
+		t.Fatalf("before: %d %s", r.Status, r.Raw)
+	}
+	if err := a.Store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r := a.Do("GET", path, sup, nil)
+	if r.Status != 200 || r.Get("status") != "down" || r.Get("database.ok") != false || r.Get("database.error") == "" {
+		t.Fatalf("closed database: %d %s", r.Status, r.Raw)
+	}
+	if p, _ := r.Get("problems").([]any); len(p) != 1 {
+		t.Errorf("problems = %v", p)
+	}
 }
