@@ -21,7 +21,10 @@ func bindReplica(cmd *cobra.Command, getenv func(string) string, c *config) {
 		"this replica's name in GET /api/v1/admin/health/detailed and the logs (STEWARD_REPLICA_ID; default <hostname>-<pid>)")
 }
 
-var replicaIDRe = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+var (
+	replicaIDRe     = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+	notReplicaIDRun = regexp.MustCompile(`[^A-Za-z0-9._:-]`)
+)
 
 // validateReplica fills in the default replica id, or checks the one given.
 func (c *config) validateReplica() error {
@@ -43,7 +46,7 @@ func defaultReplicaID(hostname func() (string, error), pid int) string {
 	if err != nil || h == "" {
 		h = "steward"
 	}
-	h = regexp.MustCompile(`[^A-Za-z0-9._:-]`).ReplaceAllString(h, "-")
+	h = notReplicaIDRun.ReplaceAllString(h, "-")
 	if len(h) > 100 {
 		h = h[:100]
 	}
