@@ -88,8 +88,13 @@ type KeyUsageReport struct {
 	// with 0 where there was none.
 	Totals map[string]int64 `json:"totals"`
 	Series []KeyUsageBucket `json:"series"`
-	// TopKeys is only in the report over many keys.
-	TopKeys []KeyUsageTopKey `json:"top_keys,omitempty"`
+}
+
+// KeysUsageReport is the report over a tenant's keys or every key, with the
+// keys verified most in its range.
+type KeysUsageReport struct {
+	*KeyUsageReport
+	TopKeys []KeyUsageTopKey `json:"top_keys"`
 }
 
 // KeyUsageBucket is one bucket; ByCode has only the codes that occurred.
@@ -115,5 +120,5 @@ type KeyUsageService interface {
 	// KeyUsage reports one key: NOT_FOUND, VALIDATION_FAILED.
 	KeyUsage(ctx context.Context, in *KeyUsageInput) (*KeyUsageReport, error)
 	// KeysUsage reports a tenant's keys, or every key: VALIDATION_FAILED.
-	KeysUsage(ctx context.Context, in *KeyUsageInput) (*KeyUsageReport, error)
+	KeysUsage(ctx context.Context, in *KeyUsageInput) (*KeysUsageReport, error)
 }
