@@ -160,6 +160,7 @@ func serve(ctx context.Context, cfg config, svc *service.Service, st store.Store
 		Users: svc.Users, Sessions: svc.Sessions, Audit: svc.Audit, Auth: svc.Auth, Keys: svc.Keys, Tenants: svc.Tenants, Credits: svc.Credits, Idem: svc.Idempotency, Impersonations: svc.Impersonations,
 		Ready: st.Ping, Logger: log, Metrics: reg, AdminRatePerMinute: adminRate, AdminRateBurst: adminBurst, TrustedProxies: cfg.trustedProxies,
 		LongReads: cfg.longReads(),
+		KeyUsage:  svc.KeyUsage,
 	})
 	srv := newHTTPServer(handler, cfg.httpLimits(), log)
 	log.Info("steward listening", "url", "http://"+ln.Addr().String(), "db", st.Dialect(), "version", versionString())
@@ -190,6 +191,9 @@ func serve(ctx context.Context, cfg config, svc *service.Service, st store.Store
 	if ferr := svc.Keys.FlushKeyUses(shutCtx); ferr != nil {
 		log.Error("flushing key uses", "err", ferr)
 	}
+	if ferr := svc.KeyUsage.FlushKeyUsage(shutCtx); ferr != nil {
+		log.Error("flushing key usage counts", "err", ferr)
+	}
 	return err
 }
 
@@ -219,6 +223,7 @@ func maintain(ctx context.Context, svc *service.Service, log *slog.Logger) {
 			run("audit checkpoint", checkpoint)
 		case <-flush.C:
 			run("flushing key uses", svc.Keys.FlushKeyUses)
+			run("flushing key usage counts", svc.KeyUsage.FlushKeyUsage)
 		}
 	}
 }
