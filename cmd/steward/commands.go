@@ -53,7 +53,8 @@ func newRootCmd(ctx context.Context, getenv func(string) string, stdout, stderr 
 			UserKeyScopes: cfg.UserKeyScopes, KeyPurposes: cfg.KeyPurposes, Plans: plans,
 			SecretKey: cfg.SecretKey, SecretKeyPrevious: cfg.SecretKeyPrevious, CheckpointInterval: cfg.CheckpointInterval,
 			HashConcurrency: cfg.HashConcurrency, HashQueueWait: cfg.HashQueueWait, TrustedIssuers: issuers,
-			ImpersonationMax: cfg.ImpersonationMax, ImpersonationHidden: !cfg.ImpersonationDisclose})
+			ImpersonationMax: cfg.ImpersonationMax, ImpersonationHidden: !cfg.ImpersonationDisclose,
+			KeyUsageRetention: cfg.KeyUsageRetention})
 		return svc, st, log, nil
 	}
 

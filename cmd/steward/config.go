@@ -52,6 +52,8 @@ type config struct {
 	// ImpersonationMax caps an impersonation's length (impersonation.go).
 	ImpersonationMax      time.Duration
 	ImpersonationDisclose bool
+	// KeyUsageRetention is how long key-usage counts are kept (keyusage.go).
+	KeyUsageRetention time.Duration
 	// envErrs are environment values that did not parse; validate reports them.
 	envErrs []error
 }
@@ -102,6 +104,7 @@ func bindConfig(cmd *cobra.Command, getenv func(string) string, c *config) {
 	f.IntVar(&c.MaxConnections, "max-connections", envInt(getenv, c, "STEWARD_MAX_CONNECTIONS", defaultMaxConnections),
 		"open HTTP connections at most; more wait to be accepted (STEWARD_MAX_CONNECTIONS)")
 	bindImpersonation(cmd, getenv, c)
+	bindKeyUsage(cmd, getenv, c)
 }
 
 // plans reads the plan catalogue file, or returns nil for the built-in one.
@@ -186,6 +189,9 @@ func (c *config) validate() error {
 		return err
 	}
 	if err := c.validateImpersonation(); err != nil {
+		return err
+	}
+	if err := c.validateKeyUsage(); err != nil {
 		return err
 	}
 	return c.validateAuditSettings()
