@@ -67,20 +67,24 @@ type keyUsageValue struct {
 // NOT_FOUND, whatever text was tried, is one entry a minute.
 type keyUsageCounts struct {
 	mu sync.Mutex
-	m  map[keyUsageKey]keyUsageValue
+	m  map[keyUsageKey]*keyUsageValue
 }
 
 // count records one verification's outcome at now.
 func (c *keyUsageCounts) count(res *steward.VerifyResult, now time.Time) {
 	k := keyUsageKey{keyID: res.KeyID, minute: now.Unix() / 60, code: res.Code}
 	c.mu.Lock()
-	if c.m == nil {
-		c.m = map[keyUsageKey]keyUsageValue{}
-	}
+	// One lookup on the common path; an entry is allocated once per key,
+	// minute and code.
 	v := c.m[k]
-	v.tenantID = res.TenantID
+	if v == nil {
+		if c.m == nil {
+			c.m = map[keyUsageKey]*keyUsageValue{}
+		}
+		v = &keyUsageValue{tenantID: res.TenantID}
+		c.m[k] = v
+	}
 	v.n++
-	c.m[k] = v
 	c.mu.Unlock()
 }
 
