@@ -88,6 +88,14 @@ func TestKeyUsageOverHTTP(t *testing.T) {
 				t.Errorf("GET %s: %d %s, want %d naming %s", c.path, r.Status, r.Raw, c.status, c.field)
 			}
 		}
+		// The edges of the time rule: the last day's bucket ends in year 10000.
+		for q, n := range map[string]int{"since=9999-12-30T00:00:00Z&until=9999-12-31T23:59:59Z": 2,
+			"since=1970-01-01T00:00:00Z&until=1970-01-02T00:00:00Z": 1} {
+			r := a.Do("GET", keysPath+"/usage?granularity=day&"+q, a.RootToken, nil)
+			if series, _ := r.Get("series").([]any); r.Status != 200 || len(series) != n {
+				t.Errorf("%s: %d %s", q, r.Status, r.Raw)
+			}
+		}
 		if r := a.Do("GET", keysPath+"/"+unknownKey+"/usage", a.RootToken, nil); r.Status != 404 {
 			t.Errorf("unknown key: %d %s", r.Status, r.Raw)
 		}

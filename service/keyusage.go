@@ -154,7 +154,10 @@ func (s *KeyUsage) KeyUsage(ctx context.Context, in *steward.KeyUsageInput) (*st
 		return nil, notFound(err, "api key", in.KeyID)
 	}
 	r.q.KeyID, r.rep.KeyID = in.KeyID, in.KeyID
-	return r.rep, s.fill(ctx, r)
+	if err := s.fill(ctx, r); err != nil {
+		return nil, err
+	}
+	return r.rep, nil
 }
 
 // KeysUsage implements steward.KeyUsageService.
@@ -201,7 +204,13 @@ func (s *KeyUsage) usageQuery(in *steward.KeyUsageInput) (*keyUsageRange, error)
 	if in.Since != nil {
 		since = in.Since.UTC()
 	}
+	for field, t := range map[string]time.Time{"since": since, "until": until} {
+		if msg := steward.CheckTime(t); msg != "" {
+			fe.Add(field, msg)
+		}
+	}
 	switch span, ok := maxKeyUsageSpan[q.Granularity]; {
+	case fe["since"] != "" || fe["until"] != "":
 	case !until.After(since):
 		fe.Add("until", "must be after since")
 	case ok && until.Sub(since) > span.d:

@@ -268,6 +268,8 @@ func TestKeyUsageBadInput(t *testing.T) {
 			{steward.KeyUsageInput{Granularity: steward.KeyUsageMinute, Since: tp(now.Add(-24*time.Hour - time.Microsecond))}, "since"},
 			{steward.KeyUsageInput{Since: tp(now.Add(-62*24*time.Hour - time.Second))}, "since"},
 			{steward.KeyUsageInput{Granularity: steward.KeyUsageDay, Since: tp(now.AddDate(-1, 0, -2))}, "since"},
+			{steward.KeyUsageInput{Since: tp(time.Date(1969, 12, 31, 23, 0, 0, 0, time.UTC)), Until: tp(time.Unix(0, 0))}, "since"},
+			{steward.KeyUsageInput{Since: tp(time.Date(9999, 12, 31, 23, 0, 0, 0, time.UTC)), Until: tp(time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC))}, "until"},
 		} {
 			for _, id := range []string{"", k.ID} {
 				in := c.in
