@@ -149,6 +149,8 @@ func authzTable() []authzRoute {
 			}},
 		{"GET", base + "/api-keys/stats", []steward.Permission{steward.PermKeysRead},
 			func(f *fix) (string, any) { return base + "/api-keys/stats", nil }},
+		{"GET", base + "/api-keys/usage", []steward.Permission{steward.PermKeysRead},
+			func(f *fix) (string, any) { return base + "/api-keys/usage?granularity=day&code=REVOKED", nil }},
 		{"POST", base + "/api-keys/bulk-revoke", []steward.Permission{steward.PermKeysWrite},
 			func(f *fix) (string, any) {
 				return base + "/api-keys/bulk-revoke", M{"key_ids": []string{authzKey(f).ID, authzKey(f).ID}}
@@ -164,6 +166,10 @@ func authzTable() []authzRoute {
 		{"POST", base + "/api-keys/{id}/rotate", []steward.Permission{steward.PermKeysWrite},
 			func(f *fix) (string, any) {
 				return base + "/api-keys/" + authzKey(f).ID + "/rotate", M{"grace_period_seconds": 60}
+			}},
+		{"GET", base + "/api-keys/{id}/usage", []steward.Permission{steward.PermKeysRead},
+			func(f *fix) (string, any) {
+				return base + "/api-keys/" + authzKey(f).ID + "/usage?granularity=minute", nil
 			}},
 		{"GET", base + "/plans", []steward.Permission{steward.PermTenantsRead},
 			func(f *fix) (string, any) { return base + "/plans", nil }},

@@ -64,7 +64,7 @@ func TestDetailedHealth(t *testing.T) {
 			return out
 		}
 		names := []string{service.JobSigningKeys, service.JobBanSweep, service.JobCreditSweep, service.JobImpersonationSweep,
-			service.JobIdempotencyPurge, service.JobAuditCheckpoint, service.JobKeyUseFlush}
+			service.JobKeyUsagePrune, service.JobIdempotencyPurge, service.JobAuditCheckpoint, service.JobKeyUseFlush, service.JobKeyUsageFlush}
 		js := jobs(r)
 		for _, n := range names {
 			j, ok := js[n]

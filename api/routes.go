@@ -73,11 +73,13 @@ func (s *server) routes() []route {
 		{http.MethodGet, "/api/v1/admin/api-keys", authAdmin, s.listKeys},
 		{http.MethodPost, "/api/v1/admin/api-keys", authAdmin, s.idempotent(s.createKey)},
 		{http.MethodGet, "/api/v1/admin/api-keys/stats", authAdmin, s.keyStats},
+		{http.MethodGet, "/api/v1/admin/api-keys/usage", authAdmin, s.keysUsage},
 		{http.MethodPost, "/api/v1/admin/api-keys/bulk-revoke", authAdmin, s.bulkRevokeKeys},
 		{http.MethodGet, "/api/v1/admin/api-keys/{id}", authAdmin, s.getKey},
 		{http.MethodPatch, "/api/v1/admin/api-keys/{id}", authAdmin, s.updateKey},
 		{http.MethodDelete, "/api/v1/admin/api-keys/{id}", authAdmin, s.revokeKey},
 		{http.MethodPost, "/api/v1/admin/api-keys/{id}/rotate", authAdmin, s.idempotent(s.rotateKey)},
+		{http.MethodGet, "/api/v1/admin/api-keys/{id}/usage", authAdmin, s.keyUsage},
 
 		{http.MethodPost, "/api/v1/platform/keys/verify", authPlatform, s.verifyKey},
 		{http.MethodPost, "/api/v1/platform/sessions/verify", authPlatform, s.verifySession},

@@ -21,12 +21,14 @@ const (
 	JobIdempotencyPurge   = "idempotency_purge"
 	JobAuditCheckpoint    = "audit_checkpoint"
 	JobKeyUseFlush        = "key_use_flush"
+	JobKeyUsagePrune      = "key_usage_prune"
+	JobKeyUsageFlush      = "key_usage_flush"
 )
 
 // knownJobs are listed from the start, with no run yet, so a job that has
 // never run shows as such rather than missing.
 var knownJobs = []string{JobSigningKeys, JobBanSweep, JobCreditSweep, JobImpersonationSweep,
-	JobIdempotencyPurge, JobAuditCheckpoint, JobKeyUseFlush}
+	JobKeyUsagePrune, JobIdempotencyPurge, JobAuditCheckpoint, JobKeyUseFlush, JobKeyUsageFlush}
 
 // jobLog is each job's last run and counts since the process started. It is
 // per process on purpose: every replica runs its own jobs.

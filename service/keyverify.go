@@ -127,10 +127,10 @@ func (s *Keys) readKey(ctx context.Context, hash []byte) (*steward.APIKey, *stew
 	return r.key, r.owner, err
 }
 
-// checkKey verifies key text as of now with one read (the key and its
+// decideKey verifies key text as of now with one read (the key and its
 // owner's state). It returns the result (never an error for a bad key), the
 // key and its owner when found, and how long to wait when rate-limited.
-func (s *Keys) checkKey(ctx context.Context, text, ip string, scope steward.Permission) (*steward.VerifyResult, *steward.APIKey, *steward.KeyOwner, time.Duration, error) {
+func (s *Keys) decideKey(ctx context.Context, text, ip string, scope steward.Permission) (*steward.VerifyResult, *steward.APIKey, *steward.KeyOwner, time.Duration, error) {
 	res := &steward.VerifyResult{Code: steward.VerifyNotFound, Scopes: []steward.Permission{}}
 	if s.keyTypeOf(text) == "" {
 		return res, nil, nil, 0, nil

@@ -73,6 +73,9 @@ type Config struct {
 	// ImpersonationHidden turns off GET /auth/impersonations.
 	ImpersonationMax    time.Duration
 	ImpersonationHidden bool
+	// KeyUsageRetention is how long key-usage counts are kept; default
+	// DefaultKeyUsageRetention (keyusage.go).
+	KeyUsageRetention time.Duration
 }
 
 // core is what every domain service shares: the store, the clock, the
@@ -126,6 +129,7 @@ type Keys struct {
 	limits   keyLimiter
 	uses     keyUses
 	keyReads readCache[keyRead]
+	usage    *KeyUsage // counts each verification's outcome
 }
 
 // Idempotency implements steward.IdempotencyService (idempotency.go).
@@ -170,6 +174,7 @@ type Service struct {
 
 	Impersonations *Impersonations
 	Health         *Health
+	KeyUsage       *KeyUsage
 }
 
 var (
@@ -244,6 +249,8 @@ func New(cfg Config) *Service {
 	svc.Tenants.users, svc.Tenants.credits = svc.Users, svc.Credits
 	svc.Impersonations = &Impersonations{core: s, tenants: svc.Tenants, auth: svc.Auth}
 	svc.Health = newHealth(s)
+	svc.KeyUsage = &KeyUsage{core: s}
+	svc.Keys.usage = svc.KeyUsage
 	return svc
 }
 

@@ -56,6 +56,7 @@ type Queries interface {
 	CreditQueries
 	AuditCheckpointQueries
 	ImpersonationQueries
+	KeyUsageQueries
 }
 
 // Tx is one write transaction: every read, and every domain's writes.
@@ -71,6 +72,7 @@ type Tx interface {
 	CreditTx
 	AuditCheckpointWrites
 	ImpersonationTx
+	KeyUsageTx
 }
 
 // UserQueries are the reads of users.

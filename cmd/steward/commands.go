@@ -53,7 +53,8 @@ func newRootCmd(ctx context.Context, getenv func(string) string, stdout, stderr 
 			UserKeyScopes: cfg.UserKeyScopes, KeyPurposes: cfg.KeyPurposes, Plans: plans,
 			SecretKey: cfg.SecretKey, SecretKeyPrevious: cfg.SecretKeyPrevious, CheckpointInterval: cfg.CheckpointInterval,
 			HashConcurrency: cfg.HashConcurrency, HashQueueWait: cfg.HashQueueWait, TrustedIssuers: issuers,
-			ImpersonationMax: cfg.ImpersonationMax, ImpersonationHidden: !cfg.ImpersonationDisclose})
+			ImpersonationMax: cfg.ImpersonationMax, ImpersonationHidden: !cfg.ImpersonationDisclose,
+			KeyUsageRetention: cfg.KeyUsageRetention})
 		return svc, st, log, nil
 	}
 
@@ -162,6 +163,7 @@ func serve(ctx context.Context, cfg config, svc *service.Service, st store.Store
 		Ready: st.Ping, Logger: log, Metrics: reg, AdminRatePerMinute: adminRate, AdminRateBurst: adminBurst, TrustedProxies: cfg.trustedProxies,
 		LongReads: cfg.longReads(),
 		Health:    svc.Health, Build: cfg.buildInfo(), HTTPConnections: func() (int, int) { return conns.Open(), cfg.MaxConnections },
+		KeyUsage: svc.KeyUsage,
 	})
 	srv := newHTTPServer(handler, cfg.httpLimits(), log)
 	srv.ConnState = conns.track
@@ -194,6 +196,9 @@ func serve(ctx context.Context, cfg config, svc *service.Service, st store.Store
 	if ferr := svc.Keys.FlushKeyUses(shutCtx); ferr != nil {
 		log.Error("flushing key uses", "err", ferr)
 	}
+	if ferr := svc.KeyUsage.FlushKeyUsage(shutCtx); ferr != nil {
+		log.Error("flushing key usage counts", "err", ferr)
+	}
 	return err
 }
 
@@ -221,6 +226,7 @@ func maintain(ctx context.Context, svc *service.Service, log *slog.Logger) {
 		return err
 	})
 	flushKeyUses := recorded(service.JobKeyUseFlush, svc.Keys.FlushKeyUses)
+	flushKeyUsage := recorded(service.JobKeyUsageFlush, svc.KeyUsage.FlushKeyUsage)
 	run("maintenance", svc.Maintain)
 	run("audit checkpoint", checkpoint)
 	for {
@@ -232,6 +238,7 @@ func maintain(ctx context.Context, svc *service.Service, log *slog.Logger) {
 			run("audit checkpoint", checkpoint)
 		case <-flush.C:
 			run("flushing key uses", flushKeyUses)
+			run("flushing key usage counts", flushKeyUsage)
 		}
 	}
 }

@@ -54,6 +54,8 @@ type config struct {
 	ImpersonationDisclose bool
 	// ReplicaID names this process (health.go).
 	ReplicaID string
+	// KeyUsageRetention is how long key-usage counts are kept (keyusage.go).
+	KeyUsageRetention time.Duration
 	// envErrs are environment values that did not parse; validate reports them.
 	envErrs []error
 }
@@ -105,6 +107,7 @@ func bindConfig(cmd *cobra.Command, getenv func(string) string, c *config) {
 		"open HTTP connections at most; more wait to be accepted (STEWARD_MAX_CONNECTIONS)")
 	bindImpersonation(cmd, getenv, c)
 	bindReplica(cmd, getenv, c)
+	bindKeyUsage(cmd, getenv, c)
 }
 
 // plans reads the plan catalogue file, or returns nil for the built-in one.
@@ -192,6 +195,9 @@ func (c *config) validate() error {
 		return err
 	}
 	if err := c.validateReplica(); err != nil {
+		return err
+	}
+	if err := c.validateKeyUsage(); err != nil {
 		return err
 	}
 	return c.validateAuditSettings()

@@ -350,6 +350,9 @@ var constraintFields = map[string]string{
 	"audit_checkpoints_pkey": "id",
 	// 00007_impersonations.sql
 	"impersonations_pkey": "id",
+	// 00010_key_usage.sql
+	"key_usage_pkey":           "key_id",
+	"key_usage_not_found_pkey": "minute",
 }
 
 // wrapErr, deferred by every store method, maps a driver error (mapErr) and

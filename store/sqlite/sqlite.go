@@ -511,6 +511,8 @@ var compositeFields = map[string]string{
 	"credit_entries.tenant_id, credit_entries.seq":             "seq",
 	"credit_draws.entry_id, credit_draws.ord":                  "ord",
 	"usage_events.tenant_id, usage_events.id":                  "id",
+	// 00010_key_usage.sql
+	"key_usage.key_id, key_usage.minute, key_usage.code": "key_id",
 }
 
 // constraintColumn extracts "email" from a message such as

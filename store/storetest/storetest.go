@@ -58,6 +58,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"APIKeyPurgeUser", testAPIKeyPurgeUser},
 		{"APIKeyUpdateSerialised", testAPIKeyUpdateSerialised},
 		{"APIKeyRollback", testAPIKeyRollback},
+		{"KeyUsage", testKeyUsage},
 		{"Idempotency", testIdempotency},
 		{"TenantCreateGet", testTenantCreateGet},
 		{"TenantUpdate", testTenantUpdate},
