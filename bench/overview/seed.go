@@ -97,6 +97,7 @@ type seeder struct {
 	// months are the calendar months the window touches, oldest first:
 	// [start, end) in µs. The tenants' billing periods are these months.
 	months [][2]int64
+	part   string // the part step is running, for chunked's progress lines
 }
 
 func newSeeder(d dialect, z sizes, now time.Time, hash string, out io.Writer) *seeder {
@@ -135,6 +136,7 @@ func writerDB(st store.Store) (*sql.DB, func(), error) {
 // step runs one timed part and prints how long it took.
 func (s *seeder) step(ctx context.Context, name string, fn func(context.Context) (int64, error)) error {
 	t0 := time.Now()
+	s.part = name
 	n, err := fn(ctx)
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
@@ -169,12 +171,19 @@ func (s *seeder) exec(ctx context.Context, stmts ...string) (int64, error) {
 // its own transaction, and returns the rows they affected.
 func (s *seeder) chunked(ctx context.Context, total int64, build func(from, to int64) []string) (int64, error) {
 	var sum int64
+	t0 := time.Now()
+	last := t0
 	for from := int64(1); from <= total; from += int64(s.z.Chunk) {
-		n, err := s.exec(ctx, build(from, min(total, from+int64(s.z.Chunk)-1))...)
+		to := min(total, from+int64(s.z.Chunk)-1)
+		n, err := s.exec(ctx, build(from, to)...)
 		if err != nil {
 			return sum, err
 		}
 		sum += n
+		if time.Since(last) >= 10*time.Second && to < total {
+			last = time.Now()
+			fmt.Fprintf(s.out, "  %s: %d/%d after %s\n", s.part, to, total, time.Since(t0).Round(time.Second))
+		}
 	}
 	return sum, nil
 }
