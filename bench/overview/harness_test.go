@@ -80,6 +80,8 @@ func newHarness(ctx context.Context, st store.Store, p password.Params, email, p
 	if err := svc.Start(ctx); err != nil {
 		return nil, err
 	}
+	// The same dependencies as cmd/steward's serve: a service added there
+	// must be added here too, or its routes have nothing to call.
 	handler := api.NewServer(api.Deps{
 		Users: svc.Users, Sessions: svc.Sessions, Audit: svc.Audit, Auth: svc.Auth, Keys: svc.Keys, Tenants: svc.Tenants,
 		Credits: svc.Credits, Idem: svc.Idempotency, Impersonations: svc.Impersonations,
