@@ -540,10 +540,10 @@ func (s *seeder) entries(ctx context.Context) (int64, error) {
 				JOIN seed_tenants t ON t.k = g.k JOIN seed_months mo ON mo.m = g.m) x`,
 			d.id("txn", "at_us", fmt.Sprintf("%d + t.k * 100 + mo.m", base), 10), d.greatest("mo.start_us", "t.created_us")),
 		"CREATE INDEX seed_ledger_month ON seed_ledger (tenant_id, m, kind)",
-		fmt.Sprintf(`INSERT INTO seed_ledger (id, tenant_id, m, kind, amount, at_us, prio, block, end_us, event_id, metric)
+		`INSERT INTO seed_ledger (id, tenant_id, m, kind, amount, at_us, prio, block, end_us, event_id, metric)
 			SELECT ev.entry_id, ev.tenant_id, ev.m, 'deduct', -ev.credits, ev.occurred_us, 2, g.id, 0, ev.id, ev.metric
 			FROM seed_events ev JOIN seed_ledger g ON g.tenant_id = ev.tenant_id AND g.m = ev.m AND g.kind = 'grant'
-			WHERE ev.credits > 0`),
+			WHERE ev.credits > 0`,
 		// Expires: the month has ended and credits were left.
 		fmt.Sprintf(`INSERT INTO seed_ledger (id, tenant_id, m, kind, amount, at_us, prio, block, end_us, event_id, metric)
 			SELECT %s, tenant_id, m, 'expire', -(amount + spent), end_us, 0, id, 0, '', ''

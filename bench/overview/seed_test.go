@@ -162,6 +162,18 @@ func TestSeed(t *testing.T) {
 				t.Errorf("the cascades held %d users and %d keys", held, heldKeys)
 			}
 
+			// The search triggers are back (SQLite drops them while loading):
+			// a user written afterwards is found.
+			u := &steward.User{ID: "usr_01KZZZZZZZZZZZZZZZZZZZZZZZ", Email: "qwxz@example.com", Name: "Qwxz Vbnm",
+				Role: steward.RoleUser, Status: steward.StatusActive, Tags: []string{}, Metadata: map[string]any{},
+				CreatedAt: now, UpdatedAt: now}
+			if err := st.Update(ctx, func(tx store.Tx) error { return tx.CreateUser(ctx, u) }); err != nil {
+				t.Fatal(err)
+			}
+			if hits, err := st.ListUsers(ctx, steward.UserFilter{Q: "wxz vb", Limit: 5}); err != nil || len(hits) != 1 || hits[0].ID != u.ID {
+				t.Errorf("q for a user written after the seed: %v, %v", hits, err)
+			}
+
 			// Run twice, the seed refuses.
 			err = seed(ctx, st, small, now, password.Cheap, testEmail, testPassword, io.Discard)
 			if err == nil || !strings.Contains(err.Error(), "seed an empty database") {

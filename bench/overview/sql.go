@@ -34,9 +34,6 @@ func (d dialect) ts(us string) string {
 	return us
 }
 
-// nullTS is an absent time.
-func (d dialect) nullTS() string { return "NULL" }
-
 // int casts to a 32-bit integer where PostgreSQL wants one (substr).
 func (d dialect) int(x string) string {
 	if d.pg() {
