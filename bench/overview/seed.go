@@ -40,8 +40,9 @@ func (z sizes) validate() error {
 		return errors.New("-users must be >= 1 and -tenants a multiple of 10")
 	case z.Keys < 0 || z.SessionsPerDay < 0 || z.EventsPerDay < 0:
 		return errors.New("-keys, -sessions-per-day and -events-per-day must be >= 0")
-	case z.Days < 1 || z.Chunk < 1:
-		return errors.New("-days and -chunk must be >= 1")
+	case z.Days < 1 || z.Days > 2500 || z.Chunk < 1:
+		// Ledger ids number a tenant's months in two digits.
+		return errors.New("-days must be 1–2500 and -chunk >= 1")
 	}
 	return nil
 }
@@ -216,6 +217,9 @@ func seedAll(ctx context.Context, st store.Store, z sizes, now time.Time, hash s
 		}
 		defer conn.Close()
 		s.conn = conn
+		if err := s.tune(ctx); err != nil {
+			return err
+		}
 		return s.load(ctx)
 	}()
 	if ferr := finish(); ferr != nil {
@@ -228,6 +232,25 @@ func seedAll(ctx context.Context, st store.Store, z sizes, now time.Time, hash s
 		return cascades(ctx, st, time.UnixMicro(s.now).UTC())
 	}); err != nil {
 		return err
+	}
+	return nil
+}
+
+// tune sets the seed's own connection up for bulk loading. SQLite: a 1 GiB
+// page cache (the default 2 MiB makes every insert into the large random
+// indexes — emails, a session's user — read pages back) and temporary
+// tables in memory. PostgreSQL: room for the ledger's window sorts in
+// memory. Neither outlives the seed's connection (SQLite's writer is
+// the store's, which the seed closes when done).
+func (s *seeder) tune(ctx context.Context) error {
+	stmts := []string{"SET work_mem = '256MB'"}
+	if !s.d.pg() {
+		stmts = []string{"PRAGMA cache_size = -1048576", "PRAGMA temp_store = MEMORY"}
+	}
+	for _, q := range stmts {
+		if _, err := s.conn.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("%s: %w", q, err)
+		}
 	}
 	return nil
 }

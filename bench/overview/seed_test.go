@@ -219,3 +219,23 @@ func TestHarness(t *testing.T) {
 		})
 	}
 }
+
+// TestSizesRefused: sizes the seed cannot honour are refused before it
+// touches the database.
+func TestSizesRefused(t *testing.T) {
+	for _, z := range []sizes{
+		{Users: 0, Tenants: 10, Days: 1, Chunk: 1},
+		{Users: 1, Tenants: 15, Days: 1, Chunk: 1},
+		{Users: 1, Tenants: 10, Keys: -1, Days: 1, Chunk: 1},
+		{Users: 1, Tenants: 10, Days: 0, Chunk: 1},
+		{Users: 1, Tenants: 10, Days: 2501, Chunk: 1},
+		{Users: 1, Tenants: 10, Days: 1, Chunk: 0},
+	} {
+		if err := z.validate(); err == nil {
+			t.Errorf("%+v accepted", z)
+		}
+	}
+	if err := small.validate(); err != nil {
+		t.Errorf("the test's sizes: %v", err)
+	}
+}
