@@ -106,10 +106,16 @@ func (s *server) exportAudit(w http.ResponseWriter, r *http.Request) error {
 		n++
 		if cw != nil {
 			// csv.Writer buffers 4 KiB itself and hands full buffers to sw.
-			if err := cw.Write([]string{e.ID, strconv.FormatInt(e.Seq, 10), e.Time.UTC().Format(steward.AuditTimeFormat),
+			row := []string{e.ID, strconv.FormatInt(e.Seq, 10), e.Time.UTC().Format(steward.AuditTimeFormat),
 				e.ActorType, e.ActorID, e.ActorRole, e.ImpersonatorID, e.CredentialID, e.Action,
 				e.TargetType, e.TargetID, e.TenantID, e.Reason, string(e.Changes), string(e.Metadata),
-				e.IP, e.UserAgent, e.RequestID, e.PrevHash, e.Hash}); err != nil {
+				e.IP, e.UserAgent, e.RequestID, e.PrevHash, e.Hash}
+			// Reasons and user agents are client text: no cell may become a
+			// spreadsheet formula. NDJSON keeps the exact values.
+			for i := range row {
+				row[i] = csvCell(row[i])
+			}
+			if err := cw.Write(row); err != nil {
 				return err
 			}
 			return sw.err
