@@ -65,6 +65,7 @@ var (
 	_ store.TenantQueries          = (*Store)(nil)
 	_ store.CreditQueries          = (*Store)(nil)
 	_ store.AuditCheckpointQueries = (*Store)(nil)
+	_ store.SeriesQueries          = (*Store)(nil)
 	_ store.UserTx                 = (*tx)(nil)
 	_ store.SessionTx              = (*tx)(nil)
 	_ store.AuditTx                = (*tx)(nil)
@@ -74,6 +75,7 @@ var (
 	_ store.TenantTx               = (*tx)(nil)
 	_ store.CreditTx               = (*tx)(nil)
 	_ store.AuditCheckpointWrites  = (*tx)(nil)
+	_ store.SeriesTx               = (*tx)(nil)
 )
 
 // Open connects to dsn. Runtime parameters in the DSN (search_path=…) apply

@@ -159,6 +159,7 @@ var (
 	_ store.TenantQueries          = (*Store)(nil)
 	_ store.CreditQueries          = (*Store)(nil)
 	_ store.AuditCheckpointQueries = (*Store)(nil)
+	_ store.SeriesQueries          = (*Store)(nil)
 	_ store.UserTx                 = (*tx)(nil)
 	_ store.SessionTx              = (*tx)(nil)
 	_ store.AuditTx                = (*tx)(nil)
@@ -168,6 +169,7 @@ var (
 	_ store.TenantTx               = (*tx)(nil)
 	_ store.CreditTx               = (*tx)(nil)
 	_ store.AuditCheckpointWrites  = (*tx)(nil)
+	_ store.SeriesTx               = (*tx)(nil)
 )
 
 // Synchronous returns the writer's synchronous setting: SynchronousFull,

@@ -85,6 +85,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"UpdatePanic", testUpdatePanic},
 		{"UpdateReadsOwnWrites", testUpdateReadsOwnWrites},
 		{"UpdateSerialised", testUpdateSerialised},
+		{"SeriesBuckets", testSeriesBuckets},
+		{"SeriesActivity", testSeriesActivity},
+		{"SeriesBilling", testSeriesBilling},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
