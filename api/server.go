@@ -32,6 +32,7 @@ type Deps struct {
 	Idem     steward.IdempotencyService
 
 	Impersonations steward.ImpersonationService
+	Series         steward.SeriesService
 	// Ready reports whether the database answers (for /readyz).
 	Ready  func(ctx context.Context) error
 	Logger *slog.Logger

@@ -83,6 +83,9 @@ func (s *Service) Maintain(ctx context.Context) error {
 	if _, err := s.Impersonations.SweepExpiredImpersonations(ctx); err != nil {
 		return err
 	}
+	if _, err := s.Series.SnapshotBilling(ctx); err != nil {
+		return err
+	}
 	_, err := s.Idempotency.PurgeIdempotency(ctx)
 	return err
 }

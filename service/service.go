@@ -88,6 +88,8 @@ type core struct {
 	cfg    Config
 	hasher *password.Pool
 	keys   *keyRing
+	// activity queues who was active when, for Series (activity.go).
+	activity *activityLog
 }
 
 // Users implements steward.UserService (users.go, bulk.go).
@@ -169,6 +171,7 @@ type Service struct {
 	Credits     *Credits
 
 	Impersonations *Impersonations
+	Series         *Series
 }
 
 var (
@@ -233,6 +236,7 @@ func New(cfg Config) *Service {
 		hasher: password.NewPool(password.Hasher{P: cfg.Password}, cfg.HashConcurrency, cfg.HashQueueWait),
 	}
 	s.keys = &keyRing{s: s}
+	s.activity = &activityLog{}
 	svc := &Service{core: s, Users: &Users{core: s}, Sessions: &Sessions{s}, Audit: &Audit{s},
 		Auth: &Auth{core: s, ipLimit: newFailureLimiter(cfg.LoginFailuresPerIP, time.Minute),
 			logins: newLoginThrottle(cfg.LockoutAfter, cfg.LockoutFor, cfg.LoginFailuresPerAccount)},
@@ -242,6 +246,7 @@ func New(cfg Config) *Service {
 	svc.Auth.issuers = newIssuers(s, svc.Users)
 	svc.Tenants.users, svc.Tenants.credits = svc.Users, svc.Credits
 	svc.Impersonations = &Impersonations{core: s, tenants: svc.Tenants, auth: svc.Auth}
+	svc.Series = &Series{core: s}
 	return svc
 }
 

@@ -158,7 +158,7 @@ func serve(ctx context.Context, cfg config, svc *service.Service, st store.Store
 	adminRate, adminBurst := cfg.adminRate()
 	handler := api.NewServer(api.Deps{
 		Users: svc.Users, Sessions: svc.Sessions, Audit: svc.Audit, Auth: svc.Auth, Keys: svc.Keys, Tenants: svc.Tenants, Credits: svc.Credits, Idem: svc.Idempotency, Impersonations: svc.Impersonations,
-		Ready: st.Ping, Logger: log, Metrics: reg, AdminRatePerMinute: adminRate, AdminRateBurst: adminBurst, TrustedProxies: cfg.trustedProxies,
+		Series: svc.Series, Ready: st.Ping, Logger: log, Metrics: reg, AdminRatePerMinute: adminRate, AdminRateBurst: adminBurst, TrustedProxies: cfg.trustedProxies,
 		LongReads: cfg.longReads(),
 	})
 	srv := newHTTPServer(handler, cfg.httpLimits(), log)
@@ -190,6 +190,9 @@ func serve(ctx context.Context, cfg config, svc *service.Service, st store.Store
 	if ferr := svc.Keys.FlushKeyUses(shutCtx); ferr != nil {
 		log.Error("flushing key uses", "err", ferr)
 	}
+	if ferr := svc.Series.FlushActivity(shutCtx); ferr != nil {
+		log.Error("flushing activity", "err", ferr)
+	}
 	return err
 }
 
@@ -219,6 +222,7 @@ func maintain(ctx context.Context, svc *service.Service, log *slog.Logger) {
 			run("audit checkpoint", checkpoint)
 		case <-flush.C:
 			run("flushing key uses", svc.Keys.FlushKeyUses)
+			run("flushing activity", svc.Series.FlushActivity)
 		}
 	}
 }
