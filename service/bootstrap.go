@@ -69,7 +69,9 @@ func (s *Service) Bootstrap(ctx context.Context, email, password string) (create
 }
 
 // Maintain runs the periodic jobs: signing-key rotation, the ban sweeper,
-// the credit-expiry sweeper, the impersonation-expiry sweeper and the purge of expired idempotency records.
+// the credit-expiry sweeper, the impersonation-expiry sweeper, the series'
+// month-end billing snapshot and shard folding (Series.Maintain) and the
+// purge of expired idempotency records.
 func (s *Service) Maintain(ctx context.Context) error {
 	if err := s.keys.ensure(ctx); err != nil {
 		return err
@@ -83,7 +85,7 @@ func (s *Service) Maintain(ctx context.Context) error {
 	if _, err := s.Impersonations.SweepExpiredImpersonations(ctx); err != nil {
 		return err
 	}
-	if _, err := s.Series.SnapshotBilling(ctx); err != nil {
+	if err := s.Series.Maintain(ctx); err != nil {
 		return err
 	}
 	_, err := s.Idempotency.PurgeIdempotency(ctx)

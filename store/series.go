@@ -120,6 +120,10 @@ type SeriesTx interface {
 	// SaveBillingSnapshot stores month's snapshot unless one exists; it
 	// reports whether it stored it.
 	SaveBillingSnapshot(ctx context.Context, s *BillingSnapshot) (bool, error)
+	// CompactSeries folds the shards of each bucket with an hour before
+	// before into one row, keeping its sum; it returns how many rows it
+	// folded away. A no-op where there is one shard (SQLite).
+	CompactSeries(ctx context.Context, before time.Time) (int64, error)
 	// RebuildSeries replaces the hourly buckets and per-tenant monthly rows
 	// with a recount from the rows.
 	RebuildSeries(ctx context.Context) error

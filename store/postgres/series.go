@@ -284,3 +284,19 @@ func (t *tx) RebuildSeries(ctx context.Context) (err error) {
 	}
 	return nil
 }
+
+// CompactSeries moves the sum of the other shards into shard 0 in one
+// statement, through the partial index of rows outside shard 0.
+func (t *tx) CompactSeries(ctx context.Context, before time.Time) (_ int64, err error) {
+	defer wrapErr(&err, "compact series")
+	var n int64
+	err = t.q.QueryRow(ctx, `WITH moved AS (
+		DELETE FROM stat_hourly WHERE shard <> 0 AND hour < $1 RETURNING name, key, hour, value
+	), folded AS (
+		INSERT INTO stat_hourly (name, key, hour, shard, value)
+		SELECT name, key, hour, 0, SUM(value) FROM moved GROUP BY name, key, hour
+		ON CONFLICT (name, hour, key, shard) DO UPDATE SET value = stat_hourly.value + EXCLUDED.value
+	)
+	SELECT COUNT(*) FROM moved`, before).Scan(&n)
+	return n, err
+}

@@ -6,9 +6,12 @@
 -- reads bucket rows instead of scanning the tables.
 
 -- One row per series (name), UTC hour, key (a usage metric, or '') and
--- shard. A row's shard is a hash of its id into 16, so concurrent writers
--- of one busy hour upsert different rows instead of queueing on one; a
--- read sums the shards.
+-- shard. A transaction writes to its connection's shard (backend pid mod
+-- 16), so concurrent writers of one busy hour upsert different rows instead
+-- of queueing on one; a read sums the shards. Sharding by connection rather
+-- than by row keeps all of one transaction's upserts in one shard: two
+-- batches whose rows hashed to the same shards in opposite orders would
+-- otherwise deadlock.
 CREATE TABLE stat_hourly (
     name  text        NOT NULL,
     key   text        NOT NULL,
@@ -17,6 +20,10 @@ CREATE TABLE stat_hourly (
     value bigint      NOT NULL,
     CONSTRAINT stat_hourly_pkey PRIMARY KEY (name, hour, key, shard)
 );
+-- Maintenance folds the shards of past hours into shard 0 (CompactSeries),
+-- so a month of buckets is one row per series and hour again; this finds
+-- the few rows left to fold.
+CREATE INDEX stat_hourly_sharded ON stat_hourly (hour) WHERE shard <> 0;
 
 -- Per tenant and UTC calendar month ("2026-12"). A tenant's writes are
 -- serialised by its ledger account already, so these rows are not sharded.
@@ -62,10 +69,10 @@ CREATE TABLE billing_snapshots (
 );
 
 -- +goose StatementBegin
-CREATE FUNCTION stat_add(p_name text, p_key text, p_at timestamptz, p_id text, p_delta bigint) RETURNS void
+CREATE FUNCTION stat_add(p_name text, p_key text, p_at timestamptz, p_delta bigint) RETURNS void
 LANGUAGE sql AS $$
     INSERT INTO stat_hourly (name, key, hour, shard, value)
-    VALUES (p_name, p_key, date_trunc('hour', p_at, 'UTC'), hashtext(p_id) & 15, p_delta)
+    VALUES (p_name, p_key, date_trunc('hour', p_at, 'UTC'), pg_backend_pid() & 15, p_delta)
     ON CONFLICT (name, hour, key, shard) DO UPDATE SET value = stat_hourly.value + EXCLUDED.value
 $$;
 -- +goose StatementEnd
@@ -74,10 +81,10 @@ $$;
 CREATE FUNCTION users_stat() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP <> 'INSERT' THEN
-        PERFORM stat_add('signups', '', OLD.created_at, OLD.id, -1);
+        PERFORM stat_add('signups', '', OLD.created_at, -1);
     END IF;
     IF TG_OP <> 'DELETE' THEN
-        PERFORM stat_add('signups', '', NEW.created_at, NEW.id, 1);
+        PERFORM stat_add('signups', '', NEW.created_at, 1);
     END IF;
     RETURN NULL;
 END $$;
@@ -90,10 +97,10 @@ CREATE TRIGGER users_stat_u AFTER UPDATE OF created_at ON users FOR EACH ROW
 CREATE FUNCTION sessions_stat() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP <> 'INSERT' THEN
-        PERFORM stat_add('sessions.started', '', OLD.created_at, OLD.id, -1);
+        PERFORM stat_add('sessions.started', '', OLD.created_at, -1);
     END IF;
     IF TG_OP <> 'DELETE' THEN
-        PERFORM stat_add('sessions.started', '', NEW.created_at, NEW.id, 1);
+        PERFORM stat_add('sessions.started', '', NEW.created_at, 1);
     END IF;
     RETURN NULL;
 END $$;
@@ -122,7 +129,7 @@ BEGIN
     ELSE
         e := OLD; dir := -1;
     END IF;
-    PERFORM stat_add(credit_series(e.kind), '', e.created_at, e.id,
+    PERFORM stat_add(credit_series(e.kind), '', e.created_at,
         dir * CASE WHEN e.kind IN ('deduct', 'expire') THEN -e.amount ELSE e.amount END);
     IF e.kind NOT IN ('grant', 'deduct', 'refund') THEN
         RETURN NULL;
@@ -159,10 +166,9 @@ BEGIN
     ELSE
         e := OLD; dir := -1;
     END IF;
-    -- The shard hashes tenant and id: event ids are unique per tenant only.
-    PERFORM stat_add('usage.events', e.metric, e.occurred_at, e.tenant_id || '/' || e.id, dir);
-    PERFORM stat_add('usage.quantity', e.metric, e.occurred_at, e.tenant_id || '/' || e.id, dir * e.quantity);
-    PERFORM stat_add('usage.cost_micros', e.metric, e.occurred_at, e.tenant_id || '/' || e.id, dir * e.cost_micros);
+    PERFORM stat_add('usage.events', e.metric, e.occurred_at, dir);
+    PERFORM stat_add('usage.quantity', e.metric, e.occurred_at, dir * e.quantity);
+    PERFORM stat_add('usage.cost_micros', e.metric, e.occurred_at, dir * e.cost_micros);
     IF TG_OP = 'INSERT' THEN
         INSERT INTO tenant_monthly (tenant_id, month, usage_events, usage_quantity, usage_cost_micros)
         VALUES (e.tenant_id, to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM'), 1, e.quantity, e.cost_micros)
@@ -218,7 +224,7 @@ DROP FUNCTION credit_entries_stat();
 DROP FUNCTION credit_series(text);
 DROP FUNCTION sessions_stat();
 DROP FUNCTION users_stat();
-DROP FUNCTION stat_add(text, text, timestamptz, text, bigint);
+DROP FUNCTION stat_add(text, text, timestamptz, bigint);
 DROP TABLE billing_snapshots;
 DROP TABLE active_days;
 DROP TABLE user_activity;
