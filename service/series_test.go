@@ -181,7 +181,8 @@ func noErr(t *testing.T, what string) func(any, error) {
 }
 
 // TestActiveUsersDistinctPerDay: a user active in several hours, by login,
-// refresh and session verification, counts once a day; activity reaches the
+// refresh and session verification, counts once a day, as does a user
+// whose API key is verified; activity reaches the
 // figures when flushed; a closed day is remembered, today is counted live.
 func TestActiveUsersDistinctPerDay(t *testing.T) {
 	apptest.Each(t, func(t *testing.T, a *apptest.App) {
@@ -208,17 +209,25 @@ func TestActiveUsersDistinctPerDay(t *testing.T) {
 		}
 		sameMap(t, "after the flush", active(2), map[string]int64{"2026-03-02": 2})
 
+		carol := a.User(steward.RoleUser)
+		key, err := a.Svc.Keys.CreateKey(sys, &steward.KeyCreate{Name: "k", Type: steward.KeyUser, UserID: carol.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
 		advanceTo(t, a, utc("2026-03-03T08:00:00Z"))
 		res, err := a.Svc.Auth.VerifySession(sys, steward.SessionVerifyRequest{Token: tok})
 		if err != nil || !res.Valid {
 			t.Fatalf("VerifySession = %+v, %v", res, err)
+		}
+		if v, err := a.Svc.Keys.VerifyKey(sys, &steward.VerifyRequest{Key: key.Key}); err != nil || !v.Valid {
+			t.Fatalf("VerifyKey = %+v, %v", v, err)
 		}
 		if err := a.Svc.Series.FlushActivity(sys); err != nil {
 			t.Fatal(err)
 		}
 		// 03-02 has closed and settled: counted once and remembered (03-01
 		// was when the first dashboards asked), today is not.
-		sameMap(t, "the next day", active(2), map[string]int64{"2026-03-02": 2, "2026-03-03": 1})
+		sameMap(t, "the next day", active(2), map[string]int64{"2026-03-02": 2, "2026-03-03": 2})
 		memo, err := a.Store.ActiveDays(sys, "UTC", "2026-03-01", "2026-03-03")
 		if err != nil {
 			t.Fatal(err)
