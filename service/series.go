@@ -233,7 +233,13 @@ func (s *Series) activeUsers(ctx context.Context, loc *time.Location, cuts []day
 			out[i].Value = n
 			continue
 		}
-		n, err := s.store.ActiveUsers(ctx, c.from, c.to)
+		// Today runs to now: its active users are those whose latest
+		// activity is since it began, an index range count.
+		count := func() (int64, error) { return s.store.ActiveUsers(ctx, c.from, c.to) }
+		if now.Before(c.to) {
+			count = func() (int64, error) { return s.store.ActiveSince(ctx, c.from) }
+		}
+		n, err := count()
 		if err != nil {
 			return err
 		}

@@ -90,6 +90,9 @@ type SeriesQueries interface {
 	// ActiveUsers counts the distinct users with activity in an hour in
 	// [from, to).
 	ActiveUsers(ctx context.Context, from, to time.Time) (int64, error)
+	// ActiveSince counts the users whose latest activity is in an hour at
+	// or after from: for a period that runs to now, its active users.
+	ActiveSince(ctx context.Context, from time.Time) (int64, error)
 	// ActiveDays returns the remembered counts of tz's days in [from, to]
 	// ("2026-12-01"), by day.
 	ActiveDays(ctx context.Context, tz, from, to string) (map[string]int64, error)
@@ -112,8 +115,8 @@ type SeriesQueries interface {
 // SeriesTx are the writes of the per-period figures.
 type SeriesTx interface {
 	// RecordActivity remembers that each user was active in the UTC hour
-	// starting at hours[i]; a pair already held, or a user that no longer
-	// exists, is skipped.
+	// starting at hours[i], and moves the user's latest active hour up to
+	// it; a pair already held, or a user that no longer exists, is skipped.
 	RecordActivity(ctx context.Context, users []string, hours []time.Time) error
 	// SaveActiveDays remembers the counts of closed days of tz (day → users).
 	SaveActiveDays(ctx context.Context, tz string, days map[string]int64) error

@@ -123,6 +123,12 @@ func (q *queries) ActiveUsers(ctx context.Context, from, to time.Time) (n int64,
 	return n, err
 }
 
+func (q *queries) ActiveSince(ctx context.Context, from time.Time) (n int64, err error) {
+	defer wrapErr(&err, "active since")
+	err = q.q.QueryRow(ctx, "SELECT COUNT(*) FROM user_last_active WHERE hour >= $1", from).Scan(&n)
+	return n, err
+}
+
 func (q *queries) ActiveDays(ctx context.Context, tz, from, to string) (_ map[string]int64, err error) {
 	defer wrapErr(&err, "active days")
 	rows, err := q.q.Query(ctx, "SELECT day, users FROM active_days WHERE tz = $1 AND day >= $2 AND day <= $3",
@@ -243,6 +249,8 @@ func (t *tx) RecordActivity(ctx context.Context, users []string, hours []time.Ti
 	for i, u := range users {
 		b.Queue(`INSERT INTO user_activity (hour, user_id) SELECT $1, id FROM users WHERE id = $2
 			ON CONFLICT (hour, user_id) DO NOTHING`, hours[i], u)
+		b.Queue(`INSERT INTO user_last_active (user_id, hour) SELECT id, $1 FROM users WHERE id = $2
+			ON CONFLICT (user_id) DO UPDATE SET hour = EXCLUDED.hour WHERE EXCLUDED.hour > user_last_active.hour`, hours[i], u)
 	}
 	return bt.SendBatch(ctx, b).Close()
 }

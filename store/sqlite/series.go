@@ -149,6 +149,15 @@ func (q queries) ActiveUsers(ctx context.Context, from, to time.Time) (int64, er
 	return n, nil
 }
 
+func (q queries) ActiveSince(ctx context.Context, from time.Time) (int64, error) {
+	var n int64
+	err := q.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM user_last_active WHERE hour >= ?", micros(from)).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: active since: %w", err)
+	}
+	return n, nil
+}
+
 func (q queries) ActiveDays(ctx context.Context, tz, from, to string) (map[string]int64, error) {
 	rows, err := q.db.QueryContext(ctx, "SELECT day, users FROM active_days WHERE tz = ? AND day >= ? AND day <= ?",
 		tz, from, to)
@@ -257,13 +266,17 @@ func (q queries) RecountSeries(ctx context.Context) ([]steward.CounterDrift, err
 	return hourly, nil
 }
 
-// RecordActivity is one statement per pair, on the writer's prepared
-// statement cache.
+// RecordActivity is two statements per pair.
 func (t *tx) RecordActivity(ctx context.Context, users []string, hours []time.Time) error {
 	for i, u := range users {
-		if _, err := t.tx.ExecContext(ctx, "INSERT OR IGNORE INTO user_activity (hour, user_id) "+
-			"SELECT ?1, id FROM users WHERE id = ?2", micros(hours[i]), u); err != nil {
-			return fmt.Errorf("sqlite: record activity: %w", err)
+		for _, stmt := range []string{
+			"INSERT OR IGNORE INTO user_activity (hour, user_id) SELECT ?1, id FROM users WHERE id = ?2",
+			"INSERT INTO user_last_active (user_id, hour) SELECT id, ?1 FROM users WHERE id = ?2 " +
+				"ON CONFLICT (user_id) DO UPDATE SET hour = excluded.hour WHERE excluded.hour > user_last_active.hour",
+		} {
+			if _, err := t.tx.ExecContext(ctx, stmt, micros(hours[i]), u); err != nil {
+				return fmt.Errorf("sqlite: record activity: %w", err)
+			}
 		}
 	}
 	return nil

@@ -142,10 +142,21 @@ func testSeriesActivity(t *testing.T, s store.Store) {
 	n, err = s.ActiveUsers(ctx, h.Add(time.Hour), h.Add(2*time.Hour))
 	must(t, "ActiveUsers", err)
 	equal(t, "active users of the second hour", n, int64(1))
+	// The latest hour only moves forward.
+	record([]string{userID(1)}, []time.Time{h.Add(-time.Hour)})
+	since := func(from time.Time) int64 {
+		t.Helper()
+		n, err := s.ActiveSince(ctx, from)
+		must(t, "ActiveSince", err)
+		return n
+	}
+	equal(t, "active since the first hour", since(h), int64(2))
+	equal(t, "active since the second hour", since(h.Add(time.Hour)), int64(1))
 	update(t, s, func(tx store.Tx) error { return tx.PurgeUser(ctx, userID(2)) })
 	n, err = s.ActiveUsers(ctx, h, h.Add(2*time.Hour))
 	must(t, "ActiveUsers", err)
 	equal(t, "active users after a purge", n, int64(1))
+	equal(t, "active since after a purge", since(h), int64(1))
 
 	update(t, s, func(tx store.Tx) error {
 		return tx.SaveActiveDays(ctx, "Asia/Kolkata", map[string]int64{"2025-03-13": 4, "2025-03-14": 2})

@@ -52,6 +52,17 @@ CREATE TABLE user_activity (
 );
 CREATE INDEX user_activity_user ON user_activity (user_id);
 
+-- Each user's latest active hour: today's active users in any zone are the
+-- users whose latest hour is since today began, one index range count
+-- instead of a distinct count over today's activity.
+CREATE TABLE user_last_active (
+    user_id text        NOT NULL,
+    hour    timestamptz NOT NULL,
+    CONSTRAINT user_last_active_pkey PRIMARY KEY (user_id),
+    CONSTRAINT user_last_active_user_fkey FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE
+);
+CREATE INDEX user_last_active_hour ON user_last_active (hour);
+
 -- Distinct active users of a closed day in a time zone, counted once.
 CREATE TABLE active_days (
     tz    text   NOT NULL,
@@ -227,6 +238,7 @@ DROP FUNCTION users_stat();
 DROP FUNCTION stat_add(text, text, timestamptz, bigint);
 DROP TABLE billing_snapshots;
 DROP TABLE active_days;
+DROP TABLE user_last_active;
 DROP TABLE user_activity;
 DROP TABLE tenant_monthly;
 DROP TABLE stat_hourly;

@@ -46,6 +46,15 @@ CREATE TABLE user_activity (
 ) WITHOUT ROWID;
 CREATE INDEX user_activity_user ON user_activity (user_id);
 
+-- Each user's latest active hour: today's active users in any zone are the
+-- users whose latest hour is since today began, one index range count
+-- instead of a distinct count over today's activity.
+CREATE TABLE user_last_active (
+    user_id TEXT    NOT NULL PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+    hour    INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX user_last_active_hour ON user_last_active (hour);
+
 -- Distinct active users of a closed day ("2026-12-01") in a time zone,
 -- counted once.
 CREATE TABLE active_days (
@@ -222,6 +231,7 @@ DROP TRIGGER users_stat_ad;
 DROP TRIGGER users_stat_ai;
 DROP TABLE billing_snapshots;
 DROP TABLE active_days;
+DROP TABLE user_last_active;
 DROP TABLE user_activity;
 DROP TABLE tenant_monthly;
 DROP TABLE stat_hourly;
