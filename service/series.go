@@ -160,12 +160,6 @@ func (s *Series) Dashboard(ctx context.Context, days int, tz string) (*steward.D
 	}
 	now := s.now()
 	cuts := dayCuts(now, loc, days)
-	hours, err := s.store.HourlySeries(ctx, append([]string{store.SeriesSignups, store.SeriesSessions,
-		store.SeriesCreditsGranted, store.SeriesCreditsDeducted, store.SeriesCreditsRefunded}, usageSeries...),
-		cuts[0].from, cuts[days-1].to)
-	if err != nil {
-		return nil, err
-	}
 	index := make(map[string]int, days)
 	zeros := func() []steward.DayValue {
 		v := make([]steward.DayValue, days)
@@ -186,35 +180,139 @@ func (s *Series) Dashboard(ctx context.Context, days int, tz string) (*steward.D
 		}
 		return m[metric]
 	}
-	for _, h := range hours {
-		i, ok := index[dayOf(h.Hour, loc)]
-		if !ok || h.Value == 0 {
-			continue
-		}
-		switch h.Name {
-		case store.SeriesSignups:
-			ser.Signups[i].Value += h.Value
-		case store.SeriesSessions:
-			ser.SessionsStarted[i].Value += h.Value
-		case store.SeriesCreditsGranted:
-			ser.CreditsGranted[i].Value += h.Value
-		case store.SeriesCreditsDeducted:
-			ser.CreditsUsed[i].Value += h.Value
-		case store.SeriesCreditsRefunded:
-			ser.CreditsUsed[i].Value -= h.Value
-		case store.SeriesUsageEvents:
-			ser.UsageEvents[i].Value += h.Value
-			byMetric(ser.UsageByMetric, h.Key)[i].Value += h.Value
-		case store.SeriesUsageQuantity:
-			byMetric(ser.UsageQuantity, h.Key)[i].Value += h.Value
-		case store.SeriesUsageCost:
-			ser.UsageCostMicros[i].Value += h.Value
+	sums, err := s.daySums(ctx, loc, cuts, now)
+	if err != nil {
+		return nil, err
+	}
+	for day, list := range sums {
+		i := index[day]
+		for _, v := range list {
+			switch v.Name {
+			case store.SeriesSignups:
+				ser.Signups[i].Value += v.Value
+			case store.SeriesSessions:
+				ser.SessionsStarted[i].Value += v.Value
+			case store.SeriesCreditsGranted:
+				ser.CreditsGranted[i].Value += v.Value
+			case store.SeriesCreditsDeducted:
+				ser.CreditsUsed[i].Value += v.Value
+			case store.SeriesCreditsRefunded:
+				ser.CreditsUsed[i].Value -= v.Value
+			case store.SeriesUsageEvents:
+				ser.UsageEvents[i].Value += v.Value
+				byMetric(ser.UsageByMetric, v.Key)[i].Value += v.Value
+			case store.SeriesUsageQuantity:
+				byMetric(ser.UsageQuantity, v.Key)[i].Value += v.Value
+			case store.SeriesUsageCost:
+				ser.UsageCostMicros[i].Value += v.Value
+			}
 		}
 	}
 	if err := s.activeUsers(ctx, loc, cuts, now, ser.ActiveUsers); err != nil {
 		return nil, err
 	}
 	return &steward.Dashboard{Series: ser, Days: days, TZ: loc.String(), GeneratedAt: now}, nil
+}
+
+// dashboardSeries are the buckets the dashboard sums.
+var dashboardSeries = append([]string{store.SeriesSignups, store.SeriesSessions, store.SeriesCreditsGranted,
+	store.SeriesCreditsDeducted, store.SeriesCreditsRefunded}, usageSeries...)
+
+// memoChunk bounds the days one transaction remembers: on PostgreSQL its
+// lock holds bucket writers back while it reads them.
+const memoChunk = 31
+
+// daySums returns each day's sums of the dashboard's series. A day the
+// zone has remembered is read back (about 14 rows); the others are summed
+// from their buckets, and those closed before the previous hour (whose
+// shards are folded) are remembered, so a dashboard sums the buckets of
+// about one day. Any change to a remembered day's buckets forgets it.
+func (s *Series) daySums(ctx context.Context, loc *time.Location, cuts []dayCut, now time.Time) (map[string][]store.SeriesTotal, error) {
+	tz := loc.String()
+	out, err := s.store.SeriesMemo(ctx, tz, cuts[0].date, cuts[len(cuts)-1].date)
+	if err != nil {
+		return nil, err
+	}
+	var missing []dayCut
+	for _, c := range cuts {
+		if _, ok := out[c.date]; !ok {
+			missing = append(missing, c)
+		}
+	}
+	if len(missing) == 0 {
+		return out, nil
+	}
+	hours, err := s.store.HourlySeries(ctx, dashboardSeries, missing[0].from, missing[len(missing)-1].to)
+	if err != nil {
+		return nil, err
+	}
+	for day, sums := range sumByDay(hours, loc, missing) {
+		out[day] = sums
+	}
+	settled := now.Truncate(time.Hour).Add(-time.Hour)
+	var closed []dayCut
+	for _, c := range missing {
+		if !c.to.After(settled) {
+			closed = append(closed, c)
+		}
+	}
+	for len(closed) > 0 {
+		chunk := closed[:min(len(closed), memoChunk)]
+		closed = closed[len(chunk):]
+		err := s.update(ctx, func(tx store.Tx) error {
+			// Summed again under the lock: what is remembered is what the
+			// buckets held when it commits.
+			if err := tx.LockSeriesMemo(ctx); err != nil {
+				return err
+			}
+			hours, err := tx.HourlySeries(ctx, dashboardSeries, chunk[0].from, chunk[len(chunk)-1].to)
+			if err != nil {
+				return err
+			}
+			sums := sumByDay(hours, loc, chunk)
+			memo := make([]store.MemoDay, len(chunk))
+			for i, c := range chunk {
+				memo[i] = store.MemoDay{DayRange: store.DayRange{Day: c.date, From: c.from, To: c.to}, Values: sums[c.date]}
+			}
+			return tx.SaveSeriesMemo(ctx, tz, memo)
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// sumByDay sums hourly buckets into the days of cuts they count for, by
+// series and key, leaving out zero sums.
+func sumByDay(hours []store.HourlyValue, loc *time.Location, cuts []dayCut) map[string][]store.SeriesTotal {
+	want := make(map[string]bool, len(cuts))
+	for _, c := range cuts {
+		want[c.date] = true
+	}
+	type nk struct{ name, key string }
+	sums := map[string]map[nk]int64{}
+	for _, h := range hours {
+		day := dayOf(h.Hour, loc)
+		if !want[day] {
+			continue
+		}
+		if sums[day] == nil {
+			sums[day] = map[nk]int64{}
+		}
+		sums[day][nk{h.Name, h.Key}] += h.Value
+	}
+	out := make(map[string][]store.SeriesTotal, len(cuts))
+	for _, c := range cuts {
+		list := []store.SeriesTotal{}
+		for k, v := range sums[c.date] {
+			if v != 0 {
+				list = append(list, store.SeriesTotal{Name: k.name, Key: k.key, Value: v})
+			}
+		}
+		out[c.date] = list
+	}
+	return out
 }
 
 // activeUsers fills out with the distinct active users of each day. A day

@@ -57,6 +57,7 @@ func sameMap(t *testing.T, what string, got, want map[string]int64) {
 func TestDashboardDaysInZones(t *testing.T) {
 	apptest.Each(t, func(t *testing.T, a *apptest.App) {
 		// The bootstrap owner signed up at apptest.Start, 2026-03-01 12:00Z.
+		var users []*steward.User
 		for _, at := range []string{
 			"2026-03-07T04:30:00Z", // New York 03-06 23:30 EST
 			"2026-03-08T06:30:00Z", // New York 03-08 01:30 EST, before the change at 07:00Z
@@ -66,7 +67,7 @@ func TestDashboardDaysInZones(t *testing.T) {
 			"2026-04-05T11:30:00Z", // Auckland 04-05 23:30 NZST, after the change at 04-04 14:00Z
 		} {
 			advanceTo(t, a, utc(at))
-			a.User(steward.RoleUser)
+			users = append(users, a.User(steward.RoleUser))
 		}
 		advanceTo(t, a, utc("2026-04-06T10:00:00Z"))
 		cases := []struct {
@@ -108,6 +109,23 @@ func TestDashboardDaysInZones(t *testing.T) {
 				t.Errorf("%s: every series has 40 days", c.tz)
 			}
 		}
+
+		// The closed days were remembered; purging a user changes a
+		// remembered day's bucket, which forgets that day, and the next
+		// dashboard shows the rows Steward holds.
+		memo, err := a.Store.SeriesMemo(apptest.System(), "America/New_York", "2026-02-26", "2026-04-06")
+		if err != nil || len(memo) != 39 {
+			t.Fatalf("remembered New York days = %d, %v; want the 39 closed ones", len(memo), err)
+		}
+		if err := a.Svc.Users.PurgeUser(apptest.System(), users[0].ID, ""); err != nil {
+			t.Fatal(err)
+		}
+		d, err := a.Svc.Series.Dashboard(apptest.System(), 40, "America/New_York")
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameMap(t, "New York signups after a purge", nonZero(d.Series.Signups), map[string]int64{"2026-03-01": 1,
+			"2026-03-08": 1, "2026-03-09": 1, "2026-03-31": 2, "2026-04-05": 1})
 	})
 }
 

@@ -73,6 +73,19 @@ type BillingSnapshot struct {
 	TakenAt time.Time
 }
 
+// DayRange is one day of a zone ("2026-12-01") and the UTC hours
+// [From, To) that count for it.
+type DayRange struct {
+	Day      string
+	From, To time.Time
+}
+
+// MemoDay is a closed day's sums, remembered.
+type MemoDay struct {
+	DayRange
+	Values []SeriesTotal
+}
+
 // SeriesQueries are the reads of the per-period figures.
 type SeriesQueries interface {
 	// HourlySeries returns the buckets of the named series with an hour in
@@ -90,6 +103,11 @@ type SeriesQueries interface {
 	// ActiveUsers counts the distinct users with activity in an hour in
 	// [from, to).
 	ActiveUsers(ctx context.Context, from, to time.Time) (int64, error)
+	// SeriesMemo returns the remembered days of tz in [from, to]
+	// ("2026-12-01") with their sums, by day; a remembered day with nothing
+	// has an empty list. A change to any bucket of a day's hours forgets
+	// the day.
+	SeriesMemo(ctx context.Context, tz, from, to string) (map[string][]SeriesTotal, error)
 	// ActiveSince counts the users whose latest activity is in an hour at
 	// or after from: for a period that runs to now, its active users.
 	ActiveSince(ctx context.Context, from time.Time) (int64, error)
@@ -118,6 +136,14 @@ type SeriesTx interface {
 	// starting at hours[i], and moves the user's latest active hour up to
 	// it; a pair already held, or a user that no longer exists, is skipped.
 	RecordActivity(ctx context.Context, users []string, hours []time.Time) error
+	// LockSeriesMemo makes this transaction's bucket reads and its
+	// SaveSeriesMemo one step: no change to a bucket commits in between
+	// (PostgreSQL: a lock the buckets' trigger waits for; on SQLite the
+	// single writer excludes it already). Take it before reading.
+	LockSeriesMemo(ctx context.Context) error
+	// SaveSeriesMemo remembers days of tz with their sums, replacing any
+	// remembered already.
+	SaveSeriesMemo(ctx context.Context, tz string, days []MemoDay) error
 	// SaveActiveDays remembers the counts of closed days of tz (day → users).
 	SaveActiveDays(ctx context.Context, tz string, days map[string]int64) error
 	// SaveBillingSnapshot stores month's snapshot unless one exists; it

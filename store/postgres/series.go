@@ -308,3 +308,63 @@ func (t *tx) CompactSeries(ctx context.Context, before time.Time) (_ int64, err 
 	SELECT COUNT(*) FROM moved`, before).Scan(&n)
 	return n, err
 }
+
+func (q *queries) SeriesMemo(ctx context.Context, tz, from, to string) (_ map[string][]store.SeriesTotal, err error) {
+	defer wrapErr(&err, "series memo")
+	rows, err := q.q.Query(ctx, `SELECT d.day, m.name, m.key, m.value FROM series_memo_days d
+		LEFT JOIN series_memo m ON m.tz = d.tz AND m.day = d.day WHERE d.tz = $1 AND d.day >= $2 AND d.day <= $3`,
+		tz, from, to)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string][]store.SeriesTotal{}
+	for rows.Next() {
+		var (
+			day       string
+			name, key *string
+			value     *int64
+		)
+		if err := rows.Scan(&day, &name, &key, &value); err != nil {
+			return nil, err
+		}
+		if name == nil {
+			out[day] = []store.SeriesTotal{}
+			continue
+		}
+		out[day] = append(out[day], store.SeriesTotal{Name: *name, Key: *key, Value: *value})
+	}
+	return out, rows.Err()
+}
+
+// LockSeriesMemo conflicts with the ROW EXCLUSIVE lock the buckets'
+// trigger takes to forget days: a writer that has changed a bucket holds
+// it until it commits, so the lock waits for it (and the reads after it
+// see its change); a writer that comes later waits until this transaction
+// commits, and then forgets what it saved if its change falls in it.
+// Writers stall only while a dashboard remembers new days.
+func (t *tx) LockSeriesMemo(ctx context.Context) (err error) {
+	defer wrapErr(&err, "lock series memo")
+	_, err = t.q.Exec(ctx, "LOCK TABLE series_memo_days IN SHARE ROW EXCLUSIVE MODE")
+	return err
+}
+
+func (t *tx) SaveSeriesMemo(ctx context.Context, tz string, days []store.MemoDay) (err error) {
+	defer wrapErr(&err, "save series memo")
+	for _, d := range days {
+		if _, err := t.q.Exec(ctx, "DELETE FROM series_memo_days WHERE tz = $1 AND day = $2", tz, d.Day); err != nil {
+			return err
+		}
+		if _, err := t.q.Exec(ctx, "INSERT INTO series_memo_days (tz, day, from_hour, to_hour) VALUES ($1, $2, $3, $4)",
+			tz, d.Day, d.From, d.To); err != nil {
+			return err
+		}
+		for _, v := range d.Values {
+			if _, err := t.q.Exec(ctx, "INSERT INTO series_memo (tz, day, name, key, value) VALUES ($1, $2, $3, $4, $5)",
+				tz, d.Day, v.Name, v.Key, v.Value); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -320,3 +320,54 @@ func (t *tx) RebuildSeries(ctx context.Context) error {
 
 // CompactSeries has nothing to fold: SQLite writes shard 0 only.
 func (t *tx) CompactSeries(ctx context.Context, before time.Time) (int64, error) { return 0, nil }
+
+func (q queries) SeriesMemo(ctx context.Context, tz, from, to string) (map[string][]store.SeriesTotal, error) {
+	rows, err := q.db.QueryContext(ctx, "SELECT d.day, m.name, m.key, m.value FROM series_memo_days d "+
+		"LEFT JOIN series_memo m ON m.tz = d.tz AND m.day = d.day WHERE d.tz = ? AND d.day >= ? AND d.day <= ?", tz, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: series memo: %w", err)
+	}
+	defer rows.Close()
+	out := map[string][]store.SeriesTotal{}
+	for rows.Next() {
+		var (
+			day       string
+			name, key sql.NullString
+			value     sql.NullInt64
+		)
+		if err := rows.Scan(&day, &name, &key, &value); err != nil {
+			return nil, fmt.Errorf("sqlite: series memo: %w", err)
+		}
+		if !name.Valid {
+			out[day] = []store.SeriesTotal{}
+			continue
+		}
+		out[day] = append(out[day], store.SeriesTotal{Name: name.String, Key: key.String, Value: value.Int64})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: series memo: %w", err)
+	}
+	return out, nil
+}
+
+// LockSeriesMemo does nothing: this transaction holds the only writer.
+func (t *tx) LockSeriesMemo(ctx context.Context) error { return nil }
+
+func (t *tx) SaveSeriesMemo(ctx context.Context, tz string, days []store.MemoDay) error {
+	for _, d := range days {
+		if _, err := t.tx.ExecContext(ctx, "DELETE FROM series_memo_days WHERE tz = ? AND day = ?", tz, d.Day); err != nil {
+			return fmt.Errorf("sqlite: save series memo: %w", err)
+		}
+		if _, err := t.tx.ExecContext(ctx, "INSERT INTO series_memo_days (tz, day, from_hour, to_hour) VALUES (?, ?, ?, ?)",
+			tz, d.Day, micros(d.From), micros(d.To)); err != nil {
+			return fmt.Errorf("sqlite: save series memo: %w", err)
+		}
+		for _, v := range d.Values {
+			if _, err := t.tx.ExecContext(ctx, "INSERT INTO series_memo (tz, day, name, key, value) VALUES (?, ?, ?, ?, ?)",
+				tz, d.Day, v.Name, v.Key, v.Value); err != nil {
+				return fmt.Errorf("sqlite: save series memo: %w", err)
+			}
+		}
+	}
+	return nil
+}

@@ -267,3 +267,39 @@ func testSeriesConcurrentWriters(t *testing.T, s store.Store) {
 	equal(t, "totals after folding", seriesTotals(t, s), got)
 	equal(t, "rows a second fold finds", compact(), int64(0))
 }
+
+// testSeriesMemo: remembered days read back, and a change to a bucket of a
+// day's hours forgets that day (in every zone) and no other.
+func testSeriesMemo(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	day := func(d string, from time.Time, vals ...store.SeriesTotal) store.MemoDay {
+		return store.MemoDay{DayRange: store.DayRange{Day: d, From: from, To: from.Add(24 * time.Hour)}, Values: vals}
+	}
+	d1 := t0.Truncate(24 * time.Hour)
+	d2 := d1.Add(24 * time.Hour)
+	update(t, s, func(tx store.Tx) error {
+		if err := tx.LockSeriesMemo(ctx); err != nil {
+			return err
+		}
+		if err := tx.SaveSeriesMemo(ctx, "UTC", []store.MemoDay{
+			day("2025-03-14", d1, store.SeriesTotal{Name: store.SeriesSignups, Value: 3}), day("2025-03-15", d2)}); err != nil {
+			return err
+		}
+		return tx.SaveSeriesMemo(ctx, "Europe/Paris", []store.MemoDay{day("2025-03-14", d1.Add(-time.Hour))})
+	})
+	memo, err := s.SeriesMemo(ctx, "UTC", "2025-03-01", "2025-03-31")
+	must(t, "SeriesMemo", err)
+	equal(t, "remembered", memo, map[string][]store.SeriesTotal{
+		"2025-03-14": {{Name: store.SeriesSignups, Value: 3}}, "2025-03-15": {}})
+
+	// A user created on the 14th changes that day's bucket.
+	u := newUser(1)
+	u.CreatedAt = d1.Add(5 * time.Hour)
+	createUsers(t, s, u)
+	memo, err = s.SeriesMemo(ctx, "UTC", "2025-03-01", "2025-03-31")
+	must(t, "SeriesMemo", err)
+	equal(t, "after a change on the 14th", memo, map[string][]store.SeriesTotal{"2025-03-15": {}})
+	memo, err = s.SeriesMemo(ctx, "Europe/Paris", "2025-03-01", "2025-03-31")
+	must(t, "SeriesMemo", err)
+	equal(t, "Paris's 14th is forgotten too", len(memo), 0)
+}

@@ -89,6 +89,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SeriesActivity", testSeriesActivity},
 		{"SeriesBilling", testSeriesBilling},
 		{"SeriesConcurrentWriters", testSeriesConcurrentWriters},
+		{"SeriesMemo", testSeriesMemo},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

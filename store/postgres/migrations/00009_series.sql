@@ -71,6 +71,48 @@ CREATE TABLE active_days (
     CONSTRAINT active_days_pkey PRIMARY KEY (tz, day)
 );
 
+-- The series of closed days, per zone, summed once from the buckets. Any
+-- change to a bucket drops the days (of every zone) its hour falls in, so
+-- a remembered day always equals the buckets (stat_hourly_memo below).
+-- Remembering takes a lock that the drop conflicts with (LockSeriesMemo),
+-- so no change can slip between its read of the buckets and its commit.
+CREATE TABLE series_memo_days (
+    tz        text        NOT NULL,
+    day       text        NOT NULL,
+    from_hour timestamptz NOT NULL,
+    to_hour   timestamptz NOT NULL,
+    CONSTRAINT series_memo_days_pkey PRIMARY KEY (tz, day)
+);
+-- Days are remembered once closed, so a write to the current hour finds
+-- none with to_hour past it: one empty index probe.
+CREATE INDEX series_memo_days_to ON series_memo_days (to_hour, from_hour);
+CREATE TABLE series_memo (
+    tz    text   NOT NULL,
+    day   text   NOT NULL,
+    name  text   NOT NULL,
+    key   text   NOT NULL,
+    value bigint NOT NULL,
+    CONSTRAINT series_memo_pkey PRIMARY KEY (tz, day, name, key),
+    CONSTRAINT series_memo_day_fkey FOREIGN KEY (tz, day) REFERENCES series_memo_days (tz, day) ON DELETE CASCADE
+);
+
+-- +goose StatementBegin
+CREATE FUNCTION stat_hourly_memo() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    h timestamptz;
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        h := OLD.hour;
+    ELSE
+        h := NEW.hour;
+    END IF;
+    DELETE FROM series_memo_days WHERE to_hour > h AND from_hour <= h;
+    RETURN NULL;
+END $$;
+-- +goose StatementEnd
+CREATE TRIGGER stat_hourly_memo AFTER INSERT OR DELETE OR UPDATE OF value ON stat_hourly FOR EACH ROW
+    EXECUTE FUNCTION stat_hourly_memo();
+
 -- Tenants and revenue by plan as the month closed.
 CREATE TABLE billing_snapshots (
     month    text        NOT NULL,
@@ -224,6 +266,10 @@ INSERT INTO tenant_monthly (tenant_id, month, credits_granted, credits_used, usa
     GROUP BY tenant_id, month;
 
 -- +goose Down
+DROP TRIGGER stat_hourly_memo ON stat_hourly;
+DROP FUNCTION stat_hourly_memo();
+DROP TABLE series_memo;
+DROP TABLE series_memo_days;
 DROP TRIGGER usage_events_stat ON usage_events;
 DROP TRIGGER credit_entries_stat ON credit_entries;
 DROP TRIGGER sessions_stat_u ON sessions;

@@ -64,6 +64,46 @@ CREATE TABLE active_days (
     PRIMARY KEY (tz, day)
 ) WITHOUT ROWID;
 
+-- The series of closed days, per zone, summed once from the buckets. Any
+-- change to a bucket drops the days (of every zone) its hour falls in, so
+-- a remembered day always equals the buckets (the trigger on stat_hourly
+-- below).
+CREATE TABLE series_memo_days (
+    tz        TEXT    NOT NULL,
+    day       TEXT    NOT NULL,
+    from_hour INTEGER NOT NULL,
+    to_hour   INTEGER NOT NULL,
+    PRIMARY KEY (tz, day)
+) WITHOUT ROWID;
+-- Days are remembered once closed, so a write to the current hour finds
+-- none with to_hour past it: one empty index probe.
+CREATE INDEX series_memo_days_to ON series_memo_days (to_hour, from_hour);
+CREATE TABLE series_memo (
+    tz    TEXT    NOT NULL,
+    day   TEXT    NOT NULL,
+    name  TEXT    NOT NULL,
+    key   TEXT    NOT NULL,
+    value INTEGER NOT NULL,
+    PRIMARY KEY (tz, day, name, key),
+    FOREIGN KEY (tz, day) REFERENCES series_memo_days (tz, day) ON DELETE CASCADE
+) WITHOUT ROWID;
+
+-- +goose StatementBegin
+CREATE TRIGGER stat_hourly_memo_ai AFTER INSERT ON stat_hourly BEGIN
+    DELETE FROM series_memo_days WHERE to_hour > new.hour AND from_hour <= new.hour;
+END;
+-- +goose StatementEnd
+-- +goose StatementBegin
+CREATE TRIGGER stat_hourly_memo_au AFTER UPDATE OF value ON stat_hourly BEGIN
+    DELETE FROM series_memo_days WHERE to_hour > new.hour AND from_hour <= new.hour;
+END;
+-- +goose StatementEnd
+-- +goose StatementBegin
+CREATE TRIGGER stat_hourly_memo_ad AFTER DELETE ON stat_hourly BEGIN
+    DELETE FROM series_memo_days WHERE to_hour > old.hour AND from_hour <= old.hour;
+END;
+-- +goose StatementEnd
+
 -- Tenants and revenue by plan as the month closed (JSON), written by the
 -- first maintenance run after it closes.
 CREATE TABLE billing_snapshots (
@@ -229,6 +269,11 @@ DROP TRIGGER sessions_stat_ai;
 DROP TRIGGER users_stat_au;
 DROP TRIGGER users_stat_ad;
 DROP TRIGGER users_stat_ai;
+DROP TRIGGER stat_hourly_memo_ad;
+DROP TRIGGER stat_hourly_memo_au;
+DROP TRIGGER stat_hourly_memo_ai;
+DROP TABLE series_memo;
+DROP TABLE series_memo_days;
 DROP TABLE billing_snapshots;
 DROP TABLE active_days;
 DROP TABLE user_last_active;
