@@ -126,7 +126,8 @@ type SeriesQueries interface {
 	// RecountSeries compares the hourly buckets and the per-tenant monthly
 	// rows with a recount from the rows they describe and returns each that
 	// disagrees (counter "stat_hourly.<name>" keyed "<key>@<hour RFC 3339>",
-	// or "tenant_monthly.<column>" keyed "<tenant>@<month>").
+	// "tenant_monthly.<column>" keyed "<tenant>@<month>", or
+	// "user_last_active_hours" keyed by hour).
 	RecountSeries(ctx context.Context) ([]steward.CounterDrift, error)
 }
 
@@ -153,8 +154,8 @@ type SeriesTx interface {
 	// before into one row, keeping its sum; it returns how many rows it
 	// folded away. A no-op where there is one shard (SQLite).
 	CompactSeries(ctx context.Context, before time.Time) (int64, error)
-	// RebuildSeries replaces the hourly buckets and per-tenant monthly rows
-	// with a recount from the rows.
+	// RebuildSeries replaces the hourly buckets, the per-tenant monthly rows
+	// and the latest-active-hour counts with a recount from the rows.
 	RebuildSeries(ctx context.Context) error
 }
 

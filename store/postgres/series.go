@@ -59,6 +59,13 @@ SELECT tenant_id, month, SUM(sg)::bigint, SUM(g)::bigint, SUM(su)::bigint, SUM(u
 GROUP BY tenant_id, month
 HAVING SUM(sg) <> SUM(g) OR SUM(su) <> SUM(u) OR SUM(se) <> SUM(e) OR SUM(sq) <> SUM(q) OR SUM(sc) <> SUM(c)
 ORDER BY tenant_id, month`
+
+	driftLastActiveSQL = `
+SELECT hour, SUM(s)::bigint, SUM(r)::bigint FROM (
+    SELECT hour, users AS s, 0 AS r FROM user_last_active_hours
+    UNION ALL
+    SELECT hour, 0, COUNT(*) FROM user_last_active GROUP BY hour) AS x
+GROUP BY hour HAVING SUM(s) <> SUM(r) ORDER BY hour`
 )
 
 func (q *queries) HourlySeries(ctx context.Context, names []string, from, to time.Time) (_ []store.HourlyValue, err error) {
@@ -125,7 +132,7 @@ func (q *queries) ActiveUsers(ctx context.Context, from, to time.Time) (n int64,
 
 func (q *queries) ActiveSince(ctx context.Context, from time.Time) (n int64, err error) {
 	defer wrapErr(&err, "active since")
-	err = q.q.QueryRow(ctx, "SELECT COUNT(*) FROM user_last_active WHERE hour >= $1", from).Scan(&n)
+	err = q.q.QueryRow(ctx, "SELECT COALESCE(SUM(users), 0)::bigint FROM user_last_active_hours WHERE hour >= $1", from).Scan(&n)
 	return n, err
 }
 
@@ -232,7 +239,20 @@ func (q *queries) RecountSeries(ctx context.Context) (_ []steward.CounterDrift, 
 	for _, m := range monthly {
 		hourly = append(hourly, m...)
 	}
-	return hourly, nil
+	rows, err = q.q.Query(ctx, driftLastActiveSQL)
+	active, err := collectAll(rows, err, func(r pgx.Row) (steward.CounterDrift, error) {
+		var (
+			d    steward.CounterDrift
+			hour time.Time
+		)
+		err := r.Scan(&hour, &d.Stored, &d.Recounted)
+		d.Counter, d.Key = "user_last_active_hours", hour.UTC().Format(time.RFC3339)
+		return d, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return append(hourly, active...), nil
 }
 
 // RecordActivity sends its pairs in one batch.
@@ -278,13 +298,15 @@ func (t *tx) SaveBillingSnapshot(ctx context.Context, s *store.BillingSnapshot) 
 func (t *tx) RebuildSeries(ctx context.Context) (err error) {
 	defer wrapErr(&err, "rebuild series")
 	for _, stmt := range []string{
-		"LOCK TABLE stat_hourly, tenant_monthly IN EXCLUSIVE MODE",
+		"LOCK TABLE stat_hourly, tenant_monthly, user_last_active_hours IN EXCLUSIVE MODE",
 		"DELETE FROM stat_hourly",
 		"INSERT INTO stat_hourly (name, key, hour, shard, value) SELECT name, key, hour, 0, value FROM (" +
 			recountHourlySQL + ") AS rc WHERE value <> 0",
 		"DELETE FROM tenant_monthly",
 		"INSERT INTO tenant_monthly (tenant_id, month, credits_granted, credits_used, usage_events, usage_quantity, " +
 			"usage_cost_micros) SELECT tenant_id, month, g, u, e, q, c FROM (" + recountMonthlySQL + ") AS rc",
+		"DELETE FROM user_last_active_hours",
+		"INSERT INTO user_last_active_hours (hour, users) SELECT hour, COUNT(*) FROM user_last_active GROUP BY hour",
 	} {
 		if _, err := t.q.Exec(ctx, stmt); err != nil {
 			return err
@@ -311,28 +333,37 @@ func (t *tx) CompactSeries(ctx context.Context, before time.Time) (_ int64, err 
 
 func (q *queries) SeriesMemo(ctx context.Context, tz, from, to string) (_ map[string][]store.SeriesTotal, err error) {
 	defer wrapErr(&err, "series memo")
-	rows, err := q.q.Query(ctx, `SELECT d.day, m.name, m.key, m.value FROM series_memo_days d
-		LEFT JOIN series_memo m ON m.tz = d.tz AND m.day = d.day WHERE d.tz = $1 AND d.day >= $2 AND d.day <= $3`,
+	// Two range reads of the primary keys rather than a join, whose plan
+	// would depend on statistics taken before the tables filled.
+	rows, err := q.q.Query(ctx, "SELECT day FROM series_memo_days WHERE tz = $1 AND day >= $2 AND day <= $3", tz, from, to)
+	days, err := collectAll(rows, err, func(r pgx.Row) (string, error) {
+		var d string
+		return d, r.Scan(&d)
+	})
+	if err != nil || len(days) == 0 {
+		return map[string][]store.SeriesTotal{}, err
+	}
+	out := make(map[string][]store.SeriesTotal, len(days))
+	for _, d := range days {
+		out[d] = []store.SeriesTotal{}
+	}
+	rows, err = q.q.Query(ctx, "SELECT day, name, key, value FROM series_memo WHERE tz = $1 AND day >= $2 AND day <= $3",
 		tz, from, to)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	out := map[string][]store.SeriesTotal{}
 	for rows.Next() {
 		var (
-			day       string
-			name, key *string
-			value     *int64
+			day string
+			v   store.SeriesTotal
 		)
-		if err := rows.Scan(&day, &name, &key, &value); err != nil {
+		if err := rows.Scan(&day, &v.Name, &v.Key, &v.Value); err != nil {
 			return nil, err
 		}
-		if name == nil {
-			out[day] = []store.SeriesTotal{}
-			continue
+		if list, ok := out[day]; ok {
+			out[day] = append(list, v)
 		}
-		out[day] = append(out[day], store.SeriesTotal{Name: *name, Key: *key, Value: *value})
 	}
 	return out, rows.Err()
 }

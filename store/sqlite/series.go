@@ -60,6 +60,13 @@ SELECT tenant_id, month, SUM(sg), SUM(g), SUM(su), SUM(u), SUM(se), SUM(e), SUM(
 GROUP BY tenant_id, month
 HAVING SUM(sg) <> SUM(g) OR SUM(su) <> SUM(u) OR SUM(se) <> SUM(e) OR SUM(sq) <> SUM(q) OR SUM(sc) <> SUM(c)
 ORDER BY tenant_id, month`
+
+	driftLastActiveSQL = `
+SELECT hour, SUM(s), SUM(r) FROM (
+    SELECT hour, users AS s, 0 AS r FROM user_last_active_hours
+    UNION ALL
+    SELECT hour, 0, COUNT(*) FROM user_last_active GROUP BY hour)
+GROUP BY hour HAVING SUM(s) <> SUM(r) ORDER BY hour`
 )
 
 // seriesNames renders names as the placeholders of an IN list and its args.
@@ -151,7 +158,7 @@ func (q queries) ActiveUsers(ctx context.Context, from, to time.Time) (int64, er
 
 func (q queries) ActiveSince(ctx context.Context, from time.Time) (int64, error) {
 	var n int64
-	err := q.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM user_last_active WHERE hour >= ?", micros(from)).Scan(&n)
+	err := q.db.QueryRowContext(ctx, "SELECT COALESCE(SUM(users), 0) FROM user_last_active_hours WHERE hour >= ?", micros(from)).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: active since: %w", err)
 	}
@@ -263,7 +270,19 @@ func (q queries) RecountSeries(ctx context.Context) ([]steward.CounterDrift, err
 	for _, m := range monthly {
 		hourly = append(hourly, m...)
 	}
-	return hourly, nil
+	active, err := queryAll(ctx, q.db, func(sc scanner) (steward.CounterDrift, error) {
+		var (
+			d    steward.CounterDrift
+			hour int64
+		)
+		err := sc.Scan(&hour, &d.Stored, &d.Recounted)
+		d.Counter, d.Key = "user_last_active_hours", fromMicros(hour).Format(time.RFC3339)
+		return d, err
+	}, driftLastActiveSQL)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: recount series: %w", err)
+	}
+	return append(hourly, active...), nil
 }
 
 // RecordActivity is two statements per pair.
@@ -310,6 +329,8 @@ func (t *tx) RebuildSeries(ctx context.Context) error {
 		"DELETE FROM tenant_monthly",
 		"INSERT INTO tenant_monthly (tenant_id, month, credits_granted, credits_used, usage_events, usage_quantity, " +
 			"usage_cost_micros) SELECT tenant_id, month, g, u, e, q, c FROM (" + recountMonthlySQL + ")",
+		"DELETE FROM user_last_active_hours",
+		"INSERT INTO user_last_active_hours (hour, users) SELECT hour, COUNT(*) FROM user_last_active GROUP BY hour",
 	} {
 		if _, err := t.tx.ExecContext(ctx, stmt); err != nil {
 			return fmt.Errorf("sqlite: rebuild series: %w", err)
@@ -322,30 +343,37 @@ func (t *tx) RebuildSeries(ctx context.Context) error {
 func (t *tx) CompactSeries(ctx context.Context, before time.Time) (int64, error) { return 0, nil }
 
 func (q queries) SeriesMemo(ctx context.Context, tz, from, to string) (map[string][]store.SeriesTotal, error) {
-	rows, err := q.db.QueryContext(ctx, "SELECT d.day, m.name, m.key, m.value FROM series_memo_days d "+
-		"LEFT JOIN series_memo m ON m.tz = d.tz AND m.day = d.day WHERE d.tz = ? AND d.day >= ? AND d.day <= ?", tz, from, to)
+	// Two range reads of the primary keys rather than a join, whose plan
+	// would depend on statistics taken before the tables filled.
+	days, err := queryAll(ctx, q.db, func(sc scanner) (string, error) {
+		var d string
+		return d, sc.Scan(&d)
+	}, "SELECT day FROM series_memo_days WHERE tz = ? AND day >= ? AND day <= ?", tz, from, to)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: series memo: %w", err)
 	}
-	defer rows.Close()
-	out := map[string][]store.SeriesTotal{}
-	for rows.Next() {
-		var (
-			day       string
-			name, key sql.NullString
-			value     sql.NullInt64
-		)
-		if err := rows.Scan(&day, &name, &key, &value); err != nil {
-			return nil, fmt.Errorf("sqlite: series memo: %w", err)
-		}
-		if !name.Valid {
-			out[day] = []store.SeriesTotal{}
-			continue
-		}
-		out[day] = append(out[day], store.SeriesTotal{Name: name.String, Key: key.String, Value: value.Int64})
+	out := make(map[string][]store.SeriesTotal, len(days))
+	if len(days) == 0 {
+		return out, nil
 	}
-	if err := rows.Err(); err != nil {
+	for _, d := range days {
+		out[d] = []store.SeriesTotal{}
+	}
+	type dayTotal struct {
+		day string
+		v   store.SeriesTotal
+	}
+	list, err := queryAll(ctx, q.db, func(sc scanner) (dayTotal, error) {
+		var x dayTotal
+		return x, sc.Scan(&x.day, &x.v.Name, &x.v.Key, &x.v.Value)
+	}, "SELECT day, name, key, value FROM series_memo WHERE tz = ? AND day >= ? AND day <= ?", tz, from, to)
+	if err != nil {
 		return nil, fmt.Errorf("sqlite: series memo: %w", err)
+	}
+	for _, x := range list {
+		if l, ok := out[x.day]; ok {
+			out[x.day] = append(l, x.v)
+		}
 	}
 	return out, nil
 }

@@ -157,6 +157,7 @@ func testSeriesActivity(t *testing.T, s store.Store) {
 	must(t, "ActiveUsers", err)
 	equal(t, "active users after a purge", n, int64(1))
 	equal(t, "active since after a purge", since(h), int64(1))
+	noDrift(t, s) // the latest-hour counts match user_last_active
 
 	update(t, s, func(tx store.Tx) error {
 		return tx.SaveActiveDays(ctx, "Asia/Kolkata", map[string]int64{"2025-03-13": 4, "2025-03-14": 2})

@@ -62,6 +62,32 @@ CREATE TABLE user_last_active (
     CONSTRAINT user_last_active_user_fkey FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE
 );
 CREATE INDEX user_last_active_hour ON user_last_active (hour);
+-- How many users' latest active hour is each hour, kept by the trigger
+-- below: today's active users are the sum of today's hours, about 24 rows
+-- whatever the number of users.
+CREATE TABLE user_last_active_hours (
+    hour  timestamptz NOT NULL,
+    users bigint      NOT NULL,
+    CONSTRAINT user_last_active_hours_pkey PRIMARY KEY (hour)
+);
+
+-- +goose StatementBegin
+CREATE FUNCTION user_last_active_count() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP <> 'INSERT' THEN
+        UPDATE user_last_active_hours SET users = users - 1 WHERE hour = OLD.hour;
+    END IF;
+    IF TG_OP <> 'DELETE' THEN
+        INSERT INTO user_last_active_hours (hour, users) VALUES (NEW.hour, 1)
+        ON CONFLICT (hour) DO UPDATE SET users = user_last_active_hours.users + 1;
+    END IF;
+    RETURN NULL;
+END $$;
+-- +goose StatementEnd
+CREATE TRIGGER user_last_active_count AFTER INSERT OR DELETE ON user_last_active FOR EACH ROW
+    EXECUTE FUNCTION user_last_active_count();
+CREATE TRIGGER user_last_active_count_u AFTER UPDATE OF hour ON user_last_active FOR EACH ROW
+    WHEN (OLD.hour IS DISTINCT FROM NEW.hour) EXECUTE FUNCTION user_last_active_count();
 
 -- Distinct active users of a closed day in a time zone, counted once.
 CREATE TABLE active_days (
@@ -284,6 +310,10 @@ DROP FUNCTION users_stat();
 DROP FUNCTION stat_add(text, text, timestamptz, bigint);
 DROP TABLE billing_snapshots;
 DROP TABLE active_days;
+DROP TRIGGER user_last_active_count_u ON user_last_active;
+DROP TRIGGER user_last_active_count ON user_last_active;
+DROP FUNCTION user_last_active_count();
+DROP TABLE user_last_active_hours;
 DROP TABLE user_last_active;
 DROP TABLE user_activity;
 DROP TABLE tenant_monthly;

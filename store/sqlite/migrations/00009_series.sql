@@ -54,6 +54,30 @@ CREATE TABLE user_last_active (
     hour    INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX user_last_active_hour ON user_last_active (hour);
+-- How many users' latest active hour is each hour, kept by the triggers
+-- below: today's active users are the sum of today's hours, about 24 rows
+-- whatever the number of users.
+CREATE TABLE user_last_active_hours (
+    hour  INTEGER NOT NULL PRIMARY KEY,
+    users INTEGER NOT NULL
+);
+
+-- +goose StatementBegin
+CREATE TRIGGER user_last_active_ai AFTER INSERT ON user_last_active BEGIN
+    INSERT INTO user_last_active_hours VALUES (new.hour, 1) ON CONFLICT DO UPDATE SET users = users + 1;
+END;
+-- +goose StatementEnd
+-- +goose StatementBegin
+CREATE TRIGGER user_last_active_au AFTER UPDATE OF hour ON user_last_active BEGIN
+    UPDATE user_last_active_hours SET users = users - 1 WHERE hour = old.hour;
+    INSERT INTO user_last_active_hours VALUES (new.hour, 1) ON CONFLICT DO UPDATE SET users = users + 1;
+END;
+-- +goose StatementEnd
+-- +goose StatementBegin
+CREATE TRIGGER user_last_active_ad AFTER DELETE ON user_last_active BEGIN
+    UPDATE user_last_active_hours SET users = users - 1 WHERE hour = old.hour;
+END;
+-- +goose StatementEnd
 
 -- Distinct active users of a closed day ("2026-12-01") in a time zone,
 -- counted once.
@@ -276,6 +300,10 @@ DROP TABLE series_memo;
 DROP TABLE series_memo_days;
 DROP TABLE billing_snapshots;
 DROP TABLE active_days;
+DROP TRIGGER user_last_active_ad;
+DROP TRIGGER user_last_active_au;
+DROP TRIGGER user_last_active_ai;
+DROP TABLE user_last_active_hours;
 DROP TABLE user_last_active;
 DROP TABLE user_activity;
 DROP TABLE tenant_monthly;
