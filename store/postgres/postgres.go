@@ -352,6 +352,16 @@ var constraintFields = map[string]string{
 	"audit_checkpoints_pkey": "id",
 	// 00007_impersonations.sql
 	"impersonations_pkey": "id",
+	// 00009_series.sql: kept by triggers and upserts; a duplicate is a bug.
+	"stat_hourly_pkey":            "hour",
+	"tenant_monthly_pkey":         "month",
+	"user_activity_pkey":          "hour",
+	"user_last_active_pkey":       "user_id",
+	"user_last_active_hours_pkey": "hour",
+	"active_days_pkey":            "day",
+	"series_memo_days_pkey":       "day",
+	"series_memo_pkey":            "name",
+	"billing_snapshots_pkey":      "month",
 }
 
 // wrapErr, deferred by every store method, maps a driver error (mapErr) and

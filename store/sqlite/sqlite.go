@@ -513,6 +513,13 @@ var compositeFields = map[string]string{
 	"credit_entries.tenant_id, credit_entries.seq":             "seq",
 	"credit_draws.entry_id, credit_draws.ord":                  "ord",
 	"usage_events.tenant_id, usage_events.id":                  "id",
+	// 00009_series.sql: kept by triggers and upserts; a duplicate is a bug.
+	"stat_hourly.name, stat_hourly.hour, stat_hourly.key, stat_hourly.shard": "hour",
+	"tenant_monthly.tenant_id, tenant_monthly.month":                         "month",
+	"user_activity.hour, user_activity.user_id":                              "hour",
+	"active_days.tz, active_days.day":                                        "day",
+	"series_memo_days.tz, series_memo_days.day":                              "day",
+	"series_memo.tz, series_memo.day, series_memo.name, series_memo.key":     "name",
 }
 
 // constraintColumn extracts "email" from a message such as
