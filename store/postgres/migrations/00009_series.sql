@@ -139,6 +139,19 @@ END $$;
 CREATE TRIGGER stat_hourly_memo AFTER INSERT OR DELETE OR UPDATE OF value ON stat_hourly FOR EACH ROW
     EXECUTE FUNCTION stat_hourly_memo();
 
+-- A bucket that comes back to 0 (every row it counted deleted) goes, so a
+-- purge leaves no row behind.
+-- +goose StatementBegin
+CREATE FUNCTION stat_hourly_zero() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM stat_hourly WHERE name = NEW.name AND hour = NEW.hour AND key = NEW.key AND shard = NEW.shard
+        AND value = 0;
+    RETURN NULL;
+END $$;
+-- +goose StatementEnd
+CREATE TRIGGER stat_hourly_zero AFTER UPDATE OF value ON stat_hourly FOR EACH ROW WHEN (NEW.value = 0)
+    EXECUTE FUNCTION stat_hourly_zero();
+
 -- Tenants and revenue by plan as the month closed.
 CREATE TABLE billing_snapshots (
     month    text        NOT NULL,
@@ -292,6 +305,8 @@ INSERT INTO tenant_monthly (tenant_id, month, credits_granted, credits_used, usa
     GROUP BY tenant_id, month;
 
 -- +goose Down
+DROP TRIGGER stat_hourly_zero ON stat_hourly;
+DROP FUNCTION stat_hourly_zero();
 DROP TRIGGER stat_hourly_memo ON stat_hourly;
 DROP FUNCTION stat_hourly_memo();
 DROP TABLE series_memo;

@@ -112,6 +112,13 @@ CREATE TABLE series_memo (
     FOREIGN KEY (tz, day) REFERENCES series_memo_days (tz, day) ON DELETE CASCADE
 ) WITHOUT ROWID;
 
+-- A bucket that comes back to 0 (every row it counted deleted) goes, so a
+-- purge leaves no row behind.
+-- +goose StatementBegin
+CREATE TRIGGER stat_hourly_zero_au AFTER UPDATE OF value ON stat_hourly WHEN new.value = 0 BEGIN
+    DELETE FROM stat_hourly WHERE name = new.name AND hour = new.hour AND key = new.key AND shard = new.shard;
+END;
+-- +goose StatementEnd
 -- +goose StatementBegin
 CREATE TRIGGER stat_hourly_memo_ai AFTER INSERT ON stat_hourly BEGIN
     DELETE FROM series_memo_days WHERE to_hour > new.hour AND from_hour <= new.hour;
@@ -293,6 +300,7 @@ DROP TRIGGER sessions_stat_ai;
 DROP TRIGGER users_stat_au;
 DROP TRIGGER users_stat_ad;
 DROP TRIGGER users_stat_ai;
+DROP TRIGGER stat_hourly_zero_au;
 DROP TRIGGER stat_hourly_memo_ad;
 DROP TRIGGER stat_hourly_memo_au;
 DROP TRIGGER stat_hourly_memo_ai;
