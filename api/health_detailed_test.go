@@ -64,7 +64,8 @@ func TestDetailedHealth(t *testing.T) {
 			return out
 		}
 		names := []string{service.JobSigningKeys, service.JobBanSweep, service.JobCreditSweep, service.JobImpersonationSweep,
-			service.JobKeyUsagePrune, service.JobIdempotencyPurge, service.JobAuditCheckpoint, service.JobKeyUseFlush, service.JobKeyUsageFlush}
+			service.JobKeyUsagePrune, service.JobSeriesMaintain, service.JobIdempotencyPurge, service.JobAuditCheckpoint,
+			service.JobKeyUseFlush, service.JobKeyUsageFlush, service.JobActivityFlush}
 		js := jobs(r)
 		for _, n := range names {
 			j, ok := js[n]

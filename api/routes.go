@@ -106,6 +106,8 @@ func (s *server) routes() []route {
 		{http.MethodGet, "/api/v1/admin/usage", authAdmin, s.usageReport},
 		{http.MethodGet, "/api/v1/admin/health/detailed", authAdmin, s.detailedHealth},
 		{http.MethodPost, "/api/v1/platform/usage", authPlatform, s.recordUsage},
+		{http.MethodGet, "/api/v1/admin/dashboard", authAdmin, s.dashboard},
+		{http.MethodGet, "/api/v1/admin/billing", authAdmin, s.billing},
 
 		{http.MethodGet, "/api/v1/admin/audit-log", authAdmin, s.listAudit},
 		{http.MethodGet, "/api/v1/admin/audit-log/verify", authAdmin, s.longRead(s.verifyAudit)},

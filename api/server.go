@@ -33,6 +33,7 @@ type Deps struct {
 
 	Impersonations steward.ImpersonationService
 	KeyUsage       steward.KeyUsageService
+	Series         steward.SeriesService
 	// Ready reports whether the database answers (for /readyz).
 	Ready  func(ctx context.Context) error
 	Logger *slog.Logger

@@ -225,6 +225,7 @@ func (s *Auth) loginResult(ctx context.Context, u *steward.User, sess *steward.S
 	if err != nil {
 		return nil, err
 	}
+	s.activity.session(sess, s.now())
 	return &steward.LoginResult{SessionToken: token, AccessToken: access, TokenType: "Bearer",
 		ExpiresAt: exp, SessionExpires: sess.ExpiresAt, User: s.users.present(u)}, nil
 }
@@ -327,6 +328,7 @@ func (s *Auth) Authenticate(ctx context.Context, token string) (*steward.Princip
 			return nil, err
 		}
 	}
+	s.activity.session(r.sess, now)
 	// Copies: the reads may be shared with other requests.
 	sess, u := *r.sess, *r.user
 	return &steward.Principal{Actor: actorFor(&u, &sess), User: s.users.present(&u), Session: &sess}, nil

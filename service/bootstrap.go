@@ -71,7 +71,8 @@ func (s *Service) Bootstrap(ctx context.Context, email, password string) (create
 
 // Maintain runs the periodic jobs: signing-key rotation, the ban sweeper,
 // the credit-expiry sweeper, the impersonation-expiry sweeper, the key-usage
-// retention and the purge of expired idempotency records.
+// retention, the series' month-end billing snapshot and shard folding
+// (Series.Maintain) and the purge of expired idempotency records.
 // Each is recorded on its own for the health report (Health.RunJob), and
 // each runs whatever became of the others: one failing sweep holds none of
 // the rest back. The errors are returned joined.
@@ -82,6 +83,7 @@ func (s *Service) Maintain(ctx context.Context) error {
 		s.Health.RunJob(ctx, JobCreditSweep, countless(s.Credits.SweepExpiredCredits)),
 		s.Health.RunJob(ctx, JobImpersonationSweep, countless(s.Impersonations.SweepExpiredImpersonations)),
 		s.Health.RunJob(ctx, JobKeyUsagePrune, countless(s.KeyUsage.PruneKeyUsage)),
+		s.Health.RunJob(ctx, JobSeriesMaintain, s.Series.Maintain),
 		s.Health.RunJob(ctx, JobIdempotencyPurge, countless(s.Idempotency.PurgeIdempotency)),
 	)
 }

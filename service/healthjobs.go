@@ -23,12 +23,15 @@ const (
 	JobKeyUseFlush        = "key_use_flush"
 	JobKeyUsagePrune      = "key_usage_prune"
 	JobKeyUsageFlush      = "key_usage_flush"
+	JobSeriesMaintain     = "series_maintenance"
+	JobActivityFlush      = "activity_flush"
 )
 
 // knownJobs are listed from the start, with no run yet, so a job that has
 // never run shows as such rather than missing.
 var knownJobs = []string{JobSigningKeys, JobBanSweep, JobCreditSweep, JobImpersonationSweep,
-	JobKeyUsagePrune, JobIdempotencyPurge, JobAuditCheckpoint, JobKeyUseFlush, JobKeyUsageFlush}
+	JobKeyUsagePrune, JobSeriesMaintain, JobIdempotencyPurge, JobAuditCheckpoint, JobKeyUseFlush,
+	JobKeyUsageFlush, JobActivityFlush}
 
 // jobLog is each job's last run and counts since the process started. It is
 // per process on purpose: every replica runs its own jobs.

@@ -177,6 +177,7 @@ func (s *Keys) decideKey(ctx context.Context, text, ip string, scope steward.Per
 		return res, k, owner, retry, nil
 	}
 	s.uses.record(k.ID, now, ip)
+	s.activity.record(k.UserID, now)
 	res.Valid, res.Code = true, steward.VerifyValid
 	return res, k, owner, 0, nil
 }

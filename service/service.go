@@ -91,6 +91,8 @@ type core struct {
 	cfg    Config
 	hasher *password.Pool
 	keys   *keyRing
+	// activity queues who was active when, for Series (activity.go).
+	activity *activityLog
 }
 
 // Users implements steward.UserService (users.go, bulk.go).
@@ -175,6 +177,7 @@ type Service struct {
 	Impersonations *Impersonations
 	Health         *Health
 	KeyUsage       *KeyUsage
+	Series         *Series
 }
 
 var (
@@ -239,6 +242,7 @@ func New(cfg Config) *Service {
 		hasher: password.NewPool(password.Hasher{P: cfg.Password}, cfg.HashConcurrency, cfg.HashQueueWait),
 	}
 	s.keys = &keyRing{s: s}
+	s.activity = &activityLog{}
 	svc := &Service{core: s, Users: &Users{core: s}, Sessions: &Sessions{s}, Audit: &Audit{s},
 		Auth: &Auth{core: s, ipLimit: newFailureLimiter(cfg.LoginFailuresPerIP, time.Minute),
 			logins: newLoginThrottle(cfg.LockoutAfter, cfg.LockoutFor, cfg.LoginFailuresPerAccount)},
@@ -251,6 +255,7 @@ func New(cfg Config) *Service {
 	svc.Health = newHealth(s)
 	svc.KeyUsage = &KeyUsage{core: s}
 	svc.Keys.usage = svc.KeyUsage
+	svc.Series = &Series{core: s}
 	return svc
 }
 

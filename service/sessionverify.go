@@ -110,6 +110,7 @@ func (s *Auth) VerifySession(ctx context.Context, in steward.SessionVerifyReques
 		res.Code = steward.SessionVerifyWriteDenied
 		return res, nil
 	}
+	s.activity.session(sess, now)
 	res.Valid, res.Code = true, steward.SessionVerifyValid
 	return res, nil
 }

@@ -57,6 +57,7 @@ type Queries interface {
 	AuditCheckpointQueries
 	ImpersonationQueries
 	KeyUsageQueries
+	SeriesQueries
 }
 
 // Tx is one write transaction: every read, and every domain's writes.
@@ -73,6 +74,7 @@ type Tx interface {
 	AuditCheckpointWrites
 	ImpersonationTx
 	KeyUsageTx
+	SeriesTx
 }
 
 // UserQueries are the reads of users.

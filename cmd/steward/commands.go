@@ -160,7 +160,7 @@ func serve(ctx context.Context, cfg config, svc *service.Service, st store.Store
 	conns := &connCounter{}
 	handler := api.NewServer(api.Deps{
 		Users: svc.Users, Sessions: svc.Sessions, Audit: svc.Audit, Auth: svc.Auth, Keys: svc.Keys, Tenants: svc.Tenants, Credits: svc.Credits, Idem: svc.Idempotency, Impersonations: svc.Impersonations,
-		Ready: st.Ping, Logger: log, Metrics: reg, AdminRatePerMinute: adminRate, AdminRateBurst: adminBurst, TrustedProxies: cfg.trustedProxies,
+		Series: svc.Series, Ready: st.Ping, Logger: log, Metrics: reg, AdminRatePerMinute: adminRate, AdminRateBurst: adminBurst, TrustedProxies: cfg.trustedProxies,
 		LongReads: cfg.longReads(),
 		Health:    svc.Health, Build: cfg.buildInfo(), HTTPConnections: func() (int, int) { return conns.Open(), cfg.MaxConnections },
 		KeyUsage: svc.KeyUsage,
@@ -199,6 +199,9 @@ func serve(ctx context.Context, cfg config, svc *service.Service, st store.Store
 	if ferr := svc.KeyUsage.FlushKeyUsage(shutCtx); ferr != nil {
 		log.Error("flushing key usage counts", "err", ferr)
 	}
+	if ferr := svc.Series.FlushActivity(shutCtx); ferr != nil {
+		log.Error("flushing activity", "err", ferr)
+	}
 	return err
 }
 
@@ -227,6 +230,7 @@ func maintain(ctx context.Context, svc *service.Service, log *slog.Logger) {
 	})
 	flushKeyUses := recorded(service.JobKeyUseFlush, svc.Keys.FlushKeyUses)
 	flushKeyUsage := recorded(service.JobKeyUsageFlush, svc.KeyUsage.FlushKeyUsage)
+	flushActivity := recorded(service.JobActivityFlush, svc.Series.FlushActivity)
 	run("maintenance", svc.Maintain)
 	run("audit checkpoint", checkpoint)
 	for {
@@ -239,6 +243,7 @@ func maintain(ctx context.Context, svc *service.Service, log *slog.Logger) {
 		case <-flush.C:
 			run("flushing key uses", flushKeyUses)
 			run("flushing key usage counts", flushKeyUsage)
+			run("flushing activity", flushActivity)
 		}
 	}
 }

@@ -65,6 +65,7 @@ var (
 	_ store.TenantQueries          = (*Store)(nil)
 	_ store.CreditQueries          = (*Store)(nil)
 	_ store.AuditCheckpointQueries = (*Store)(nil)
+	_ store.SeriesQueries          = (*Store)(nil)
 	_ store.UserTx                 = (*tx)(nil)
 	_ store.SessionTx              = (*tx)(nil)
 	_ store.AuditTx                = (*tx)(nil)
@@ -74,6 +75,7 @@ var (
 	_ store.TenantTx               = (*tx)(nil)
 	_ store.CreditTx               = (*tx)(nil)
 	_ store.AuditCheckpointWrites  = (*tx)(nil)
+	_ store.SeriesTx               = (*tx)(nil)
 )
 
 // Open connects to dsn. Runtime parameters in the DSN (search_path=…) apply
@@ -353,6 +355,16 @@ var constraintFields = map[string]string{
 	// 00010_key_usage.sql
 	"key_usage_pkey":           "key_id",
 	"key_usage_not_found_pkey": "minute",
+	// 00009_series.sql: kept by triggers and upserts; a duplicate is a bug.
+	"stat_hourly_pkey":            "hour",
+	"tenant_monthly_pkey":         "month",
+	"user_activity_pkey":          "hour",
+	"user_last_active_pkey":       "user_id",
+	"user_last_active_hours_pkey": "hour",
+	"active_days_pkey":            "day",
+	"series_memo_days_pkey":       "day",
+	"series_memo_pkey":            "name",
+	"billing_snapshots_pkey":      "month",
 }
 
 // wrapErr, deferred by every store method, maps a driver error (mapErr) and

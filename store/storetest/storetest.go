@@ -87,6 +87,11 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"UpdateReadsOwnWrites", testUpdateReadsOwnWrites},
 		{"UpdateSerialised", testUpdateSerialised},
 		{"Health", testHealth},
+		{"SeriesBuckets", testSeriesBuckets},
+		{"SeriesActivity", testSeriesActivity},
+		{"SeriesBilling", testSeriesBilling},
+		{"SeriesConcurrentWriters", testSeriesConcurrentWriters},
+		{"SeriesMemo", testSeriesMemo},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
