@@ -55,6 +55,7 @@ type Queries interface {
 	CreditQueries
 	AuditCheckpointQueries
 	ImpersonationQueries
+	StatsQueries
 }
 
 // Tx is one write transaction: every read, and every domain's writes.
@@ -70,6 +71,7 @@ type Tx interface {
 	CreditTx
 	AuditCheckpointWrites
 	ImpersonationTx
+	StatsTx
 }
 
 // UserQueries are the reads of users.

@@ -64,6 +64,7 @@ var (
 	_ store.IdempotencyQueries     = (*Store)(nil)
 	_ store.TenantQueries          = (*Store)(nil)
 	_ store.CreditQueries          = (*Store)(nil)
+	_ store.StatsQueries           = (*Store)(nil)
 	_ store.AuditCheckpointQueries = (*Store)(nil)
 	_ store.UserTx                 = (*tx)(nil)
 	_ store.SessionTx              = (*tx)(nil)
@@ -73,6 +74,7 @@ var (
 	_ store.IdempotencyTx          = (*tx)(nil)
 	_ store.TenantTx               = (*tx)(nil)
 	_ store.CreditTx               = (*tx)(nil)
+	_ store.StatsTx                = (*tx)(nil)
 	_ store.AuditCheckpointWrites  = (*tx)(nil)
 )
 
