@@ -32,6 +32,8 @@ type Deps struct {
 	Idem     steward.IdempotencyService
 
 	Impersonations steward.ImpersonationService
+	// Stats answers GET /admin/stats (the overview).
+	Stats steward.StatsService
 	// Ready reports whether the database answers (for /readyz).
 	Ready  func(ctx context.Context) error
 	Logger *slog.Logger

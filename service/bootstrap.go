@@ -69,7 +69,8 @@ func (s *Service) Bootstrap(ctx context.Context, email, password string) (create
 }
 
 // Maintain runs the periodic jobs: signing-key rotation, the ban sweeper,
-// the credit-expiry sweeper, the impersonation-expiry sweeper and the purge of expired idempotency records.
+// the credit-expiry sweeper, the impersonation-expiry sweeper, the lapse
+// sweeper of the stat counters and the purge of expired idempotency records.
 func (s *Service) Maintain(ctx context.Context) error {
 	if err := s.keys.ensure(ctx); err != nil {
 		return err
@@ -81,6 +82,9 @@ func (s *Service) Maintain(ctx context.Context) error {
 		return err
 	}
 	if _, err := s.Impersonations.SweepExpiredImpersonations(ctx); err != nil {
+		return err
+	}
+	if _, _, err := s.Overview.SweepLapsed(ctx); err != nil {
 		return err
 	}
 	_, err := s.Idempotency.PurgeIdempotency(ctx)

@@ -155,6 +155,10 @@ type Impersonations struct {
 	auth    *Auth    // signs the impersonation's access token
 }
 
+// Overview implements steward.StatsService: the stat counters, their
+// check and repair, and the lapse sweeper (overview.go).
+type Overview struct{ *core }
+
 // Service wires the domain services on one core, for cmd/steward and tests:
 // one constructor, plus the process-level jobs (Start, Bootstrap, Maintain).
 type Service struct {
@@ -169,6 +173,7 @@ type Service struct {
 	Credits     *Credits
 
 	Impersonations *Impersonations
+	Overview       *Overview
 }
 
 var (
@@ -179,6 +184,7 @@ var (
 	_ steward.KeyService         = (*Keys)(nil)
 	_ steward.IdempotencyService = (*Idempotency)(nil)
 	_ steward.CreditService      = (*Credits)(nil)
+	_ steward.StatsService       = (*Overview)(nil)
 )
 
 // New returns a Service. Call Start before serving so a signing key exists.
@@ -242,6 +248,7 @@ func New(cfg Config) *Service {
 	svc.Auth.issuers = newIssuers(s, svc.Users)
 	svc.Tenants.users, svc.Tenants.credits = svc.Users, svc.Credits
 	svc.Impersonations = &Impersonations{core: s, tenants: svc.Tenants, auth: svc.Auth}
+	svc.Overview = &Overview{core: s}
 	return svc
 }
 

@@ -157,7 +157,7 @@ func serve(ctx context.Context, cfg config, svc *service.Service, st store.Store
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	adminRate, adminBurst := cfg.adminRate()
 	handler := api.NewServer(api.Deps{
-		Users: svc.Users, Sessions: svc.Sessions, Audit: svc.Audit, Auth: svc.Auth, Keys: svc.Keys, Tenants: svc.Tenants, Credits: svc.Credits, Idem: svc.Idempotency, Impersonations: svc.Impersonations,
+		Users: svc.Users, Sessions: svc.Sessions, Audit: svc.Audit, Auth: svc.Auth, Keys: svc.Keys, Tenants: svc.Tenants, Credits: svc.Credits, Idem: svc.Idempotency, Impersonations: svc.Impersonations, Stats: svc.Overview,
 		Ready: st.Ping, Logger: log, Metrics: reg, AdminRatePerMinute: adminRate, AdminRateBurst: adminBurst, TrustedProxies: cfg.trustedProxies,
 		LongReads: cfg.longReads(),
 	})

@@ -73,7 +73,7 @@ func New(t testing.TB, b testdb.Backend, opts ...Options) *App {
 	if _, _, err := svc.Bootstrap(ctx, "root@example.com", Password); err != nil {
 		t.Fatal(err)
 	}
-	deps := api.Deps{Users: svc.Users, Sessions: svc.Sessions, Audit: svc.Audit, Auth: svc.Auth, Keys: svc.Keys, Tenants: svc.Tenants, Credits: svc.Credits, Idem: svc.Idempotency, Impersonations: svc.Impersonations,
+	deps := api.Deps{Users: svc.Users, Sessions: svc.Sessions, Audit: svc.Audit, Auth: svc.Auth, Keys: svc.Keys, Tenants: svc.Tenants, Credits: svc.Credits, Idem: svc.Idempotency, Impersonations: svc.Impersonations, Stats: svc.Overview,
 		Ready: st.Ping, Logger: log, Now: clk.Now}
 	for _, o := range opts {
 		if o.API != nil {
