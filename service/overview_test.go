@@ -182,9 +182,18 @@ func TestStatsMatchRecountAfterRandomSequence(t *testing.T) {
 			}},
 			{"force logout", func() { _, err := a.Svc.Users.ForceLogout(sys, pick(users)); refused(t, "force logout", err) }},
 			{"create tenant", newTenant},
-			{"suspend tenant", func() { _, err := a.Svc.Tenants.SuspendTenant(sys, pick(tenants), "r"); refused(t, "suspend tenant", err) }},
-			{"unsuspend tenant", func() { _, err := a.Svc.Tenants.UnsuspendTenant(sys, pick(tenants)); refused(t, "unsuspend tenant", err) }},
-			{"delete tenant", func() { _, err := a.Svc.Tenants.DeleteTenant(sys, pick(tenants), "r"); refused(t, "delete tenant", err) }},
+			{"suspend tenant", func() {
+				_, err := a.Svc.Tenants.SuspendTenant(sys, pick(tenants), "r")
+				refused(t, "suspend tenant", err)
+			}},
+			{"unsuspend tenant", func() {
+				_, err := a.Svc.Tenants.UnsuspendTenant(sys, pick(tenants))
+				refused(t, "unsuspend tenant", err)
+			}},
+			{"delete tenant", func() {
+				_, err := a.Svc.Tenants.DeleteTenant(sys, pick(tenants), "r")
+				refused(t, "delete tenant", err)
+			}},
 			{"restore tenant", func() { _, err := a.Svc.Tenants.RestoreTenant(sys, pick(tenants)); refused(t, "restore tenant", err) }},
 			{"purge tenant", func() { _, err := a.Svc.Tenants.PurgeTenant(sys, pick(tenants), "r"); refused(t, "purge tenant", err) }},
 			{"change plan", func() {
