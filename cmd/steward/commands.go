@@ -155,6 +155,7 @@ func serve(ctx context.Context, cfg config, svc *service.Service, st store.Store
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(api.NewStatsCollector(svc.Overview, nil, log))
 	adminRate, adminBurst := cfg.adminRate()
 	handler := api.NewServer(api.Deps{
 		Users: svc.Users, Sessions: svc.Sessions, Audit: svc.Audit, Auth: svc.Auth, Keys: svc.Keys, Tenants: svc.Tenants, Credits: svc.Credits, Idem: svc.Idempotency, Impersonations: svc.Impersonations, Stats: svc.Overview,
