@@ -27,7 +27,7 @@ type statsCollector struct {
 	last *steward.Stats
 
 	users, usersByRole, tenants, tenantsByPlan, keys, keysByType *prometheus.Desc
-	sessions, impersonations, credits, up                         *prometheus.Desc
+	sessions, impersonations, credits, up                        *prometheus.Desc
 }
 
 // NewStatsCollector returns a prometheus.Collector of the platform gauges
