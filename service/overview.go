@@ -33,7 +33,7 @@ func (s *Overview) Stats(ctx context.Context, loc *time.Location) (*steward.Stat
 	}
 	st := &steward.Stats{
 		Users: steward.UserStats{
-			ByStatus: figures(g.Counters, store.CounterUserStatus, []steward.UserStatus{
+			ByStatus: states(g.UserStates, []steward.UserStatus{
 				steward.StatusActive, steward.StatusSuspended, steward.StatusBanned, steward.StatusDeleted}),
 			ByRole: figures(g.Counters, store.CounterUserRole, steward.Roles),
 		},
@@ -43,7 +43,8 @@ func (s *Overview) Stats(ctx context.Context, loc *time.Location) (*steward.Stat
 			ByPlan: figures(g.Counters, store.CounterTenantPlan, planIDs(s.cfg.Plans)),
 		},
 		APIKeys: steward.KeyCounts{
-			ByStatus: map[steward.KeyStatus]int64{},
+			ByStatus: states(g.KeyStates, []steward.KeyStatus{
+				steward.KeyActive, steward.KeyDisabled, steward.KeyExpired, steward.KeyRevoked}),
 			ByType: figures(g.Counters, store.CounterKeyType, []steward.KeyType{
 				steward.KeyUser, steward.KeyAdmin, steward.KeyPlatform}),
 		},
@@ -54,14 +55,6 @@ func (s *Overview) Stats(ctx context.Context, loc *time.Location) (*steward.Stat
 		Month:          now.In(loc).Format("2006-01"),
 		TZ:             loc.String(),
 		GeneratedAt:    now,
-	}
-	for _, k := range []steward.KeyStatus{steward.KeyActive, steward.KeyDisabled, steward.KeyExpired, steward.KeyRevoked} {
-		st.APIKeys.ByStatus[k] = 0
-	}
-	for k, n := range g.KeyStates {
-		if n != 0 {
-			st.APIKeys.ByStatus[steward.KeyStatus(k)] = n
-		}
 	}
 	st.Users.Total = sum(st.Users.ByStatus)
 	st.Tenants.Total = sum(st.Tenants.ByStatus)
@@ -82,6 +75,15 @@ func figures[K ~string](c map[store.Counter]int64, name string, known []K) map[K
 		}
 	}
 	return out
+}
+
+// states is figures for a map already keyed by state.
+func states[K ~string](m map[string]int64, known []K) map[K]int64 {
+	c := make(map[store.Counter]int64, len(m))
+	for k, n := range m {
+		c[store.Counter{Key: k}] = n
+	}
+	return figures(c, "", known)
 }
 
 func sum[K comparable](m map[K]int64) int64 {

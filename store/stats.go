@@ -23,10 +23,13 @@ const (
 )
 
 // Gauges are the stat figures at one instant, read from the counters.
-// Keys holds keys by state at that instant (APIKey.State); Sessions and
-// Impersonations are those active then.
+// UserStates holds users by status as shown then (a ban that has ended
+// counts as active, as the user's own answer shows it); KeyStates keys by
+// state then (APIKey.State); Sessions and Impersonations are those active
+// then.
 type Gauges struct {
 	Counters       map[Counter]int64 // every counter, summed over its shards
+	UserStates     map[string]int64
 	KeyStates      map[string]int64
 	Sessions       int64
 	Impersonations int64
@@ -39,7 +42,8 @@ type StatsQueries interface {
 	// ReadGauges returns the counters with the time corrections at now:
 	// the sessions, keys and impersonations whose expiry (or scheduled
 	// revocation) is at or before now but that are still counted in their
-	// stored state (not yet swept) move out of it. It reads the counters
+	// stored state (not yet swept) move out of it, and so do banned users
+	// whose ban ended at or before now (until the ban sweeper lifts it). It reads the counters
 	// and the not-yet-swept rows only, never a whole table.
 	ReadGauges(ctx context.Context, now time.Time) (*Gauges, error)
 	// RecountCounters counts every counter's figure from the rows (a full
@@ -63,16 +67,24 @@ type StatsTx interface {
 
 // NewGauges applies the time corrections to counters (ReadCounters' result):
 // keyMoves maps {counted state, state now} to how many keys are counted in
-// the first but are in the second now; lapsedSessions and
-// lapsedImpersonations are open rows whose expiry has passed.
-func NewGauges(counters, keyMoves map[Counter]int64, lapsedSessions, lapsedImpersonations int64) *Gauges {
-	g := &Gauges{Counters: counters, KeyStates: map[string]int64{},
+// the first but are in the second now; lapsedBans are banned users whose
+// ban has ended; lapsedSessions and lapsedImpersonations are open rows
+// whose expiry has passed.
+func NewGauges(counters, keyMoves map[Counter]int64, lapsedBans, lapsedSessions, lapsedImpersonations int64) *Gauges {
+	g := &Gauges{Counters: counters, UserStates: map[string]int64{}, KeyStates: map[string]int64{},
 		Sessions:       counters[Counter{CounterSessionsOpen, ""}] - lapsedSessions,
 		Impersonations: counters[Counter{CounterImpersonating, ""}] - lapsedImpersonations}
 	for c, n := range counters {
-		if c.Name == CounterKeyStatus {
+		switch c.Name {
+		case CounterKeyStatus:
 			g.KeyStates[c.Key] += n
+		case CounterUserStatus:
+			g.UserStates[c.Key] += n
 		}
+	}
+	if lapsedBans != 0 {
+		g.UserStates["banned"] -= lapsedBans
+		g.UserStates["active"] += lapsedBans
 	}
 	for m, n := range keyMoves {
 		g.KeyStates[m.Name] -= n

@@ -30,6 +30,8 @@ GROUP BY 1`
 const (
 	lapsedSessionsSQL       = `SELECT count(*) FROM sessions WHERE revoked_at IS NULL AND NOT lapsed AND expires_at <= $1`
 	lapsedImpersonationsSQL = `SELECT count(*) FROM impersonations WHERE ended_at IS NULL AND expires_at <= $1`
+	// Through the partial index users_ban_expires.
+	lapsedBansSQL = `SELECT count(*) FROM users WHERE status = 'banned' AND ban_expires_at <= $1`
 )
 
 const recountSQL = `SELECT 'users.status', status, count(*) FROM users GROUP BY status
@@ -85,14 +87,17 @@ func (q *queries) ReadGauges(ctx context.Context, now time.Time) (*store.Gauges,
 	if err != nil {
 		return nil, fmt.Errorf("postgres: lapsed keys: %w", err)
 	}
-	var sessions, imps int64
+	var bans, sessions, imps int64
+	if err := q.q.QueryRow(ctx, lapsedBansSQL, now).Scan(&bans); err != nil {
+		return nil, fmt.Errorf("postgres: lapsed bans: %w", err)
+	}
 	if err := q.q.QueryRow(ctx, lapsedSessionsSQL, now).Scan(&sessions); err != nil {
 		return nil, fmt.Errorf("postgres: lapsed sessions: %w", err)
 	}
 	if err := q.q.QueryRow(ctx, lapsedImpersonationsSQL, now).Scan(&imps); err != nil {
 		return nil, fmt.Errorf("postgres: lapsed impersonations: %w", err)
 	}
-	return store.NewGauges(c, moves, sessions, imps), nil
+	return store.NewGauges(c, moves, bans, sessions, imps), nil
 }
 
 // LockCounted takes SHARE locks, which every INSERT, UPDATE and DELETE

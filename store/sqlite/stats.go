@@ -29,6 +29,8 @@ GROUP BY 1`
 const (
 	lapsedSessionsSQL       = `SELECT count(*) FROM sessions WHERE revoked_at IS NULL AND lapsed = 0 AND expires_at <= ?`
 	lapsedImpersonationsSQL = `SELECT count(*) FROM impersonations WHERE ended_at IS NULL AND expires_at <= ?`
+	// Through the partial index users_ban_expires.
+	lapsedBansSQL = `SELECT count(*) FROM users WHERE status = 'banned' AND ban_expires_at <= ?`
 )
 
 const recountSQL = `SELECT 'users.status', status, count(*) FROM users GROUP BY status
@@ -84,14 +86,17 @@ func (q queries) ReadGauges(ctx context.Context, now time.Time) (*store.Gauges, 
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: lapsed keys: %w", err)
 	}
-	var sessions, imps int64
+	var bans, sessions, imps int64
+	if err := q.db.QueryRowContext(ctx, lapsedBansSQL, micros(now)).Scan(&bans); err != nil {
+		return nil, fmt.Errorf("sqlite: lapsed bans: %w", err)
+	}
 	if err := q.db.QueryRowContext(ctx, lapsedSessionsSQL, micros(now)).Scan(&sessions); err != nil {
 		return nil, fmt.Errorf("sqlite: lapsed sessions: %w", err)
 	}
 	if err := q.db.QueryRowContext(ctx, lapsedImpersonationsSQL, micros(now)).Scan(&imps); err != nil {
 		return nil, fmt.Errorf("sqlite: lapsed impersonations: %w", err)
 	}
-	return store.NewGauges(c, moves, sessions, imps), nil
+	return store.NewGauges(c, moves, bans, sessions, imps), nil
 }
 
 func (t *tx) LockCounted(context.Context) error { return nil } // the one writer holds them already

@@ -162,8 +162,12 @@ func testStatCounters(t *testing.T, s store.Store) {
 func testStatGauges(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	update(t, s, func(tx store.Tx) error {
-		for n := 1; n <= 2; n++ {
-			if err := tx.CreateUser(ctx, newUser(n)); err != nil {
+		for n := 1; n <= 3; n++ {
+			u := newUser(n)
+			if n == 3 { // banned for an hour
+				u.Status, u.Ban = steward.StatusBanned, &steward.Ban{Reason: "spam", ExpiresAt: ptr(at(time.Hour)), By: userID(1), At: t0}
+			}
+			if err := tx.CreateUser(ctx, u); err != nil {
 				return err
 			}
 		}
@@ -193,6 +197,13 @@ func testStatGauges(t *testing.T, s store.Store) {
 		g, err := s.ReadGauges(ctx, now)
 		if err != nil {
 			t.Fatal(err)
+		}
+		banned := int64(1)
+		if !now.Before(at(time.Hour)) {
+			banned = 0
+		}
+		if g.UserStates["banned"] != banned || g.UserStates["active"] != 3-banned {
+			t.Fatalf("at %v: user gauges %v", now.Sub(t0), g.UserStates)
 		}
 		ks, err := s.APIKeyStats(ctx, now)
 		if err != nil {
