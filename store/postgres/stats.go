@@ -44,6 +44,17 @@ UNION ALL SELECT 'sessions.open', '', count(*) FROM sessions WHERE revoked_at IS
 UNION ALL SELECT 'impersonations.open', '', count(*) FROM impersonations WHERE ended_at IS NULL
 UNION ALL SELECT 'credits.outstanding', '', coalesce(sum(balance), 0)::bigint FROM credit_accounts`
 
+// readGaugesSQL reads the counters and every time correction in one
+// statement, so in one snapshot: a sweep or a write committing meanwhile is
+// seen by all of it or by none. The first column says what a row is: c a
+// counter (name, key), k a key move (counted state, state now), b lapsed
+// bans, s lapsed sessions, i lapsed impersonations.
+const readGaugesSQL = `SELECT 'c', name, key, sum(value)::bigint FROM stat_counters GROUP BY name, key
+UNION ALL SELECT 'k', * FROM (` + lapsedKeysSQL + `) AS k
+UNION ALL SELECT 'b', '', '', (` + lapsedBansSQL + `)
+UNION ALL SELECT 's', '', '', (` + lapsedSessionsSQL + `)
+UNION ALL SELECT 'i', '', '', (` + lapsedImpersonationsSQL + `)`
+
 func (q *queries) counters(ctx context.Context, query string, args ...any) (map[store.Counter]int64, error) {
 	rows, err := q.q.Query(ctx, query, args...)
 	if err != nil {
@@ -79,25 +90,31 @@ func (q *queries) RecountCounters(ctx context.Context) (map[store.Counter]int64,
 }
 
 func (q *queries) ReadGauges(ctx context.Context, now time.Time) (*store.Gauges, error) {
-	c, err := q.counters(ctx, readCountersSQL)
+	rows, err := q.q.Query(ctx, readGaugesSQL, now)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: read counters: %w", err)
+		return nil, fmt.Errorf("postgres: read gauges: %w", err)
 	}
-	moves, err := q.counters(ctx, lapsedKeysSQL, now)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: lapsed keys: %w", err)
+	defer rows.Close()
+	counters, moves, lapsed := map[store.Counter]int64{}, map[store.Counter]int64{}, map[string]int64{}
+	for rows.Next() {
+		var kind, a, b string
+		var n int64
+		if err := rows.Scan(&kind, &a, &b, &n); err != nil {
+			return nil, fmt.Errorf("postgres: read gauges: %w", err)
+		}
+		switch kind {
+		case "c":
+			counters[store.Counter{Name: a, Key: b}] += n
+		case "k":
+			moves[store.Counter{Name: a, Key: b}] += n
+		default:
+			lapsed[kind] += n
+		}
 	}
-	var bans, sessions, imps int64
-	if err := q.q.QueryRow(ctx, lapsedBansSQL, now).Scan(&bans); err != nil {
-		return nil, fmt.Errorf("postgres: lapsed bans: %w", err)
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: read gauges: %w", err)
 	}
-	if err := q.q.QueryRow(ctx, lapsedSessionsSQL, now).Scan(&sessions); err != nil {
-		return nil, fmt.Errorf("postgres: lapsed sessions: %w", err)
-	}
-	if err := q.q.QueryRow(ctx, lapsedImpersonationsSQL, now).Scan(&imps); err != nil {
-		return nil, fmt.Errorf("postgres: lapsed impersonations: %w", err)
-	}
-	return store.NewGauges(c, moves, bans, sessions, imps), nil
+	return store.NewGauges(counters, moves, lapsed["b"], lapsed["s"], lapsed["i"]), nil
 }
 
 // LockCounted takes SHARE locks, which every INSERT, UPDATE and DELETE

@@ -27,10 +27,11 @@ WHERE status <> 'revoked' AND lapsed = '' AND expires_at IS NOT NULL AND expires
 GROUP BY 1`
 
 const (
-	lapsedSessionsSQL       = `SELECT count(*) FROM sessions WHERE revoked_at IS NULL AND lapsed = 0 AND expires_at <= ?`
-	lapsedImpersonationsSQL = `SELECT count(*) FROM impersonations WHERE ended_at IS NULL AND expires_at <= ?`
-	// Through the partial index users_ban_expires.
-	lapsedBansSQL = `SELECT count(*) FROM users WHERE status = 'banned' AND ban_expires_at <= ?`
+	lapsedSessionsSQL       = `SELECT count(*) FROM sessions WHERE revoked_at IS NULL AND lapsed = 0 AND expires_at <= ?1`
+	lapsedImpersonationsSQL = `SELECT count(*) FROM impersonations WHERE ended_at IS NULL AND expires_at <= ?1`
+	// Named: without statistics the planner prefers users_status_id, which
+	// reads every banned user rather than those whose ban has ended.
+	lapsedBansSQL = `SELECT count(*) FROM users INDEXED BY users_ban_expires WHERE status = 'banned' AND ban_expires_at <= ?1`
 )
 
 const recountSQL = `SELECT 'users.status', status, count(*) FROM users GROUP BY status
@@ -42,6 +43,17 @@ UNION ALL SELECT 'api_keys.type', key_type, count(*) FROM api_keys GROUP BY key_
 UNION ALL SELECT 'sessions.open', '', count(*) FROM sessions WHERE revoked_at IS NULL AND lapsed = 0
 UNION ALL SELECT 'impersonations.open', '', count(*) FROM impersonations WHERE ended_at IS NULL
 UNION ALL SELECT 'credits.outstanding', '', coalesce(sum(balance), 0) FROM credit_accounts`
+
+// readGaugesSQL reads the counters and every time correction in one
+// statement, so in one snapshot: a sweep or a write committing meanwhile is
+// seen by all of it or by none. The first column says what a row is: c a
+// counter (name, key), k a key move (counted state, state now), b lapsed
+// bans, s lapsed sessions, i lapsed impersonations.
+const readGaugesSQL = `SELECT 'c', name, key, sum(value) FROM stat_counters GROUP BY name, key
+UNION ALL SELECT 'k', * FROM (` + lapsedKeysSQL + `) AS k
+UNION ALL SELECT 'b', '', '', (` + lapsedBansSQL + `)
+UNION ALL SELECT 's', '', '', (` + lapsedSessionsSQL + `)
+UNION ALL SELECT 'i', '', '', (` + lapsedImpersonationsSQL + `)`
 
 func (q queries) counters(ctx context.Context, query string, args ...any) (map[store.Counter]int64, error) {
 	rows, err := q.db.QueryContext(ctx, query, args...)
@@ -78,25 +90,31 @@ func (q queries) RecountCounters(ctx context.Context) (map[store.Counter]int64, 
 }
 
 func (q queries) ReadGauges(ctx context.Context, now time.Time) (*store.Gauges, error) {
-	c, err := q.counters(ctx, readCountersSQL)
+	rows, err := q.db.QueryContext(ctx, readGaugesSQL, micros(now))
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: read counters: %w", err)
+		return nil, fmt.Errorf("sqlite: read gauges: %w", err)
 	}
-	moves, err := q.counters(ctx, lapsedKeysSQL, micros(now))
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: lapsed keys: %w", err)
+	defer rows.Close()
+	counters, moves, lapsed := map[store.Counter]int64{}, map[store.Counter]int64{}, map[string]int64{}
+	for rows.Next() {
+		var kind, a, b string
+		var n int64
+		if err := rows.Scan(&kind, &a, &b, &n); err != nil {
+			return nil, fmt.Errorf("sqlite: read gauges: %w", err)
+		}
+		switch kind {
+		case "c":
+			counters[store.Counter{Name: a, Key: b}] += n
+		case "k":
+			moves[store.Counter{Name: a, Key: b}] += n
+		default:
+			lapsed[kind] += n
+		}
 	}
-	var bans, sessions, imps int64
-	if err := q.db.QueryRowContext(ctx, lapsedBansSQL, micros(now)).Scan(&bans); err != nil {
-		return nil, fmt.Errorf("sqlite: lapsed bans: %w", err)
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: read gauges: %w", err)
 	}
-	if err := q.db.QueryRowContext(ctx, lapsedSessionsSQL, micros(now)).Scan(&sessions); err != nil {
-		return nil, fmt.Errorf("sqlite: lapsed sessions: %w", err)
-	}
-	if err := q.db.QueryRowContext(ctx, lapsedImpersonationsSQL, micros(now)).Scan(&imps); err != nil {
-		return nil, fmt.Errorf("sqlite: lapsed impersonations: %w", err)
-	}
-	return store.NewGauges(c, moves, bans, sessions, imps), nil
+	return store.NewGauges(counters, moves, lapsed["b"], lapsed["s"], lapsed["i"]), nil
 }
 
 func (t *tx) LockCounted(context.Context) error { return nil } // the one writer holds them already
