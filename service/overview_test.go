@@ -13,6 +13,7 @@ import (
 
 	"github.com/stewardhq/steward"
 	"github.com/stewardhq/steward/internal/apptest"
+	"github.com/stewardhq/steward/service"
 )
 
 // recountStats is the oracle: every Stats figure counted from the rows
@@ -305,7 +306,7 @@ func TestStatsMatchRecountAfterRandomSequence(t *testing.T) {
 		st := checkStats(t, a, "swept")
 		t.Logf("users %v, tenants %v, keys %v, sessions active %d, outstanding %d",
 			st.Users.ByStatus, st.Tenants.ByStatus, st.APIKeys.ByStatus, st.Sessions.Active, st.Credits.Outstanding)
-	})
+	}, apptest.Options{Service: func(c *service.Config) { c.SessionTTL = 3 * time.Hour }}) // sessions expire mid-sequence
 }
 
 // TestStatsMatchRecountUnderConcurrentWriters runs goroutines that create,
