@@ -30,163 +30,314 @@ CREATE INDEX api_keys_revoking ON api_keys (revoked_at)
 CREATE INDEX api_keys_expiring ON api_keys (expires_at)
     WHERE status <> 'revoked' AND lapsed = '' AND expires_at IS NOT NULL;
 
--- +goose StatementBegin
-CREATE FUNCTION stat_add(n text, k text, s int, d bigint) RETURNS void LANGUAGE sql AS $$
-    INSERT INTO stat_counters (name, key, shard, value) VALUES (n, k, s, d)
-    ON CONFLICT (name, key, shard) DO UPDATE SET value = stat_counters.value + excluded.value
-$$;
--- +goose StatementEnd
-
+-- The key state a counter holds: stored revoked wins, then the sweeper's
+-- lapse, then the stored status.
 -- +goose StatementBegin
 CREATE FUNCTION stat_key_state(status text, lapsed text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
     SELECT CASE WHEN status = 'revoked' THEN 'revoked' WHEN lapsed <> '' THEN lapsed ELSE status END
 $$;
 -- +goose StatementEnd
 
+-- Statement-level triggers: each statement's changes are summed per
+-- counter shard from its transition tables and applied in one upsert, in
+-- key order. A set-based statement (a tenant's cascade, a purge) so moves
+-- each counter row once, not once per row: PostgreSQL keeps every version
+-- of a row updated within one transaction, so per-row upserts of the same
+-- counter would slow down with the statement's size. The key order keeps
+-- two writers from taking the same counter rows in opposite orders.
 -- +goose StatementBegin
-CREATE FUNCTION stat_users() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION stat_users_ins() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP = 'INSERT' THEN
-        PERFORM stat_add('users.status', NEW.status, hashtext(NEW.id) & 15, 1);
-        PERFORM stat_add('users.role', NEW.role, hashtext(NEW.id) & 15, 1);
-    ELSIF TG_OP = 'DELETE' THEN
-        PERFORM stat_add('users.status', OLD.status, hashtext(OLD.id) & 15, -1);
-        PERFORM stat_add('users.role', OLD.role, hashtext(OLD.id) & 15, -1);
-    ELSE
-        IF OLD.status IS DISTINCT FROM NEW.status THEN
-            PERFORM stat_add('users.status', OLD.status, hashtext(OLD.id) & 15, -1);
-            PERFORM stat_add('users.status', NEW.status, hashtext(NEW.id) & 15, 1);
-        END IF;
-        IF OLD.role IS DISTINCT FROM NEW.role THEN
-            PERFORM stat_add('users.role', OLD.role, hashtext(OLD.id) & 15, -1);
-            PERFORM stat_add('users.role', NEW.role, hashtext(NEW.id) & 15, 1);
-        END IF;
-    END IF;
+    INSERT INTO stat_counters (name, key, shard, value)
+    SELECT n, k, sh, sum(d) FROM (
+        SELECT 'users.status', status, hashtext(id) & 15, 1 FROM new_rows
+        UNION ALL SELECT 'users.role', role, hashtext(id) & 15, 1 FROM new_rows
+    ) AS x (n, k, sh, d)
+    GROUP BY n, k, sh HAVING sum(d) <> 0 ORDER BY n, k, sh
+    ON CONFLICT (name, key, shard) DO UPDATE SET value = stat_counters.value + excluded.value;
     RETURN NULL;
 END
 $$;
 -- +goose StatementEnd
-CREATE TRIGGER users_stat AFTER INSERT OR DELETE ON users FOR EACH ROW EXECUTE FUNCTION stat_users();
-CREATE TRIGGER users_stat_u AFTER UPDATE OF status, role ON users FOR EACH ROW
-    WHEN (OLD.status IS DISTINCT FROM NEW.status OR OLD.role IS DISTINCT FROM NEW.role) EXECUTE FUNCTION stat_users();
+-- +goose StatementBegin
+CREATE FUNCTION stat_users_upd() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO stat_counters (name, key, shard, value)
+    SELECT n, k, sh, sum(d) FROM (
+        SELECT 'users.status', status, hashtext(id) & 15, 1 FROM new_rows
+        UNION ALL SELECT 'users.role', role, hashtext(id) & 15, 1 FROM new_rows
+        UNION ALL SELECT 'users.status', status, hashtext(id) & 15, -1 FROM old_rows
+        UNION ALL SELECT 'users.role', role, hashtext(id) & 15, -1 FROM old_rows
+    ) AS x (n, k, sh, d)
+    GROUP BY n, k, sh HAVING sum(d) <> 0 ORDER BY n, k, sh
+    ON CONFLICT (name, key, shard) DO UPDATE SET value = stat_counters.value + excluded.value;
+    RETURN NULL;
+END
+$$;
+-- +goose StatementEnd
+-- +goose StatementBegin
+CREATE FUNCTION stat_users_del() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO stat_counters (name, key, shard, value)
+    SELECT n, k, sh, sum(d) FROM (
+        SELECT 'users.status', status, hashtext(id) & 15, -1 FROM old_rows
+        UNION ALL SELECT 'users.role', role, hashtext(id) & 15, -1 FROM old_rows
+    ) AS x (n, k, sh, d)
+    GROUP BY n, k, sh HAVING sum(d) <> 0 ORDER BY n, k, sh
+    ON CONFLICT (name, key, shard) DO UPDATE SET value = stat_counters.value + excluded.value;
+    RETURN NULL;
+END
+$$;
+-- +goose StatementEnd
+CREATE TRIGGER users_stat_ins AFTER INSERT ON users REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION stat_users_ins();
+CREATE TRIGGER users_stat_upd AFTER UPDATE ON users REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION stat_users_upd();
+CREATE TRIGGER users_stat_del AFTER DELETE ON users REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION stat_users_del();
 
 -- +goose StatementBegin
-CREATE FUNCTION stat_tenants() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION stat_tenants_ins() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP = 'INSERT' THEN
-        PERFORM stat_add('tenants.status', NEW.status, hashtext(NEW.id) & 15, 1);
-        PERFORM stat_add('tenants.plan', NEW.plan, hashtext(NEW.id) & 15, 1);
-    ELSIF TG_OP = 'DELETE' THEN
-        PERFORM stat_add('tenants.status', OLD.status, hashtext(OLD.id) & 15, -1);
-        PERFORM stat_add('tenants.plan', OLD.plan, hashtext(OLD.id) & 15, -1);
-    ELSE
-        IF OLD.status IS DISTINCT FROM NEW.status THEN
-            PERFORM stat_add('tenants.status', OLD.status, hashtext(OLD.id) & 15, -1);
-            PERFORM stat_add('tenants.status', NEW.status, hashtext(NEW.id) & 15, 1);
-        END IF;
-        IF OLD.plan IS DISTINCT FROM NEW.plan THEN
-            PERFORM stat_add('tenants.plan', OLD.plan, hashtext(OLD.id) & 15, -1);
-            PERFORM stat_add('tenants.plan', NEW.plan, hashtext(NEW.id) & 15, 1);
-        END IF;
-    END IF;
+    INSERT INTO stat_counters (name, key, shard, value)
+    SELECT n, k, sh, sum(d) FROM (
+        SELECT 'tenants.status', status, hashtext(id) & 15, 1 FROM new_rows
+        UNION ALL SELECT 'tenants.plan', plan, hashtext(id) & 15, 1 FROM new_rows
+    ) AS x (n, k, sh, d)
+    GROUP BY n, k, sh HAVING sum(d) <> 0 ORDER BY n, k, sh
+    ON CONFLICT (name, key, shard) DO UPDATE SET value = stat_counters.value + excluded.value;
     RETURN NULL;
 END
 $$;
 -- +goose StatementEnd
-CREATE TRIGGER tenants_stat AFTER INSERT OR DELETE ON tenants FOR EACH ROW EXECUTE FUNCTION stat_tenants();
-CREATE TRIGGER tenants_stat_u AFTER UPDATE OF status, plan ON tenants FOR EACH ROW
-    WHEN (OLD.status IS DISTINCT FROM NEW.status OR OLD.plan IS DISTINCT FROM NEW.plan) EXECUTE FUNCTION stat_tenants();
+-- +goose StatementBegin
+CREATE FUNCTION stat_tenants_upd() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO stat_counters (name, key, shard, value)
+    SELECT n, k, sh, sum(d) FROM (
+        SELECT 'tenants.status', status, hashtext(id) & 15, 1 FROM new_rows
+        UNION ALL SELECT 'tenants.plan', plan, hashtext(id) & 15, 1 FROM new_rows
+        UNION ALL SELECT 'tenants.status', status, hashtext(id) & 15, -1 FROM old_rows
+        UNION ALL SELECT 'tenants.plan', plan, hashtext(id) & 15, -1 FROM old_rows
+    ) AS x (n, k, sh, d)
+    GROUP BY n, k, sh HAVING sum(d) <> 0 ORDER BY n, k, sh
+    ON CONFLICT (name, key, shard) DO UPDATE SET value = stat_counters.value + excluded.value;
+    RETURN NULL;
+END
+$$;
+-- +goose StatementEnd
+-- +goose StatementBegin
+CREATE FUNCTION stat_tenants_del() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO stat_counters (name, key, shard, value)
+    SELECT n, k, sh, sum(d) FROM (
+        SELECT 'tenants.status', status, hashtext(id) & 15, -1 FROM old_rows
+        UNION ALL SELECT 'tenants.plan', plan, hashtext(id) & 15, -1 FROM old_rows
+    ) AS x (n, k, sh, d)
+    GROUP BY n, k, sh HAVING sum(d) <> 0 ORDER BY n, k, sh
+    ON CONFLICT (name, key, shard) DO UPDATE SET value = stat_counters.value + excluded.value;
+    RETURN NULL;
+END
+$$;
+-- +goose StatementEnd
+CREATE TRIGGER tenants_stat_ins AFTER INSERT ON tenants REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION stat_tenants_ins();
+CREATE TRIGGER tenants_stat_upd AFTER UPDATE ON tenants REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION stat_tenants_upd();
+CREATE TRIGGER tenants_stat_del AFTER DELETE ON tenants REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION stat_tenants_del();
 
 -- +goose StatementBegin
-CREATE FUNCTION stat_api_keys() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION stat_api_keys_ins() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP = 'INSERT' THEN
-        PERFORM stat_add('api_keys.status', stat_key_state(NEW.status, NEW.lapsed), hashtext(NEW.id) & 15, 1);
-        PERFORM stat_add('api_keys.type', NEW.key_type, hashtext(NEW.id) & 15, 1);
-    ELSIF TG_OP = 'DELETE' THEN
-        PERFORM stat_add('api_keys.status', stat_key_state(OLD.status, OLD.lapsed), hashtext(OLD.id) & 15, -1);
-        PERFORM stat_add('api_keys.type', OLD.key_type, hashtext(OLD.id) & 15, -1);
-    ELSE
-        IF stat_key_state(OLD.status, OLD.lapsed) IS DISTINCT FROM stat_key_state(NEW.status, NEW.lapsed) THEN
-            PERFORM stat_add('api_keys.status', stat_key_state(OLD.status, OLD.lapsed), hashtext(OLD.id) & 15, -1);
-            PERFORM stat_add('api_keys.status', stat_key_state(NEW.status, NEW.lapsed), hashtext(NEW.id) & 15, 1);
-        END IF;
-        IF OLD.key_type IS DISTINCT FROM NEW.key_type THEN
-            PERFORM stat_add('api_keys.type', OLD.key_type, hashtext(OLD.id) & 15, -1);
-            PERFORM stat_add('api_keys.type', NEW.key_type, hashtext(NEW.id) & 15, 1);
-        END IF;
-    END IF;
+    INSERT INTO stat_counters (name, key, shard, value)
+    SELECT n, k, sh, sum(d) FROM (
+        SELECT 'api_keys.status', stat_key_state(status, lapsed), hashtext(id) & 15, 1 FROM new_rows
+        UNION ALL SELECT 'api_keys.type', key_type, hashtext(id) & 15, 1 FROM new_rows
+    ) AS x (n, k, sh, d)
+    GROUP BY n, k, sh HAVING sum(d) <> 0 ORDER BY n, k, sh
+    ON CONFLICT (name, key, shard) DO UPDATE SET value = stat_counters.value + excluded.value;
     RETURN NULL;
 END
 $$;
 -- +goose StatementEnd
-CREATE TRIGGER api_keys_stat AFTER INSERT OR DELETE ON api_keys FOR EACH ROW EXECUTE FUNCTION stat_api_keys();
-CREATE TRIGGER api_keys_stat_u AFTER UPDATE OF status, lapsed, key_type ON api_keys FOR EACH ROW
-    WHEN (OLD.status IS DISTINCT FROM NEW.status OR OLD.lapsed IS DISTINCT FROM NEW.lapsed OR OLD.key_type IS DISTINCT FROM NEW.key_type)
-    EXECUTE FUNCTION stat_api_keys();
+-- +goose StatementBegin
+CREATE FUNCTION stat_api_keys_upd() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO stat_counters (name, key, shard, value)
+    SELECT n, k, sh, sum(d) FROM (
+        SELECT 'api_keys.status', stat_key_state(status, lapsed), hashtext(id) & 15, 1 FROM new_rows
+        UNION ALL SELECT 'api_keys.type', key_type, hashtext(id) & 15, 1 FROM new_rows
+        UNION ALL SELECT 'api_keys.status', stat_key_state(status, lapsed), hashtext(id) & 15, -1 FROM old_rows
+        UNION ALL SELECT 'api_keys.type', key_type, hashtext(id) & 15, -1 FROM old_rows
+    ) AS x (n, k, sh, d)
+    GROUP BY n, k, sh HAVING sum(d) <> 0 ORDER BY n, k, sh
+    ON CONFLICT (name, key, shard) DO UPDATE SET value = stat_counters.value + excluded.value;
+    RETURN NULL;
+END
+$$;
+-- +goose StatementEnd
+-- +goose StatementBegin
+CREATE FUNCTION stat_api_keys_del() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO stat_counters (name, key, shard, value)
+    SELECT n, k, sh, sum(d) FROM (
+        SELECT 'api_keys.status', stat_key_state(status, lapsed), hashtext(id) & 15, -1 FROM old_rows
+        UNION ALL SELECT 'api_keys.type', key_type, hashtext(id) & 15, -1 FROM old_rows
+    ) AS x (n, k, sh, d)
+    GROUP BY n, k, sh HAVING sum(d) <> 0 ORDER BY n, k, sh
+    ON CONFLICT (name, key, shard) DO UPDATE SET value = stat_counters.value + excluded.value;
+    RETURN NULL;
+END
+$$;
+-- +goose StatementEnd
+CREATE TRIGGER api_keys_stat_ins AFTER INSERT ON api_keys REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION stat_api_keys_ins();
+CREATE TRIGGER api_keys_stat_upd AFTER UPDATE ON api_keys REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION stat_api_keys_upd();
+CREATE TRIGGER api_keys_stat_del AFTER DELETE ON api_keys REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION stat_api_keys_del();
 
 -- +goose StatementBegin
-CREATE FUNCTION stat_sessions() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION stat_sessions_ins() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP = 'INSERT' THEN
-        IF NEW.revoked_at IS NULL AND NOT NEW.lapsed THEN
-            PERFORM stat_add('sessions.open', '', hashtext(NEW.id) & 15, 1);
-        END IF;
-    ELSIF TG_OP = 'DELETE' THEN
-        IF OLD.revoked_at IS NULL AND NOT OLD.lapsed THEN
-            PERFORM stat_add('sessions.open', '', hashtext(OLD.id) & 15, -1);
-        END IF;
-    ELSIF (OLD.revoked_at IS NULL AND NOT OLD.lapsed) <> (NEW.revoked_at IS NULL AND NOT NEW.lapsed) THEN
-        PERFORM stat_add('sessions.open', '', hashtext(NEW.id) & 15, CASE WHEN NEW.revoked_at IS NULL AND NOT NEW.lapsed THEN 1 ELSE -1 END);
-    END IF;
+    INSERT INTO stat_counters (name, key, shard, value)
+    SELECT n, k, sh, sum(d) FROM (
+        SELECT 'sessions.open', '', hashtext(id) & 15, 1 FROM new_rows WHERE revoked_at IS NULL AND NOT lapsed
+    ) AS x (n, k, sh, d)
+    GROUP BY n, k, sh HAVING sum(d) <> 0 ORDER BY n, k, sh
+    ON CONFLICT (name, key, shard) DO UPDATE SET value = stat_counters.value + excluded.value;
     RETURN NULL;
 END
 $$;
 -- +goose StatementEnd
-CREATE TRIGGER sessions_stat AFTER INSERT OR DELETE ON sessions FOR EACH ROW EXECUTE FUNCTION stat_sessions();
-CREATE TRIGGER sessions_stat_u AFTER UPDATE OF revoked_at, lapsed ON sessions FOR EACH ROW
-    WHEN ((OLD.revoked_at IS NULL AND NOT OLD.lapsed) <> (NEW.revoked_at IS NULL AND NOT NEW.lapsed))
-    EXECUTE FUNCTION stat_sessions();
+-- +goose StatementBegin
+CREATE FUNCTION stat_sessions_upd() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO stat_counters (name, key, shard, value)
+    SELECT n, k, sh, sum(d) FROM (
+        SELECT 'sessions.open', '', hashtext(id) & 15, 1 FROM new_rows WHERE revoked_at IS NULL AND NOT lapsed
+        UNION ALL SELECT 'sessions.open', '', hashtext(id) & 15, -1 FROM old_rows WHERE revoked_at IS NULL AND NOT lapsed
+    ) AS x (n, k, sh, d)
+    GROUP BY n, k, sh HAVING sum(d) <> 0 ORDER BY n, k, sh
+    ON CONFLICT (name, key, shard) DO UPDATE SET value = stat_counters.value + excluded.value;
+    RETURN NULL;
+END
+$$;
+-- +goose StatementEnd
+-- +goose StatementBegin
+CREATE FUNCTION stat_sessions_del() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO stat_counters (name, key, shard, value)
+    SELECT n, k, sh, sum(d) FROM (
+        SELECT 'sessions.open', '', hashtext(id) & 15, -1 FROM old_rows WHERE revoked_at IS NULL AND NOT lapsed
+    ) AS x (n, k, sh, d)
+    GROUP BY n, k, sh HAVING sum(d) <> 0 ORDER BY n, k, sh
+    ON CONFLICT (name, key, shard) DO UPDATE SET value = stat_counters.value + excluded.value;
+    RETURN NULL;
+END
+$$;
+-- +goose StatementEnd
+CREATE TRIGGER sessions_stat_ins AFTER INSERT ON sessions REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION stat_sessions_ins();
+CREATE TRIGGER sessions_stat_upd AFTER UPDATE ON sessions REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION stat_sessions_upd();
+CREATE TRIGGER sessions_stat_del AFTER DELETE ON sessions REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION stat_sessions_del();
 
 -- +goose StatementBegin
-CREATE FUNCTION stat_impersonations() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION stat_impersonations_ins() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP = 'INSERT' THEN
-        IF NEW.ended_at IS NULL THEN
-            PERFORM stat_add('impersonations.open', '', hashtext(NEW.id) & 15, 1);
-        END IF;
-    ELSIF TG_OP = 'DELETE' THEN
-        IF OLD.ended_at IS NULL THEN
-            PERFORM stat_add('impersonations.open', '', hashtext(OLD.id) & 15, -1);
-        END IF;
-    ELSIF (OLD.ended_at IS NULL) <> (NEW.ended_at IS NULL) THEN
-        PERFORM stat_add('impersonations.open', '', hashtext(NEW.id) & 15, CASE WHEN NEW.ended_at IS NULL THEN 1 ELSE -1 END);
-    END IF;
+    INSERT INTO stat_counters (name, key, shard, value)
+    SELECT n, k, sh, sum(d) FROM (
+        SELECT 'impersonations.open', '', hashtext(id) & 15, 1 FROM new_rows WHERE ended_at IS NULL
+    ) AS x (n, k, sh, d)
+    GROUP BY n, k, sh HAVING sum(d) <> 0 ORDER BY n, k, sh
+    ON CONFLICT (name, key, shard) DO UPDATE SET value = stat_counters.value + excluded.value;
     RETURN NULL;
 END
 $$;
 -- +goose StatementEnd
-CREATE TRIGGER impersonations_stat AFTER INSERT OR DELETE ON impersonations FOR EACH ROW EXECUTE FUNCTION stat_impersonations();
-CREATE TRIGGER impersonations_stat_u AFTER UPDATE OF ended_at ON impersonations FOR EACH ROW
-    WHEN ((OLD.ended_at IS NULL) <> (NEW.ended_at IS NULL)) EXECUTE FUNCTION stat_impersonations();
+-- +goose StatementBegin
+CREATE FUNCTION stat_impersonations_upd() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO stat_counters (name, key, shard, value)
+    SELECT n, k, sh, sum(d) FROM (
+        SELECT 'impersonations.open', '', hashtext(id) & 15, 1 FROM new_rows WHERE ended_at IS NULL
+        UNION ALL SELECT 'impersonations.open', '', hashtext(id) & 15, -1 FROM old_rows WHERE ended_at IS NULL
+    ) AS x (n, k, sh, d)
+    GROUP BY n, k, sh HAVING sum(d) <> 0 ORDER BY n, k, sh
+    ON CONFLICT (name, key, shard) DO UPDATE SET value = stat_counters.value + excluded.value;
+    RETURN NULL;
+END
+$$;
+-- +goose StatementEnd
+-- +goose StatementBegin
+CREATE FUNCTION stat_impersonations_del() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO stat_counters (name, key, shard, value)
+    SELECT n, k, sh, sum(d) FROM (
+        SELECT 'impersonations.open', '', hashtext(id) & 15, -1 FROM old_rows WHERE ended_at IS NULL
+    ) AS x (n, k, sh, d)
+    GROUP BY n, k, sh HAVING sum(d) <> 0 ORDER BY n, k, sh
+    ON CONFLICT (name, key, shard) DO UPDATE SET value = stat_counters.value + excluded.value;
+    RETURN NULL;
+END
+$$;
+-- +goose StatementEnd
+CREATE TRIGGER impersonations_stat_ins AFTER INSERT ON impersonations REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION stat_impersonations_ins();
+CREATE TRIGGER impersonations_stat_upd AFTER UPDATE ON impersonations REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION stat_impersonations_upd();
+CREATE TRIGGER impersonations_stat_del AFTER DELETE ON impersonations REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION stat_impersonations_del();
 
 -- +goose StatementBegin
-CREATE FUNCTION stat_credit_accounts() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION stat_credit_accounts_ins() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP = 'INSERT' THEN
-        PERFORM stat_add('credits.outstanding', '', hashtext(NEW.tenant_id) & 15, NEW.balance);
-    ELSIF TG_OP = 'DELETE' THEN
-        PERFORM stat_add('credits.outstanding', '', hashtext(OLD.tenant_id) & 15, -OLD.balance);
-    ELSE
-        PERFORM stat_add('credits.outstanding', '', hashtext(NEW.tenant_id) & 15, NEW.balance - OLD.balance);
-    END IF;
+    INSERT INTO stat_counters (name, key, shard, value)
+    SELECT n, k, sh, sum(d) FROM (
+        SELECT 'credits.outstanding', '', hashtext(tenant_id) & 15, 1 * balance FROM new_rows
+    ) AS x (n, k, sh, d)
+    GROUP BY n, k, sh HAVING sum(d) <> 0 ORDER BY n, k, sh
+    ON CONFLICT (name, key, shard) DO UPDATE SET value = stat_counters.value + excluded.value;
     RETURN NULL;
 END
 $$;
 -- +goose StatementEnd
-CREATE TRIGGER credit_accounts_stat AFTER INSERT OR DELETE ON credit_accounts FOR EACH ROW EXECUTE FUNCTION stat_credit_accounts();
-CREATE TRIGGER credit_accounts_stat_u AFTER UPDATE OF balance ON credit_accounts FOR EACH ROW
-    WHEN (OLD.balance <> NEW.balance) EXECUTE FUNCTION stat_credit_accounts();
+-- +goose StatementBegin
+CREATE FUNCTION stat_credit_accounts_upd() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO stat_counters (name, key, shard, value)
+    SELECT n, k, sh, sum(d) FROM (
+        SELECT 'credits.outstanding', '', hashtext(tenant_id) & 15, 1 * balance FROM new_rows
+        UNION ALL SELECT 'credits.outstanding', '', hashtext(tenant_id) & 15, -1 * balance FROM old_rows
+    ) AS x (n, k, sh, d)
+    GROUP BY n, k, sh HAVING sum(d) <> 0 ORDER BY n, k, sh
+    ON CONFLICT (name, key, shard) DO UPDATE SET value = stat_counters.value + excluded.value;
+    RETURN NULL;
+END
+$$;
+-- +goose StatementEnd
+-- +goose StatementBegin
+CREATE FUNCTION stat_credit_accounts_del() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO stat_counters (name, key, shard, value)
+    SELECT n, k, sh, sum(d) FROM (
+        SELECT 'credits.outstanding', '', hashtext(tenant_id) & 15, -1 * balance FROM old_rows
+    ) AS x (n, k, sh, d)
+    GROUP BY n, k, sh HAVING sum(d) <> 0 ORDER BY n, k, sh
+    ON CONFLICT (name, key, shard) DO UPDATE SET value = stat_counters.value + excluded.value;
+    RETURN NULL;
+END
+$$;
+-- +goose StatementEnd
+CREATE TRIGGER credit_accounts_stat_ins AFTER INSERT ON credit_accounts REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION stat_credit_accounts_ins();
+CREATE TRIGGER credit_accounts_stat_upd AFTER UPDATE ON credit_accounts REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION stat_credit_accounts_upd();
+CREATE TRIGGER credit_accounts_stat_del AFTER DELETE ON credit_accounts REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION stat_credit_accounts_del();
 
 -- Backfill from the rows already there (nothing is marked lapsed yet), in shard 0.
 INSERT INTO stat_counters (name, key, shard, value)
@@ -201,26 +352,43 @@ UNION ALL SELECT 'impersonations.open', '', 0, count(*) FROM impersonations WHER
 UNION ALL SELECT 'credits.outstanding', '', 0, coalesce(sum(balance), 0) FROM credit_accounts;
 
 -- +goose Down
-DROP TRIGGER credit_accounts_stat_u ON credit_accounts;
-DROP TRIGGER credit_accounts_stat ON credit_accounts;
-DROP TRIGGER impersonations_stat_u ON impersonations;
-DROP TRIGGER impersonations_stat ON impersonations;
-DROP TRIGGER sessions_stat_u ON sessions;
-DROP TRIGGER sessions_stat ON sessions;
-DROP TRIGGER api_keys_stat_u ON api_keys;
-DROP TRIGGER api_keys_stat ON api_keys;
-DROP TRIGGER tenants_stat_u ON tenants;
-DROP TRIGGER tenants_stat ON tenants;
-DROP TRIGGER users_stat_u ON users;
-DROP TRIGGER users_stat ON users;
-DROP FUNCTION stat_credit_accounts();
-DROP FUNCTION stat_impersonations();
-DROP FUNCTION stat_sessions();
-DROP FUNCTION stat_api_keys();
-DROP FUNCTION stat_tenants();
-DROP FUNCTION stat_users();
+DROP TRIGGER credit_accounts_stat_del ON credit_accounts;
+DROP TRIGGER credit_accounts_stat_upd ON credit_accounts;
+DROP TRIGGER credit_accounts_stat_ins ON credit_accounts;
+DROP FUNCTION stat_credit_accounts_del();
+DROP FUNCTION stat_credit_accounts_upd();
+DROP FUNCTION stat_credit_accounts_ins();
+DROP TRIGGER impersonations_stat_del ON impersonations;
+DROP TRIGGER impersonations_stat_upd ON impersonations;
+DROP TRIGGER impersonations_stat_ins ON impersonations;
+DROP FUNCTION stat_impersonations_del();
+DROP FUNCTION stat_impersonations_upd();
+DROP FUNCTION stat_impersonations_ins();
+DROP TRIGGER sessions_stat_del ON sessions;
+DROP TRIGGER sessions_stat_upd ON sessions;
+DROP TRIGGER sessions_stat_ins ON sessions;
+DROP FUNCTION stat_sessions_del();
+DROP FUNCTION stat_sessions_upd();
+DROP FUNCTION stat_sessions_ins();
+DROP TRIGGER api_keys_stat_del ON api_keys;
+DROP TRIGGER api_keys_stat_upd ON api_keys;
+DROP TRIGGER api_keys_stat_ins ON api_keys;
+DROP FUNCTION stat_api_keys_del();
+DROP FUNCTION stat_api_keys_upd();
+DROP FUNCTION stat_api_keys_ins();
+DROP TRIGGER tenants_stat_del ON tenants;
+DROP TRIGGER tenants_stat_upd ON tenants;
+DROP TRIGGER tenants_stat_ins ON tenants;
+DROP FUNCTION stat_tenants_del();
+DROP FUNCTION stat_tenants_upd();
+DROP FUNCTION stat_tenants_ins();
+DROP TRIGGER users_stat_del ON users;
+DROP TRIGGER users_stat_upd ON users;
+DROP TRIGGER users_stat_ins ON users;
+DROP FUNCTION stat_users_del();
+DROP FUNCTION stat_users_upd();
+DROP FUNCTION stat_users_ins();
 DROP FUNCTION stat_key_state(text, text);
-DROP FUNCTION stat_add(text, text, int, bigint);
 DROP INDEX api_keys_expiring;
 DROP INDEX api_keys_revoking;
 DROP INDEX sessions_lapsing;
