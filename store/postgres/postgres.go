@@ -352,6 +352,8 @@ var constraintFields = map[string]string{
 	"audit_checkpoints_pkey": "id",
 	// 00007_impersonations.sql
 	"impersonations_pkey": "id",
+	// 00008_stat_counters.sql
+	"stat_counters_pkey": "key",
 }
 
 // wrapErr, deferred by every store method, maps a driver error (mapErr) and
