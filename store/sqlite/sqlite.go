@@ -513,6 +513,8 @@ var compositeFields = map[string]string{
 	"credit_entries.tenant_id, credit_entries.seq":             "seq",
 	"credit_draws.entry_id, credit_draws.ord":                  "ord",
 	"usage_events.tenant_id, usage_events.id":                  "id",
+	// 00008_stat_counters.sql
+	"stat_counters.name, stat_counters.key, stat_counters.shard": "key",
 }
 
 // constraintColumn extracts "email" from a message such as
