@@ -610,3 +610,10 @@ type UsageReport struct {
 	Data    []UsageRow `json:"data"`
 	Totals  UsageRow   `json:"totals"`
 }
+
+// StatsService answers the overview's figures (docs/overview.md).
+type StatsService interface {
+	// Stats is what the platform holds now, read from counters, with the
+	// month and day boundaries in loc (nil: UTC). Needs stats:read.
+	Stats(ctx context.Context, loc *time.Location) (*Stats, error)
+}

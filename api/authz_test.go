@@ -151,6 +151,8 @@ func authzTable() []authzRoute {
 			func(f *fix) (string, any) { return base + "/api-keys/stats", nil }},
 		{"GET", base + "/api-keys/usage", []steward.Permission{steward.PermKeysRead},
 			func(f *fix) (string, any) { return base + "/api-keys/usage?granularity=day&code=REVOKED", nil }},
+		{"GET", base + "/stats", []steward.Permission{steward.PermStatsRead},
+			func(f *fix) (string, any) { return base + "/stats?tz=Europe/Paris", nil }},
 		{"POST", base + "/api-keys/bulk-revoke", []steward.Permission{steward.PermKeysWrite},
 			func(f *fix) (string, any) {
 				return base + "/api-keys/bulk-revoke", M{"key_ids": []string{authzKey(f).ID, authzKey(f).ID}}

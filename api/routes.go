@@ -103,6 +103,7 @@ func (s *server) routes() []route {
 		{http.MethodPost, "/api/v1/admin/credits/adjust", authAdmin, s.idempotent(s.adjustCredits)},
 		{http.MethodGet, "/api/v1/admin/credits/{tenant_id}/balance", authAdmin, s.creditBalance},
 		{http.MethodGet, "/api/v1/admin/credits/{tenant_id}/history", authAdmin, s.creditHistory},
+		{http.MethodGet, "/api/v1/admin/stats", authAdmin, s.stats},
 		{http.MethodGet, "/api/v1/admin/usage", authAdmin, s.usageReport},
 		{http.MethodGet, "/api/v1/admin/health/detailed", authAdmin, s.detailedHealth},
 		{http.MethodPost, "/api/v1/platform/usage", authPlatform, s.recordUsage},

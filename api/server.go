@@ -34,6 +34,8 @@ type Deps struct {
 	Impersonations steward.ImpersonationService
 	KeyUsage       steward.KeyUsageService
 	Series         steward.SeriesService
+	// Stats answers GET /admin/stats (the overview).
+	Stats steward.StatsService
 	// Ready reports whether the database answers (for /readyz).
 	Ready  func(ctx context.Context) error
 	Logger *slog.Logger

@@ -24,13 +24,14 @@ const (
 	JobKeyUsagePrune      = "key_usage_prune"
 	JobKeyUsageFlush      = "key_usage_flush"
 	JobSeriesMaintain     = "series_maintenance"
+	JobLapseSweep         = "lapse_sweep"
 	JobActivityFlush      = "activity_flush"
 )
 
 // knownJobs are listed from the start, with no run yet, so a job that has
 // never run shows as such rather than missing.
 var knownJobs = []string{JobSigningKeys, JobBanSweep, JobCreditSweep, JobImpersonationSweep,
-	JobKeyUsagePrune, JobSeriesMaintain, JobIdempotencyPurge, JobAuditCheckpoint, JobKeyUseFlush,
+	JobLapseSweep, JobKeyUsagePrune, JobSeriesMaintain, JobIdempotencyPurge, JobAuditCheckpoint, JobKeyUseFlush,
 	JobKeyUsageFlush, JobActivityFlush}
 
 // jobLog is each job's last run and counts since the process started. It is

@@ -379,7 +379,7 @@ func TestSeriesBadInputs(t *testing.T) {
 
 // TestCheckCountersRepairs: after a mixed sequence with purges the recount
 // finds nothing; a bucket put wrong is found, and repair fixes it, audited.
-func TestCheckCountersRepairs(t *testing.T) {
+func TestSeriesCheckCountersRepairs(t *testing.T) {
 	apptest.Each(t, func(t *testing.T, a *apptest.App) {
 		sys := apptest.System()
 		u := a.User(steward.RoleUser, func(c *steward.UserCreate) { c.TenantID = "ten_check" })

@@ -161,6 +161,10 @@ type Impersonations struct {
 	auth    *Auth    // signs the impersonation's access token
 }
 
+// Overview implements steward.StatsService: the stat counters, their
+// check and repair, and the lapse sweeper (overview.go).
+type Overview struct{ *core }
+
 // Service wires the domain services on one core, for cmd/steward and tests:
 // one constructor, plus the process-level jobs (Start, Bootstrap, Maintain).
 type Service struct {
@@ -178,6 +182,7 @@ type Service struct {
 	Health         *Health
 	KeyUsage       *KeyUsage
 	Series         *Series
+	Overview       *Overview
 }
 
 var (
@@ -188,6 +193,7 @@ var (
 	_ steward.KeyService         = (*Keys)(nil)
 	_ steward.IdempotencyService = (*Idempotency)(nil)
 	_ steward.CreditService      = (*Credits)(nil)
+	_ steward.StatsService       = (*Overview)(nil)
 )
 
 // New returns a Service. Call Start before serving so a signing key exists.
@@ -256,6 +262,7 @@ func New(cfg Config) *Service {
 	svc.KeyUsage = &KeyUsage{core: s}
 	svc.Keys.usage = svc.KeyUsage
 	svc.Series = &Series{core: s}
+	svc.Overview = &Overview{core: s}
 	return svc
 }
 

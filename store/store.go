@@ -58,6 +58,7 @@ type Queries interface {
 	ImpersonationQueries
 	KeyUsageQueries
 	SeriesQueries
+	StatsQueries
 }
 
 // Tx is one write transaction: every read, and every domain's writes.
@@ -75,6 +76,7 @@ type Tx interface {
 	ImpersonationTx
 	KeyUsageTx
 	SeriesTx
+	StatsTx
 }
 
 // UserQueries are the reads of users.

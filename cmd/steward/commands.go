@@ -156,11 +156,12 @@ func serve(ctx context.Context, cfg config, svc *service.Service, st store.Store
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(api.NewStatsCollector(svc.Overview, nil, log))
 	adminRate, adminBurst := cfg.adminRate()
 	conns := &connCounter{}
 	handler := api.NewServer(api.Deps{
 		Users: svc.Users, Sessions: svc.Sessions, Audit: svc.Audit, Auth: svc.Auth, Keys: svc.Keys, Tenants: svc.Tenants, Credits: svc.Credits, Idem: svc.Idempotency, Impersonations: svc.Impersonations,
-		Series: svc.Series, Ready: st.Ping, Logger: log, Metrics: reg, AdminRatePerMinute: adminRate, AdminRateBurst: adminBurst, TrustedProxies: cfg.trustedProxies,
+		Series: svc.Series, Stats: svc.Overview, Ready: st.Ping, Logger: log, Metrics: reg, AdminRatePerMinute: adminRate, AdminRateBurst: adminBurst, TrustedProxies: cfg.trustedProxies,
 		LongReads: cfg.longReads(),
 		Health:    svc.Health, Build: cfg.buildInfo(), HTTPConnections: func() (int, int) { return conns.Open(), cfg.MaxConnections },
 		KeyUsage: svc.KeyUsage,

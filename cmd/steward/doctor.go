@@ -18,9 +18,10 @@ import (
 // doctorCmd is `steward doctor [--checkpoint JWS]...`.
 func doctorCmd(ctx context.Context, app func() (*service.Service, store.Store, *slog.Logger, error), stdout io.Writer) *cobra.Command {
 	var signatures []string
+	var repair bool
 	cmd := &cobra.Command{
 		Use:   "doctor",
-		Short: "Check invariants: signing keys, the audit hash chain and its checkpoints, the credits ledger",
+		Short: "Check invariants: signing keys, the audit hash chain and its checkpoints, the credits ledger, the stat counters",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var outside []*steward.AuditCheckpoint
@@ -36,9 +37,22 @@ func doctorCmd(ctx context.Context, app func() (*service.Service, store.Store, *
 				return err
 			}
 			defer st.Close()
-			return doctor(ctx, svc, outside, stdout)
+			err = doctor(ctx, svc, outside, stdout)
+			ok, cerr := doctorCounters(ctx, svc, repair, stdout)
+			if err != nil {
+				return err
+			}
+			if cerr != nil {
+				return cerr
+			}
+			if !ok {
+				return errors.New("doctor found problems")
+			}
+			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&repair, "repair", false,
+		"set every stat counter that disagrees with a recount to the recount (audited as counters.repair)")
 	cmd.Flags().StringArrayVar(&signatures, "checkpoint", nil,
 		"also hold the chain to this checkpoint, the signature= of an \"audit checkpoint\" log line (repeatable)")
 	return cmd

@@ -64,6 +64,7 @@ var (
 	_ store.IdempotencyQueries     = (*Store)(nil)
 	_ store.TenantQueries          = (*Store)(nil)
 	_ store.CreditQueries          = (*Store)(nil)
+	_ store.StatsQueries           = (*Store)(nil)
 	_ store.AuditCheckpointQueries = (*Store)(nil)
 	_ store.SeriesQueries          = (*Store)(nil)
 	_ store.UserTx                 = (*tx)(nil)
@@ -74,6 +75,7 @@ var (
 	_ store.IdempotencyTx          = (*tx)(nil)
 	_ store.TenantTx               = (*tx)(nil)
 	_ store.CreditTx               = (*tx)(nil)
+	_ store.StatsTx                = (*tx)(nil)
 	_ store.AuditCheckpointWrites  = (*tx)(nil)
 	_ store.SeriesTx               = (*tx)(nil)
 )
@@ -365,6 +367,8 @@ var constraintFields = map[string]string{
 	"series_memo_days_pkey":       "day",
 	"series_memo_pkey":            "name",
 	"billing_snapshots_pkey":      "month",
+	// 00008_stat_counters.sql
+	"stat_counters_pkey": "key",
 }
 
 // wrapErr, deferred by every store method, maps a driver error (mapErr) and

@@ -158,6 +158,7 @@ var (
 	_ store.IdempotencyQueries     = (*Store)(nil)
 	_ store.TenantQueries          = (*Store)(nil)
 	_ store.CreditQueries          = (*Store)(nil)
+	_ store.StatsQueries           = (*Store)(nil)
 	_ store.AuditCheckpointQueries = (*Store)(nil)
 	_ store.SeriesQueries          = (*Store)(nil)
 	_ store.UserTx                 = (*tx)(nil)
@@ -168,6 +169,7 @@ var (
 	_ store.IdempotencyTx          = (*tx)(nil)
 	_ store.TenantTx               = (*tx)(nil)
 	_ store.CreditTx               = (*tx)(nil)
+	_ store.StatsTx                = (*tx)(nil)
 	_ store.AuditCheckpointWrites  = (*tx)(nil)
 	_ store.SeriesTx               = (*tx)(nil)
 )
@@ -522,6 +524,8 @@ var compositeFields = map[string]string{
 	"active_days.tz, active_days.day":                                        "day",
 	"series_memo_days.tz, series_memo_days.day":                              "day",
 	"series_memo.tz, series_memo.day, series_memo.name, series_memo.key":     "name",
+	// 00008_stat_counters.sql
+	"stat_counters.name, stat_counters.key, stat_counters.shard": "key",
 }
 
 // constraintColumn extracts "email" from a message such as

@@ -48,7 +48,7 @@ func TestTenantPlans(t *testing.T) {
 			"sessions_user_id (user_id=?)", "api_keys_user_id (user_id=?)", "SEARCH k USING INDEX api_keys_tenant_id (tenant_id=?)",
 			"SEARCH u USING INDEX sqlite_autoindex_users_1 (id=?)", "tenant_plan_changes_tenant (tenant_id=?)"}},
 		{purgeTenantUsersSQL, []string{"users_tenant_id (tenant_id=?)"}},
-		{purgeTenantKeysSQL, []string{"SEARCH api_keys USING INDEX api_keys_tenant_id (tenant_id=?)"}},
+		{purgeTenantKeysSQL, []string{"api_keys_tenant_id (tenant_id=?)"}}, // covering since api_keys has delete triggers (00008)
 		{purgeTenantSQL, []string{"SEARCH tenants USING INDEX sqlite_autoindex_tenants_1 (id=?)"}},
 		{getTenantSQL, []string{"SEARCH tenants USING INDEX sqlite_autoindex_tenants_1 (id=?)"}},
 		{getTenantBySlugSQL, []string{"SEARCH tenants USING INDEX sqlite_autoindex_tenants_2 (slug=?)"}},
