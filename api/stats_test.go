@@ -41,3 +41,36 @@ func TestStatsEndpoint(t *testing.T) {
 		}
 	})
 }
+
+// TestStatsMonthFigures: the month's ledger movements, usage and today's
+// sessions come from the hourly buckets, beside the gauges' outstanding.
+func TestStatsMonthFigures(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, a *apptest.App) {
+		a.EnsureTenant(t, "ten_month")
+		for _, c := range []struct {
+			path string
+			body map[string]any
+		}{
+			{"/api/v1/admin/credits/grant", map[string]any{"tenant_id": "ten_month", "amount": 100, "description": "top up"}},
+			{"/api/v1/admin/credits/deduct", map[string]any{"tenant_id": "ten_month", "amount": 30, "description": "job"}},
+		} {
+			if r := a.Do("POST", c.path, a.RootToken, c.body); r.Status != 200 && r.Status != 201 {
+				t.Fatalf("%s: %d %s", c.path, r.Status, r.Raw)
+			}
+		}
+		recordUsageEvents(t, a, "ten_month", []steward.UsageEventInput{
+			{Metric: "tokens", Quantity: 7, CostMicros: 250}, {Metric: "tokens", Quantity: 3}, {Metric: "images", Quantity: 1}})
+		r := a.Do("GET", "/api/v1/admin/stats", a.RootToken, nil)
+		if r.Status != 200 {
+			t.Fatalf("stats: %d %s", r.Status, r.Raw)
+		}
+		want := map[string]any{"credits.granted": 100.0, "credits.deducted": 30.0, "credits.used": 30.0,
+			"credits.outstanding": 70.0, "usage.events": 3.0, "usage.quantity": 11.0, "usage.cost_micros": 250.0,
+			"usage.by_metric.tokens.events": 2.0, "usage.by_metric.images.quantity": 1.0, "sessions.started_today": 1.0}
+		for path, v := range want {
+			if got := r.Get(path); got != v {
+				t.Errorf("%s = %v, want %v: %s", path, got, v, r.Raw)
+			}
+		}
+	})
+}

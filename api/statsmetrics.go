@@ -28,6 +28,7 @@ type statsCollector struct {
 
 	users, usersByRole, tenants, tenantsByPlan, keys, keysByType *prometheus.Desc
 	sessions, impersonations, credits, up                        *prometheus.Desc
+	creditsMonth, usageMonth, sessionsToday                      *prometheus.Desc
 }
 
 // NewStatsCollector returns a prometheus.Collector of the platform gauges
@@ -55,12 +56,16 @@ func NewStatsCollector(stats steward.StatsService, now func() time.Time, log *sl
 		impersonations: d("impersonations_active", "Impersonations neither ended nor expired."),
 		credits:        d("credits_outstanding", "The sum of every tenant's credit balance."),
 		up:             d("stats_up", "1 when the stats were read, 0 when reading them failed."),
+		creditsMonth: d("credits_month_to_date", "Credits moved by the ledger since the start of the UTC month, by kind (used is deducted less refunded).",
+			"kind"),
+		usageMonth:    d("usage_events_month_to_date", "Usage events that occurred since the start of the UTC month, by metric.", "metric"),
+		sessionsToday: d("sessions_started_today", "Sessions started since the start of the UTC day."),
 	}
 }
 
 func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.users, c.usersByRole, c.tenants, c.tenantsByPlan, c.keys, c.keysByType,
-		c.sessions, c.impersonations, c.credits, c.up} {
+		c.sessions, c.impersonations, c.credits, c.up, c.creditsMonth, c.usageMonth, c.sessionsToday} {
 		ch <- d
 	}
 }
@@ -82,6 +87,13 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.sessions, prometheus.GaugeValue, float64(st.Sessions.Active))
 	ch <- prometheus.MustNewConstMetric(c.impersonations, prometheus.GaugeValue, float64(st.Impersonations.Active))
 	ch <- prometheus.MustNewConstMetric(c.credits, prometheus.GaugeValue, float64(st.Credits.Outstanding))
+	cr := st.Credits
+	gauges(ch, c.creditsMonth, map[string]int64{"granted": cr.Granted, "deducted": cr.Deducted, "refunded": cr.Refunded,
+		"used": cr.Used, "expired": cr.Expired, "adjusted": cr.Adjusted})
+	for metric, u := range st.Usage.ByMetric {
+		ch <- prometheus.MustNewConstMetric(c.usageMonth, prometheus.GaugeValue, float64(u.Events), metric)
+	}
+	ch <- prometheus.MustNewConstMetric(c.sessionsToday, prometheus.GaugeValue, float64(st.Sessions.StartedToday))
 }
 
 // read returns the cached stats when younger than StatsCacheTTL. The lock

@@ -35,9 +35,11 @@ func (f *fakeStats) Stats(ctx context.Context, _ *time.Location) (*steward.Stats
 			ByPlan: map[string]int64{"free": 1, "pro": 1}},
 		APIKeys: steward.KeyCounts{Total: 3, ByStatus: map[steward.KeyStatus]int64{"active": 2, "expired": 1},
 			ByType: map[steward.KeyType]int64{"user": 3}},
-		Sessions:       steward.SessionStats{Active: 7},
+		Sessions:       steward.SessionStats{Active: 7, StartedToday: 3},
 		Impersonations: steward.ImpersonationStats{Active: 1},
-		Credits:        steward.CreditStats{Outstanding: 12345},
+		Credits: steward.CreditStats{Outstanding: 12345, Granted: 500, Deducted: 120, Refunded: 20, Used: 100,
+			Expired: 5, Adjusted: -2},
+		Usage: steward.UsageStats{Events: 9, ByMetric: map[string]steward.MetricUsage{"tokens": {Events: 9, Quantity: 40}}},
 	}, nil
 }
 
@@ -56,6 +58,14 @@ steward_api_keys{status="expired"} 1
 # HELP steward_api_keys_by_type API keys by type.
 # TYPE steward_api_keys_by_type gauge
 steward_api_keys_by_type{type="user"} 3
+# HELP steward_credits_month_to_date Credits moved by the ledger since the start of the UTC month, by kind (used is deducted less refunded).
+# TYPE steward_credits_month_to_date gauge
+steward_credits_month_to_date{kind="adjusted"} -2
+steward_credits_month_to_date{kind="deducted"} 120
+steward_credits_month_to_date{kind="expired"} 5
+steward_credits_month_to_date{kind="granted"} 500
+steward_credits_month_to_date{kind="refunded"} 20
+steward_credits_month_to_date{kind="used"} 100
 # HELP steward_credits_outstanding The sum of every tenant's credit balance.
 # TYPE steward_credits_outstanding gauge
 steward_credits_outstanding 12345
@@ -65,6 +75,9 @@ steward_impersonations_active 1
 # HELP steward_sessions_active Sessions neither revoked nor expired.
 # TYPE steward_sessions_active gauge
 steward_sessions_active 7
+# HELP steward_sessions_started_today Sessions started since the start of the UTC day.
+# TYPE steward_sessions_started_today gauge
+steward_sessions_started_today 3
 # HELP steward_stats_up 1 when the stats were read, 0 when reading them failed.
 # TYPE steward_stats_up gauge
 steward_stats_up 1
@@ -75,6 +88,9 @@ steward_tenants{status="active"} 2
 # TYPE steward_tenants_by_plan gauge
 steward_tenants_by_plan{plan="free"} 1
 steward_tenants_by_plan{plan="pro"} 1
+# HELP steward_usage_events_month_to_date Usage events that occurred since the start of the UTC month, by metric.
+# TYPE steward_usage_events_month_to_date gauge
+steward_usage_events_month_to_date{metric="tokens"} 9
 # HELP steward_users Stored users by status (soft-deleted ones under deleted).
 # TYPE steward_users gauge
 steward_users{status="active"} 4

@@ -31,6 +31,10 @@ func (s *Overview) Stats(ctx context.Context, loc *time.Location) (*steward.Stat
 	if err != nil {
 		return nil, err
 	}
+	period, err := s.series.PeriodFigures(ctx, loc)
+	if err != nil {
+		return nil, err
+	}
 	st := &steward.Stats{
 		Users: steward.UserStats{
 			ByStatus: states(g.UserStates, []steward.UserStatus{
@@ -48,14 +52,15 @@ func (s *Overview) Stats(ctx context.Context, loc *time.Location) (*steward.Stat
 			ByType: figures(g.Counters, store.CounterKeyType, []steward.KeyType{
 				steward.KeyUser, steward.KeyAdmin, steward.KeyPlatform}),
 		},
-		Sessions:       steward.SessionStats{Active: g.Sessions},
+		Sessions:       steward.SessionStats{Active: g.Sessions, StartedToday: period.SessionsStartedToday},
 		Impersonations: steward.ImpersonationStats{Active: g.Impersonations},
-		Credits:        steward.CreditStats{Outstanding: g.Counters[store.Counter{Name: store.CounterCredits}]},
-		Usage:          steward.UsageStats{ByMetric: map[string]steward.MetricUsage{}},
-		Month:          now.In(loc).Format("2006-01"),
+		Credits:        period.Credits,
+		Usage:          period.Usage,
+		Month:          period.Month,
 		TZ:             loc.String(),
 		GeneratedAt:    now,
 	}
+	st.Credits.Outstanding = g.Counters[store.Counter{Name: store.CounterCredits}]
 	st.Users.Total = sum(st.Users.ByStatus)
 	st.Tenants.Total = sum(st.Tenants.ByStatus)
 	st.APIKeys.Total = sum(st.APIKeys.ByStatus)

@@ -12,7 +12,10 @@ import (
 // from the hourly buckets and per-tenant months the store's triggers keep
 // (series.go, billing.go, series_check.go), and the active-user log
 // (activity.go).
-type Series struct{ *core }
+type Series struct {
+	*core
+	overview *Overview // the gauges a dashboard shows beside its series
+}
 
 var _ steward.SeriesService = (*Series)(nil)
 
@@ -211,7 +214,11 @@ func (s *Series) Dashboard(ctx context.Context, days int, tz string) (*steward.D
 	if err := s.activeUsers(ctx, loc, cuts, now, ser.ActiveUsers); err != nil {
 		return nil, err
 	}
-	return &steward.Dashboard{Series: ser, Days: days, TZ: loc.String(), GeneratedAt: now}, nil
+	stats, err := s.overview.Stats(ctx, loc)
+	if err != nil {
+		return nil, err
+	}
+	return &steward.Dashboard{Stats: stats, Series: ser, Days: days, TZ: loc.String(), GeneratedAt: now}, nil
 }
 
 // dashboardSeries are the buckets the dashboard sums.

@@ -163,7 +163,10 @@ type Impersonations struct {
 
 // Overview implements steward.StatsService: the stat counters, their
 // check and repair, and the lapse sweeper (overview.go).
-type Overview struct{ *core }
+type Overview struct {
+	*core
+	series *Series // this month's and today's figures, from the hourly buckets
+}
 
 // Service wires the domain services on one core, for cmd/steward and tests:
 // one constructor, plus the process-level jobs (Start, Bootstrap, Maintain).
@@ -262,7 +265,8 @@ func New(cfg Config) *Service {
 	svc.KeyUsage = &KeyUsage{core: s}
 	svc.Keys.usage = svc.KeyUsage
 	svc.Series = &Series{core: s}
-	svc.Overview = &Overview{core: s}
+	svc.Overview = &Overview{core: s, series: svc.Series}
+	svc.Series.overview = svc.Overview
 	return svc
 }
 

@@ -14,10 +14,17 @@ import (
 // fixed. It reports whether the counters are right now: false only for a
 // drift left unrepaired.
 func doctorCounters(ctx context.Context, svc *service.Service, repair bool, out io.Writer) (bool, error) {
+	// The gauges (Overview) and the hourly buckets and tenant months
+	// (Series) are separate tables, each checked and repaired on its own.
 	drifts, err := svc.Overview.CheckCounters(ctx, repair)
 	if err != nil {
 		return false, err
 	}
+	buckets, err := svc.Series.CheckCounters(ctx, repair)
+	if err != nil {
+		return false, err
+	}
+	drifts = append(drifts, buckets...)
 	if len(drifts) == 0 {
 		fmt.Fprintln(out, "counters: ok (every stat counter equals a recount from the rows)")
 		return true, nil

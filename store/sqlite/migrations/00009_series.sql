@@ -144,19 +144,19 @@ CREATE TABLE billing_snapshots (
 );
 
 -- +goose StatementBegin
-CREATE TRIGGER users_stat_ai AFTER INSERT ON users BEGIN
+CREATE TRIGGER users_series_ai AFTER INSERT ON users BEGIN
     INSERT INTO stat_hourly VALUES ('signups', '', new.created_at - new.created_at % 3600000000, 0, 1)
         ON CONFLICT DO UPDATE SET value = value + excluded.value;
 END;
 -- +goose StatementEnd
 -- +goose StatementBegin
-CREATE TRIGGER users_stat_ad AFTER DELETE ON users BEGIN
+CREATE TRIGGER users_series_ad AFTER DELETE ON users BEGIN
     INSERT INTO stat_hourly VALUES ('signups', '', old.created_at - old.created_at % 3600000000, 0, -1)
         ON CONFLICT DO UPDATE SET value = value + excluded.value;
 END;
 -- +goose StatementEnd
 -- +goose StatementBegin
-CREATE TRIGGER users_stat_au AFTER UPDATE OF created_at ON users
+CREATE TRIGGER users_series_au AFTER UPDATE OF created_at ON users
 WHEN old.created_at <> new.created_at BEGIN
     INSERT INTO stat_hourly VALUES ('signups', '', old.created_at - old.created_at % 3600000000, 0, -1)
         ON CONFLICT DO UPDATE SET value = value + excluded.value;
@@ -166,19 +166,19 @@ END;
 -- +goose StatementEnd
 
 -- +goose StatementBegin
-CREATE TRIGGER sessions_stat_ai AFTER INSERT ON sessions BEGIN
+CREATE TRIGGER sessions_series_ai AFTER INSERT ON sessions BEGIN
     INSERT INTO stat_hourly VALUES ('sessions.started', '', new.created_at - new.created_at % 3600000000, 0, 1)
         ON CONFLICT DO UPDATE SET value = value + excluded.value;
 END;
 -- +goose StatementEnd
 -- +goose StatementBegin
-CREATE TRIGGER sessions_stat_ad AFTER DELETE ON sessions BEGIN
+CREATE TRIGGER sessions_series_ad AFTER DELETE ON sessions BEGIN
     INSERT INTO stat_hourly VALUES ('sessions.started', '', old.created_at - old.created_at % 3600000000, 0, -1)
         ON CONFLICT DO UPDATE SET value = value + excluded.value;
 END;
 -- +goose StatementEnd
 -- +goose StatementBegin
-CREATE TRIGGER sessions_stat_au AFTER UPDATE OF created_at ON sessions
+CREATE TRIGGER sessions_series_au AFTER UPDATE OF created_at ON sessions
 WHEN old.created_at <> new.created_at BEGIN
     INSERT INTO stat_hourly VALUES ('sessions.started', '', old.created_at - old.created_at % 3600000000, 0, -1)
         ON CONFLICT DO UPDATE SET value = value + excluded.value;
@@ -191,7 +191,7 @@ END;
 -- magnitudes, except credits.adjusted, which is the net of corrections.
 -- credits_used is deducted less refunded: -(deduct + refund amounts).
 -- +goose StatementBegin
-CREATE TRIGGER credit_entries_stat_ai AFTER INSERT ON credit_entries BEGIN
+CREATE TRIGGER credit_entries_series_ai AFTER INSERT ON credit_entries BEGIN
     INSERT INTO stat_hourly VALUES ('credits.' || CASE new.kind WHEN 'grant' THEN 'granted' WHEN 'deduct' THEN 'deducted'
             WHEN 'refund' THEN 'refunded' WHEN 'expire' THEN 'expired' ELSE 'adjusted' END, '',
             new.created_at - new.created_at % 3600000000, 0,
@@ -200,7 +200,7 @@ CREATE TRIGGER credit_entries_stat_ai AFTER INSERT ON credit_entries BEGIN
 END;
 -- +goose StatementEnd
 -- +goose StatementBegin
-CREATE TRIGGER credit_entries_stat_ad AFTER DELETE ON credit_entries BEGIN
+CREATE TRIGGER credit_entries_series_ad AFTER DELETE ON credit_entries BEGIN
     INSERT INTO stat_hourly VALUES ('credits.' || CASE old.kind WHEN 'grant' THEN 'granted' WHEN 'deduct' THEN 'deducted'
             WHEN 'refund' THEN 'refunded' WHEN 'expire' THEN 'expired' ELSE 'adjusted' END, '',
             old.created_at - old.created_at % 3600000000, 0,
@@ -232,7 +232,7 @@ END;
 -- +goose StatementEnd
 
 -- +goose StatementBegin
-CREATE TRIGGER usage_events_stat_ai AFTER INSERT ON usage_events BEGIN
+CREATE TRIGGER usage_events_series_ai AFTER INSERT ON usage_events BEGIN
     INSERT INTO stat_hourly VALUES ('usage.events', new.metric, new.occurred_at - new.occurred_at % 3600000000, 0, 1)
         ON CONFLICT DO UPDATE SET value = value + excluded.value;
     INSERT INTO stat_hourly VALUES ('usage.quantity', new.metric, new.occurred_at - new.occurred_at % 3600000000, 0, new.quantity)
@@ -247,7 +247,7 @@ CREATE TRIGGER usage_events_stat_ai AFTER INSERT ON usage_events BEGIN
 END;
 -- +goose StatementEnd
 -- +goose StatementBegin
-CREATE TRIGGER usage_events_stat_ad AFTER DELETE ON usage_events BEGIN
+CREATE TRIGGER usage_events_series_ad AFTER DELETE ON usage_events BEGIN
     INSERT INTO stat_hourly VALUES ('usage.events', old.metric, old.occurred_at - old.occurred_at % 3600000000, 0, -1)
         ON CONFLICT DO UPDATE SET value = value + excluded.value;
     INSERT INTO stat_hourly VALUES ('usage.quantity', old.metric, old.occurred_at - old.occurred_at % 3600000000, 0, -old.quantity)
@@ -288,18 +288,18 @@ INSERT INTO tenant_monthly (tenant_id, month, credits_granted, credits_used, usa
     GROUP BY tenant_id, month;
 
 -- +goose Down
-DROP TRIGGER usage_events_stat_ad;
-DROP TRIGGER usage_events_stat_ai;
+DROP TRIGGER usage_events_series_ad;
+DROP TRIGGER usage_events_series_ai;
 DROP TRIGGER credit_entries_monthly_ad;
 DROP TRIGGER credit_entries_monthly_ai;
-DROP TRIGGER credit_entries_stat_ad;
-DROP TRIGGER credit_entries_stat_ai;
-DROP TRIGGER sessions_stat_au;
-DROP TRIGGER sessions_stat_ad;
-DROP TRIGGER sessions_stat_ai;
-DROP TRIGGER users_stat_au;
-DROP TRIGGER users_stat_ad;
-DROP TRIGGER users_stat_ai;
+DROP TRIGGER credit_entries_series_ad;
+DROP TRIGGER credit_entries_series_ai;
+DROP TRIGGER sessions_series_au;
+DROP TRIGGER sessions_series_ad;
+DROP TRIGGER sessions_series_ai;
+DROP TRIGGER users_series_au;
+DROP TRIGGER users_series_ad;
+DROP TRIGGER users_series_ai;
 DROP TRIGGER stat_hourly_zero_au;
 DROP TRIGGER stat_hourly_memo_ad;
 DROP TRIGGER stat_hourly_memo_au;
