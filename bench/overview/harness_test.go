@@ -85,6 +85,7 @@ func newHarness(ctx context.Context, st store.Store, p password.Params, email, p
 	handler := api.NewServer(api.Deps{
 		Users: svc.Users, Sessions: svc.Sessions, Audit: svc.Audit, Auth: svc.Auth, Keys: svc.Keys, Tenants: svc.Tenants,
 		Credits: svc.Credits, Idem: svc.Idempotency, Impersonations: svc.Impersonations,
+		Stats: svc.Overview, Series: svc.Series, Health: svc.Health, KeyUsage: svc.KeyUsage,
 		Ready: st.Ping, Logger: log, AdminRatePerMinute: -1,
 	})
 	h := &harness{
