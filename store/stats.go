@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"time"
+
+	"github.com/stewardhq/steward"
 )
 
 // Counter names one stat counter: Name is the figure ("users.status"), Key
@@ -91,4 +93,28 @@ func NewGauges(counters, keyMoves map[Counter]int64, lapsedBans, lapsedSessions,
 		g.KeyStates[m.Key] += n
 	}
 	return g
+}
+
+// KeyStatsFrom is GET /admin/api-keys/stats' states and types from the
+// gauges: every state and type present, 0 where none. The recent windows
+// are left for the caller.
+func KeyStatsFrom(g *Gauges) *steward.KeyStats {
+	st := &steward.KeyStats{
+		ByStatus: map[steward.KeyStatus]int64{
+			steward.KeyActive: 0, steward.KeyRevoked: 0, steward.KeyExpired: 0, steward.KeyDisabled: 0,
+		},
+		ByType: map[steward.KeyType]int64{steward.KeyUser: 0, steward.KeyAdmin: 0, steward.KeyPlatform: 0},
+	}
+	for state, n := range g.KeyStates {
+		if n != 0 {
+			st.ByStatus[steward.KeyStatus(state)] += n
+			st.Total += n
+		}
+	}
+	for c, n := range g.Counters {
+		if c.Name == CounterKeyType && n != 0 {
+			st.ByType[steward.KeyType(c.Key)] += n
+		}
+	}
+	return st
 }

@@ -156,63 +156,30 @@ func (q *queries) CountAPIKeys(ctx context.Context, f steward.KeyFilter) (_ int6
 	return n, mapErr(err)
 }
 
-// apiKeyStatsSQL counts keys by state at $1 and type in one pass; the state
-// is steward.APIKey.State spelled in SQL. $2 and $3 start the 24-hour and
-// 30-day windows, which end at $1 inclusive.
-const apiKeyStatsSQL = `SELECT
-    CASE
-        WHEN status = 'revoked' OR revoked_at <= $1 THEN 'revoked'
-        WHEN expires_at <= $1 THEN 'expired'
-        WHEN status = 'disabled' THEN 'disabled'
-        ELSE 'active'
-    END,
-    key_type,
-    count(*),
-    count(*) FILTER (WHERE created_at BETWEEN $2 AND $1),
-    count(*) FILTER (WHERE created_at BETWEEN $3 AND $1),
-    count(*) FILTER (WHERE last_used_at BETWEEN $2 AND $1),
-    count(*) FILTER (WHERE last_used_at BETWEEN $3 AND $1)
-FROM api_keys
-GROUP BY 1, 2`
+// apiKeyRecentSQL counts keys created and used in the last 24 h ($2) and
+// 30 days ($3) up to $1 through the created_at and last_used_at indexes
+// (migration 00011): the cost is the keys in the window, not the table.
+const apiKeyRecentSQL = `SELECT
+    (SELECT count(*) FROM api_keys WHERE created_at BETWEEN $2 AND $1),
+    (SELECT count(*) FROM api_keys WHERE created_at BETWEEN $3 AND $1),
+    (SELECT count(*) FROM api_keys WHERE last_used_at BETWEEN $2 AND $1),
+    (SELECT count(*) FROM api_keys WHERE last_used_at BETWEEN $3 AND $1)`
 
+// APIKeyStats reads the states and types from the stat counters (with
+// their time corrections, as GET /admin/stats does) and the recent
+// windows through indexes; it never scans the keys.
 func (q *queries) APIKeyStats(ctx context.Context, now time.Time) (_ *steward.KeyStats, err error) {
 	defer wrapErr(&err, "api key stats")
-	rows, err := q.q.Query(ctx, apiKeyStatsSQL, now, now.Add(-24*time.Hour), now.Add(-30*24*time.Hour))
+	g, err := q.ReadGauges(ctx, now)
 	if err != nil {
-		return nil, mapErr(err)
+		return nil, err
 	}
-	defer rows.Close()
-	st := newKeyStats()
-	for rows.Next() {
-		var (
-			state, typ                              string
-			n, created24, created30, used24, used30 int64
-		)
-		if err := rows.Scan(&state, &typ, &n, &created24, &created30, &used24, &used30); err != nil {
-			return nil, mapErr(err)
-		}
-		st.ByStatus[steward.KeyStatus(state)] += n
-		st.ByType[steward.KeyType(typ)] += n
-		st.Total += n
-		st.Created24 += created24
-		st.Created30 += created30
-		st.Used24 += used24
-		st.Used30 += used30
-	}
-	if err := rows.Err(); err != nil {
+	st := store.KeyStatsFrom(g)
+	if err := q.q.QueryRow(ctx, apiKeyRecentSQL, now, now.Add(-24*time.Hour), now.Add(-30*24*time.Hour)).
+		Scan(&st.Created24, &st.Created30, &st.Used24, &st.Used30); err != nil {
 		return nil, mapErr(err)
 	}
 	return st, nil
-}
-
-// newKeyStats has every status and type counted at zero.
-func newKeyStats() *steward.KeyStats {
-	return &steward.KeyStats{
-		ByStatus: map[steward.KeyStatus]int64{
-			steward.KeyActive: 0, steward.KeyRevoked: 0, steward.KeyExpired: 0, steward.KeyDisabled: 0,
-		},
-		ByType: map[steward.KeyType]int64{steward.KeyUser: 0, steward.KeyAdmin: 0, steward.KeyPlatform: 0},
-	}
 }
 
 // apiKeyArgs are k's column values in the order of the INSERT and UPDATE below.

@@ -57,6 +57,11 @@ func TestAPIKeyPlans(t *testing.T) {
 	if plan := explain(t, s, usersByIDsSQL, `["usr_1"]`); !strings.Contains(plan, "SEARCH u USING INDEX sqlite_autoindex_users_1 (id=?)") {
 		t.Errorf("users by ids plan %q, want a lookup of each id", plan)
 	}
+	// The stats' recent windows: one index range each, never the table.
+	if plan := explain(t, s, apiKeyRecentSQL, 3, 2, 1); strings.Contains(plan, "SCAN api_keys") ||
+		!strings.Contains(plan, "api_keys_created_at") || !strings.Contains(plan, "api_keys_last_used_at") {
+		t.Errorf("recent keys plan %q, want the created_at and last_used_at indexes", plan)
+	}
 	if plan := explain(t, s, "DELETE FROM idempotency WHERE expires_at <= ?", 0); !strings.Contains(plan, "idempotency_expires_at") {
 		t.Errorf("expired idempotency plan %q, want the expires_at index", plan)
 	}
