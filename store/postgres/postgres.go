@@ -82,8 +82,22 @@ var (
 
 // Open connects to dsn. Runtime parameters in the DSN (search_path=…) apply
 // to every connection. It does not migrate; call Migrate.
+//
+// Parallel query is off for Steward's connections unless the DSN sets
+// max_parallel_workers_per_gather itself: Steward's reads are index
+// lookups over a few rows, and the planner cannot see how few rows a
+// partial index holds (the stat counters' not-yet-swept rows: it estimates
+// from the whole table), so it would start workers that cost ~10 ms to
+// count nothing.
 func Open(ctx context.Context, dsn string) (*Store, error) {
-	pool, err := pgxpool.New(ctx, dsn)
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: open: %w", err)
+	}
+	if _, set := cfg.ConnConfig.RuntimeParams["max_parallel_workers_per_gather"]; !set {
+		cfg.ConnConfig.RuntimeParams["max_parallel_workers_per_gather"] = "0"
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}

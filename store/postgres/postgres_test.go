@@ -401,3 +401,31 @@ func TestStatements(t *testing.T) {
 		t.Errorf("the entry without draws: %v", err)
 	}
 }
+
+// TestParallelQueryOff: Steward's connections run without parallel
+// workers (see Open), unless the DSN names the setting itself.
+func TestParallelQueryOff(t *testing.T) {
+	t.Parallel()
+	backend(t) // skips without a server
+	ctx := t.Context()
+	show := func(s *postgres.Store) string {
+		var v string
+		if err := s.Pool().QueryRow(ctx, "SHOW max_parallel_workers_per_gather").Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	if v := show(openDSN(t, os.Getenv(testdb.EnvPostgres))); v != "0" {
+		t.Errorf("default: max_parallel_workers_per_gather = %s, want 0", v)
+	}
+	u, err := url.Parse(os.Getenv(testdb.EnvPostgres))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("max_parallel_workers_per_gather", "3")
+	u.RawQuery = q.Encode()
+	if v := show(openDSN(t, u.String())); v != "3" {
+		t.Errorf("the DSN's own value: max_parallel_workers_per_gather = %s, want 3", v)
+	}
+}
