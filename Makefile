@@ -21,7 +21,7 @@ test:
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	go vet ./...
 	@rc=0; \
-	  echo "go test -race -count=1 ./..."; go test -race -count=1 ./... || rc=1; \
+	  echo "go test -race -count=1 -timeout 30m ./..."; go test -race -count=1 -timeout 30m ./... || rc=1; \
 	  $(EXTRA_CHECKS) \
 	  scripts/test-summary $$rc
 
