@@ -58,6 +58,12 @@ type config struct {
 	KeyUsageRetention time.Duration
 	// envErrs are environment values that did not parse; validate reports them.
 	envErrs []error
+	// ConfigFile is the TOML file (STEWARD_CONFIG); configfile.go reads it
+	// into the flags it does not override, its plans into filePlans, and
+	// where each setting came from into sources.
+	ConfigFile string
+	filePlans  []*steward.Plan
+	sources    map[string]string
 }
 
 // bindConfig registers the flags; an environment variable fills a flag the
@@ -108,12 +114,14 @@ func bindConfig(cmd *cobra.Command, getenv func(string) string, c *config) {
 	bindImpersonation(cmd, getenv, c)
 	bindReplica(cmd, getenv, c)
 	bindKeyUsage(cmd, getenv, c)
+	bindConfigFile(cmd, getenv, c)
 }
 
-// plans reads the plan catalogue file, or returns nil for the built-in one.
+// plans reads the plan catalogue file and joins the configuration file's
+// plans, or returns nil for the built-in catalogue.
 func (c *config) plans() ([]*steward.Plan, error) {
 	if c.PlansFile == "" {
-		return nil, nil
+		return c.filePlans, nil
 	}
 	data, err := os.ReadFile(c.PlansFile)
 	if err != nil {
@@ -123,7 +131,7 @@ func (c *config) plans() ([]*steward.Plan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("plan catalogue %s: %w", c.PlansFile, err)
 	}
-	return plans, nil
+	return mergePlans(c.filePlans, plans, c.ConfigFile, c.PlansFile)
 }
 
 // trustedIssuers reads the trusted-issuer file, or returns nil when none is set.
