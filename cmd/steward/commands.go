@@ -28,9 +28,10 @@ func newRootCmd(ctx context.Context, getenv func(string) string, stdout, stderr 
 	}
 	bindConfig(root, getenv, &cfg)
 	// The configuration file fills what flags and variables leave unset;
-	// `config check|show` read it themselves (check may name another file).
+	// `config check|show` read it themselves (check may name another file);
+	// the version prints even beside a broken file.
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
-		if cmd.Annotations[readsConfigItself] != "" {
+		if cmd.Annotations[readsConfigItself] != "" || cmd.Name() == "version" {
 			return nil
 		}
 		return cfg.loadConfigFile(root, getenv)
