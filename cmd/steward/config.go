@@ -61,9 +61,10 @@ type config struct {
 	// ConfigFile is the TOML file (STEWARD_CONFIG); configfile.go reads it
 	// into the flags it does not override, its plans into filePlans, and
 	// where each setting came from into sources.
-	ConfigFile string
-	filePlans  []*steward.Plan
-	sources    map[string]string
+	ConfigFile  string
+	filePlans   []*steward.Plan
+	fileIssuers []service.TrustedIssuer
+	sources     map[string]string
 }
 
 // bindConfig registers the flags; an environment variable fills a flag the
@@ -134,10 +135,11 @@ func (c *config) plans() ([]*steward.Plan, error) {
 	return mergePlans(c.filePlans, plans, c.ConfigFile, c.PlansFile)
 }
 
-// trustedIssuers reads the trusted-issuer file, or returns nil when none is set.
+// trustedIssuers reads the trusted-issuer file and joins the configuration
+// file's, or returns nil when there are none.
 func (c *config) trustedIssuers() ([]service.TrustedIssuer, error) {
 	if c.IssuersFile == "" {
-		return nil, nil
+		return c.fileIssuers, nil
 	}
 	data, err := os.ReadFile(c.IssuersFile)
 	if err != nil {
@@ -147,7 +149,7 @@ func (c *config) trustedIssuers() ([]service.TrustedIssuer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("trusted issuers %s: %w", c.IssuersFile, err)
 	}
-	return iss, nil
+	return mergeIssuers(c.fileIssuers, iss, c.ConfigFile, c.IssuersFile)
 }
 
 // adminRate is the admin limit as api.Deps takes it (there, 0 is the

@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/stewardhq/steward"
+	"github.com/stewardhq/steward/service"
 )
 
 // Where a setting's value came from, as `steward config show` prints it.
@@ -102,7 +103,8 @@ func newFileSchema(flags *pflag.FlagSet) fileSchema {
 		add(k, "secret", reflect.TypeFor[*string]())
 	}
 	fields = append(fields, reflect.StructField{Name: "Plans", Type: reflect.SliceOf(tomlCopy(reflect.TypeFor[steward.Plan]())),
-		Tag: `toml:"plans"`})
+		Tag: `toml:"plans"`}, reflect.StructField{Name: "TrustedIssuers",
+		Type: reflect.SliceOf(tomlCopy(reflect.TypeFor[service.TrustedIssuer]())), Tag: `toml:"trusted_issuers"`})
 	s.typ = reflect.StructOf(fields)
 	return s
 }
@@ -164,11 +166,12 @@ func tomlCopy(t reflect.Type) reflect.Type {
 	return t
 }
 
-// configFile is a decoded file: the settings it holds and its plans.
+// configFile is a decoded file: the settings it holds and its catalogues.
 type configFile struct {
-	path   string
-	values map[string]reflect.Value // key → the decoded value, for keys present
-	plans  []*steward.Plan
+	path    string
+	values  map[string]reflect.Value // key → the decoded value, for keys present
+	plans   []*steward.Plan
+	issuers []service.TrustedIssuer
 }
 
 var mismatchRe = regexp.MustCompile(`cannot decode TOML (\w+) into .* of type (.+)$`)
@@ -201,6 +204,15 @@ func readConfigFile(path string, s fileSchema) (*configFile, error) {
 		}
 		if cf.plans, err = steward.ParsePlans(doc); err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	if iss := v.Elem().FieldByName("TrustedIssuers"); iss.Len() > 0 {
+		doc, err := json.Marshal(iss.Interface())
+		if err != nil {
+			return nil, fmt.Errorf("%s: trusted_issuers: %w", path, err)
+		}
+		if cf.issuers, err = service.ParseTrustedIssuers(doc); err != nil {
+			return nil, fmt.Errorf("%s: trusted_issuers: %w", path, err)
 		}
 	}
 	return cf, nil
@@ -260,7 +272,7 @@ func (c *config) loadConfigFile(root *cobra.Command, getenv func(string) string)
 		if cf, err = readConfigFile(c.ConfigFile, s); err != nil {
 			return err
 		}
-		c.filePlans = cf.plans
+		c.filePlans, c.fileIssuers = cf.plans, cf.issuers
 	}
 	c.sources = map[string]string{}
 	var errs []error
@@ -339,4 +351,20 @@ func mergePlans(fromFile, fromJSON []*steward.Plan, file, jsonFile string) ([]*s
 	}
 	all := append(append([]*steward.Plan{}, fromFile...), fromJSON...)
 	return all, steward.ValidatePlans(all)
+}
+
+// mergeIssuers joins the file's trusted issuers and the
+// STEWARD_TRUSTED_ISSUERS file's; an issuer listed in both is an error
+// naming it.
+func mergeIssuers(fromFile, fromJSON []service.TrustedIssuer, file, jsonFile string) ([]service.TrustedIssuer, error) {
+	seen := map[string]bool{}
+	for _, ti := range fromFile {
+		seen[ti.Issuer] = true
+	}
+	for _, ti := range fromJSON {
+		if seen[ti.Issuer] {
+			return nil, fmt.Errorf("trusted issuer %q is in both %s and %s: list it in one", ti.Issuer, file, jsonFile)
+		}
+	}
+	return append(append([]service.TrustedIssuer{}, fromFile...), fromJSON...), nil
 }

@@ -11,6 +11,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
 )
 
 func writeFile(t *testing.T, name, body string) string {
@@ -282,5 +284,62 @@ func TestVersionBesideABrokenConfigFile(t *testing.T) {
 	}
 	if _, err := runConfig(t, map[string]string{"STEWARD_CONFIG": bad}, "migrate"); err == nil || !strings.Contains(err.Error(), "key bogus") {
 		t.Fatalf("migrate must refuse the file: %v", err)
+	}
+}
+
+// loadedConfig binds the settings as the root command does, parses args and
+// reads the configuration file.
+func loadedConfig(t *testing.T, env map[string]string, args ...string) (*config, error) {
+	t.Helper()
+	var c config
+	getenv := func(k string) string { return env[k] }
+	root := &cobra.Command{Use: "steward"}
+	bindConfig(root, getenv, &c)
+	if err := root.PersistentFlags().Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	return &c, c.loadConfigFile(root, getenv)
+}
+
+// TestConfigFileTrustedIssuers: [[trusted_issuers]] in the file join those
+// of trusted_issuers_file; an issuer in both is refused, naming it; a bad
+// entry is refused with the file and the entry named.
+func TestConfigFileTrustedIssuers(t *testing.T) {
+	jsonFile := writeFile(t, "issuers.json", `[{"issuer": "https://b.example", "audience": "steward", "jwks_url": "https://b.example/jwks"}]`)
+	conf := writeFile(t, "steward.toml", `trusted_issuers_file = "`+jsonFile+`"
+[[trusted_issuers]]
+issuer = "https://a.example"
+audience = "steward"
+jwks_url = "https://a.example/jwks"
+max_role = "support"
+provision = true
+`)
+	c, err := loadedConfig(t, map[string]string{"STEWARD_CONFIG": conf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	iss, err := c.trustedIssuers()
+	if err != nil || len(iss) != 2 || iss[0].Issuer != "https://a.example" || iss[0].MaxRole != "support" || !iss[0].Provision ||
+		iss[0].EmailClaim != "email" || iss[1].Issuer != "https://b.example" {
+		t.Fatalf("issuers: %+v %v", iss, err)
+	}
+
+	dup := writeFile(t, "issuers.json", `[{"issuer": "https://a.example", "audience": "x", "jwks_url": "https://a.example/jwks"}]`)
+	c, err = loadedConfig(t, map[string]string{"STEWARD_CONFIG": conf}, "--trusted-issuers", dup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.trustedIssuers(); err == nil || !strings.Contains(err.Error(), `trusted issuer "https://a.example" is in both`) {
+		t.Fatalf("an issuer in both places: %v", err)
+	}
+
+	for body, want := range map[string]string{
+		"[[trusted_issuers]]\nissuer = \"https://a.example\"\njwks = \"x\"\n":                                                              ":3:1: key trusted_issuers.jwks: unknown key",
+		"[[trusted_issuers]]\nissuer = \"https://a.example\"\naudience = \"s\"\njwks_url = \"https://a.example/j\"\nmax_role = \"boss\"\n": `: trusted_issuers: entry 1 ("https://a.example"): max_role`,
+	} {
+		path := writeFile(t, "bad.toml", body)
+		if _, err := runConfig(t, nil, "config", "check", path); err == nil || !strings.Contains(err.Error(), path+want) {
+			t.Fatalf("%q: err = %v, want %q", body, err, path+want)
+		}
 	}
 }
