@@ -65,6 +65,7 @@ type config struct {
 	filePlans   []*steward.Plan
 	fileIssuers []service.TrustedIssuer
 	sources     map[string]string
+	fileFlags   []string // the flags the file set
 }
 
 // bindConfig registers the flags; an environment variable fills a flag the
@@ -172,7 +173,11 @@ func list(v string) []string {
 	return out
 }
 
-func (c *config) validate() error {
+// validate checks every setting; an error about a value the configuration
+// file gave names the file's key too.
+func (c *config) validate() error { return c.fileSource(c.validateSettings()) }
+
+func (c *config) validateSettings() error {
 	if err := errors.Join(c.envErrs...); err != nil {
 		return err
 	}

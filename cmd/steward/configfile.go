@@ -274,7 +274,7 @@ func (c *config) loadConfigFile(root *cobra.Command, getenv func(string) string)
 		}
 		c.filePlans, c.fileIssuers = cf.plans, cf.issuers
 	}
-	c.sources = map[string]string{}
+	c.sources, c.fileFlags = map[string]string{}, nil
 	var errs []error
 	flags.VisitAll(func(f *pflag.Flag) {
 		if notFileKeys[f.Name] {
@@ -288,6 +288,7 @@ func (c *config) loadConfigFile(root *cobra.Command, getenv func(string) string)
 			c.sources[key] = sourceEnv
 		case cf != nil && cf.values[key].IsValid():
 			c.sources[key] = sourceFile
+			c.fileFlags = append(c.fileFlags, f.Name)
 			if err := setFlag(f, cf.values[key]); err != nil {
 				errs = append(errs, fmt.Errorf("%s: key %s: %w", c.ConfigFile, key, err))
 			}
@@ -367,4 +368,18 @@ func mergeIssuers(fromFile, fromJSON []service.TrustedIssuer, file, jsonFile str
 		}
 	}
 	return append(append([]service.TrustedIssuer{}, fromFile...), fromJSON...), nil
+}
+
+// fileSource adds to a setting's error, which names its flag, the file and
+// key the value came from, when it came from the file.
+func (c *config) fileSource(err error) error {
+	if err == nil {
+		return nil
+	}
+	for _, name := range c.fileFlags {
+		if strings.Contains(err.Error(), "--"+name+" ") {
+			return fmt.Errorf("%w (key %s in %s)", err, fileKey(name), c.ConfigFile)
+		}
+	}
+	return err
 }

@@ -154,7 +154,8 @@ func TestConfigCheck(t *testing.T) {
 	if err != nil || !strings.Contains(out, "configuration ok: "+good) {
 		t.Fatalf("check good: %q, %v", out, err)
 	}
-	if _, err := runConfig(t, nil, "config", "check", bad); err == nil || !strings.Contains(err.Error(), "max-long-reads 0") {
+	if _, err := runConfig(t, nil, "config", "check", bad); err == nil ||
+		!strings.Contains(err.Error(), "--max-long-reads 0: want 1 or more (key max_long_reads in "+bad+")") {
 		t.Fatalf("check a value out of range: %v", err)
 	}
 	if _, err := runConfig(t, map[string]string{"STEWARD_CONFIG": bad}, "config", "check"); err == nil {
