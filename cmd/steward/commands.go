@@ -27,6 +27,15 @@ func newRootCmd(ctx context.Context, getenv func(string) string, stdout, stderr 
 		SilenceErrors: true,
 	}
 	bindConfig(root, getenv, &cfg)
+	// The configuration file fills what flags and variables leave unset;
+	// `config check|show` read it themselves (check may name another file);
+	// the version prints even beside a broken file.
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		if cmd.Annotations[readsConfigItself] != "" || cmd.Name() == "version" {
+			return nil
+		}
+		return cfg.loadConfigFile(root, getenv)
+	}
 
 	// app opens the database and builds the service the commands share.
 	app := func() (*service.Service, store.Store, *slog.Logger, error) {
@@ -104,6 +113,7 @@ func newRootCmd(ctx context.Context, getenv func(string) string, stdout, stderr 
 	})
 	root.AddCommand(doctorCmd(ctx, app, stdout))
 	root.AddCommand(operatorCmd(ctx, app, stdout))
+	root.AddCommand(configCmd(root, &cfg, getenv, stdout))
 	root.Version = versionString()
 	root.SetVersionTemplate("steward {{.Version}}\n")
 	root.AddCommand(&cobra.Command{

@@ -58,6 +58,14 @@ type config struct {
 	KeyUsageRetention time.Duration
 	// envErrs are environment values that did not parse; validate reports them.
 	envErrs []error
+	// ConfigFile is the TOML file (STEWARD_CONFIG); configfile.go reads it
+	// into the flags it does not override, its plans into filePlans, and
+	// where each setting came from into sources.
+	ConfigFile  string
+	filePlans   []*steward.Plan
+	fileIssuers []service.TrustedIssuer
+	sources     map[string]string
+	fileFlags   []string // the flags the file set
 }
 
 // bindConfig registers the flags; an environment variable fills a flag the
@@ -108,12 +116,14 @@ func bindConfig(cmd *cobra.Command, getenv func(string) string, c *config) {
 	bindImpersonation(cmd, getenv, c)
 	bindReplica(cmd, getenv, c)
 	bindKeyUsage(cmd, getenv, c)
+	bindConfigFile(cmd, getenv, c)
 }
 
-// plans reads the plan catalogue file, or returns nil for the built-in one.
+// plans reads the plan catalogue file and joins the configuration file's
+// plans, or returns nil for the built-in catalogue.
 func (c *config) plans() ([]*steward.Plan, error) {
 	if c.PlansFile == "" {
-		return nil, nil
+		return c.filePlans, nil
 	}
 	data, err := os.ReadFile(c.PlansFile)
 	if err != nil {
@@ -123,13 +133,14 @@ func (c *config) plans() ([]*steward.Plan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("plan catalogue %s: %w", c.PlansFile, err)
 	}
-	return plans, nil
+	return mergePlans(c.filePlans, plans, c.ConfigFile, c.PlansFile)
 }
 
-// trustedIssuers reads the trusted-issuer file, or returns nil when none is set.
+// trustedIssuers reads the trusted-issuer file and joins the configuration
+// file's, or returns nil when there are none.
 func (c *config) trustedIssuers() ([]service.TrustedIssuer, error) {
 	if c.IssuersFile == "" {
-		return nil, nil
+		return c.fileIssuers, nil
 	}
 	data, err := os.ReadFile(c.IssuersFile)
 	if err != nil {
@@ -139,7 +150,7 @@ func (c *config) trustedIssuers() ([]service.TrustedIssuer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("trusted issuers %s: %w", c.IssuersFile, err)
 	}
-	return iss, nil
+	return mergeIssuers(c.fileIssuers, iss, c.ConfigFile, c.IssuersFile)
 }
 
 // adminRate is the admin limit as api.Deps takes it (there, 0 is the
@@ -162,7 +173,11 @@ func list(v string) []string {
 	return out
 }
 
-func (c *config) validate() error {
+// validate checks every setting; an error about a value the configuration
+// file gave names the file's key too.
+func (c *config) validate() error { return c.fileSource(c.validateSettings()) }
+
+func (c *config) validateSettings() error {
 	if err := errors.Join(c.envErrs...); err != nil {
 		return err
 	}
