@@ -3,6 +3,7 @@ package steward
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strconv"
 )
 
@@ -20,6 +21,20 @@ func (d RetentionDays) MarshalJSON() ([]byte, error) {
 		return []byte(`"never"`), nil
 	}
 	return []byte(strconv.Itoa(int(d))), nil
+}
+
+// UnmarshalJSON reads a number of days or "never".
+func (d *RetentionDays) UnmarshalJSON(b []byte) error {
+	if string(b) == `"never"` {
+		*d = RetentionNever
+		return nil
+	}
+	n, err := strconv.Atoi(string(b))
+	if err != nil || n < 1 {
+		return fmt.Errorf(`retention: want a number of days or "never", got %s`, b)
+	}
+	*d = RetentionDays(n)
+	return nil
 }
 
 // RetentionSettings is each data set's retention, defaults included: the
