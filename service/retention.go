@@ -44,6 +44,12 @@ var retentionSets = []retentionSet{
 		purge: func(ctx context.Context, tx store.Tx, before time.Time, n int) (int64, error) {
 			return tx.PurgeEndedImpersonations(ctx, before, n)
 		}},
+	// Kept forever by default: an event's id is how a resend is known, so
+	// a purged id could be recorded again.
+	{name: "usage_events", def: func(Config) steward.RetentionDays { return steward.RetentionNever },
+		purge: func(ctx context.Context, tx store.Tx, before time.Time, n int) (int64, error) {
+			return tx.PurgeUsageEvents(ctx, before, n)
+		}},
 	// --key-usage-retention is this data set's default, in whole days.
 	{name: "key_usage", def: func(c Config) steward.RetentionDays {
 		return steward.RetentionDays(max(1, cmp.Or(c.KeyUsageRetention, DefaultKeyUsageRetention)/(24*time.Hour)))

@@ -75,7 +75,7 @@ func TestRetentionSettings(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := steward.RetentionSettings{"sessions": 90, "impersonations": steward.RetentionNever, "key_usage": 90}
+		want := steward.RetentionSettings{"sessions": 90, "impersonations": steward.RetentionNever, "usage_events": steward.RetentionNever, "key_usage": 90}
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Fatalf("defaults = %v, want %v", got, want)
 		}
@@ -84,7 +84,7 @@ func TestRetentionSettings(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want = steward.RetentionSettings{"sessions": 7, "impersonations": steward.RetentionNever, "key_usage": steward.RetentionNever}
+		want = steward.RetentionSettings{"sessions": 7, "impersonations": steward.RetentionNever, "usage_events": steward.RetentionNever, "key_usage": steward.RetentionNever}
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Fatalf("after the patch = %v, want %v", got, want)
 		}
@@ -142,7 +142,7 @@ func TestRetentionSettingsRefused(t *testing.T) {
 			}
 		}
 		r := a.Do("PUT", "/api/v1/admin/retention", a.RootToken, map[string]any{"paperwork": 1})
-		if msg, _ := r.Get("details.fields.paperwork").(string); msg != "unknown data set; known: sessions, impersonations, key_usage" {
+		if msg, _ := r.Get("details.fields.paperwork").(string); msg != "unknown data set; known: sessions, impersonations, usage_events, key_usage" {
 			t.Errorf("unknown data set message: %q", msg)
 		}
 		// Nothing was stored by any refused patch.
@@ -230,8 +230,8 @@ func TestRetentionRunBatches(t *testing.T) {
 		if run.Tables["sessions"].Purged != 7 {
 			t.Fatalf("purged %+v", run.Tables["sessions"])
 		}
-		// sessions: 3+3+1; key_usage: one batch of 0; impersonations: none
-		// (kept forever); then the run's record and audit.
+		// sessions: 3+3+1; key_usage: one batch of 0; impersonations and
+		// usage_events: none (kept forever); then the run's record and audit.
 		if n := cs.updates.Load(); n != 3+1+1 {
 			t.Fatalf("%d transactions, want 5", n)
 		}
@@ -322,6 +322,50 @@ func TestRetentionDailySweep(t *testing.T) {
 		maintain()
 		if n := len(auditActions(t, a, "retention.run")); n != 3 {
 			t.Fatalf("a day after the sweep but not the manual run: %d runs", n)
+		}
+	})
+}
+
+// Usage events past their age go; the ledger entry that charged one stays,
+// so the balance does not move.
+func TestRetentionUsageEventsKeepTheLedger(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, a *apptest.App) {
+		sys := apptest.System()
+		a.EnsureTenant(t, "ten_ret")
+		if _, err := a.Svc.Credits.Grant(sys, &steward.GrantInput{TenantID: "ten_ret", Amount: 100, Description: "funds"}); err != nil {
+			t.Fatal(err)
+		}
+		old := a.Clock.Now()
+		if _, err := a.Svc.Credits.RecordUsage(sys, &steward.UsageBatch{Events: []steward.UsageEventInput{
+			{ID: "old", TenantID: "ten_ret", Metric: "tokens", Quantity: 5, Credits: 7, OccurredAt: &old}}}); err != nil {
+			t.Fatal(err)
+		}
+		a.Clock.Advance(31 * 24 * time.Hour)
+		young := a.Clock.Now()
+		if _, err := a.Svc.Credits.RecordUsage(sys, &steward.UsageBatch{Events: []steward.UsageEventInput{
+			{ID: "young", TenantID: "ten_ret", Metric: "tokens", Quantity: 1, OccurredAt: &young}}}); err != nil {
+			t.Fatal(err)
+		}
+		before, err := a.Svc.Credits.Balance(sys, "ten_ret")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.Svc.Retention.UpdateRetention(sys, steward.RetentionPatch{"usage_events": json.RawMessage(`30`)}); err != nil {
+			t.Fatal(err)
+		}
+		run, err := a.Svc.Retention.RunRetention(sys)
+		if err != nil || run.Tables["usage_events"].Purged != 1 {
+			t.Fatalf("run = %+v, %v", run, err)
+		}
+		if _, err := a.Store.GetUsageEvent(context.Background(), "ten_ret", "old"); code(err) == "" {
+			t.Error("the old event survived")
+		}
+		if _, err := a.Store.GetUsageEvent(context.Background(), "ten_ret", "young"); err != nil {
+			t.Errorf("the young event: %v", err)
+		}
+		after, err := a.Svc.Credits.Balance(sys, "ten_ret")
+		if err != nil || fmt.Sprint(after) != fmt.Sprint(before) {
+			t.Fatalf("balance %+v → %+v, %v", before, after, err)
 		}
 	})
 }

@@ -35,4 +35,8 @@ type RetentionTx interface {
 	// PurgeEndedImpersonations deletes impersonations that ended before
 	// before; an open one is never touched.
 	PurgeEndedImpersonations(ctx context.Context, before time.Time, limit int) (int64, error)
+	// PurgeUsageEvents deletes usage events that occurred before before.
+	// Ledger entries naming them (usage_event_id) stay: the entry holds the
+	// amount.
+	PurgeUsageEvents(ctx context.Context, before time.Time, limit int) (int64, error)
 }

@@ -81,6 +81,11 @@ func (t *tx) PurgeEndedImpersonations(ctx context.Context, before time.Time, lim
 		SELECT id FROM impersonations WHERE ended_at < $1 LIMIT $2)`, before, limit)
 }
 
+func (t *tx) PurgeUsageEvents(ctx context.Context, before time.Time, limit int) (int64, error) {
+	return t.purge(ctx, "purge usage events", `DELETE FROM usage_events WHERE (tenant_id, id) IN (
+		SELECT tenant_id, id FROM usage_events WHERE occurred_at < $1 LIMIT $2)`, before, limit)
+}
+
 func (t *tx) purge(ctx context.Context, op, query string, args ...any) (_ int64, err error) {
 	defer wrapErr(&err, op)
 	tag, err := t.q.Exec(ctx, query, args...)

@@ -87,6 +87,12 @@ func (t *tx) PurgeEndedImpersonations(ctx context.Context, before time.Time, lim
 		SELECT rowid FROM impersonations WHERE ended_at < ?1 LIMIT ?2)`, micros(before), limit)
 }
 
+func (t *tx) PurgeUsageEvents(ctx context.Context, before time.Time, limit int) (int64, error) {
+	// WITHOUT ROWID: the primary key names the rows.
+	return t.purge(ctx, "usage events", `DELETE FROM usage_events WHERE (tenant_id, id) IN (
+		SELECT tenant_id, id FROM usage_events WHERE occurred_at < ?1 LIMIT ?2)`, micros(before), limit)
+}
+
 func (t *tx) purge(ctx context.Context, what, query string, args ...any) (int64, error) {
 	res, err := t.tx.ExecContext(ctx, query, args...)
 	if err != nil {

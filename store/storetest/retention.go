@@ -137,4 +137,27 @@ func testRetentionPurges(t *testing.T, s store.Store) {
 	}
 	_, err := s.GetImpersonation(ctx, ended.ID)
 	notFound(t, "GetImpersonation purged", err)
+
+	// Usage events by when they occurred: 1 and 2 before the cut, 3 on it.
+	createTenants(t, s, newTenant(1))
+	update(t, s, func(tx store.Tx) error {
+		for n := 1; n <= 5; n++ {
+			if err := tx.InsertUsageEvent(ctx, newUsageEvent(n, tenantID(1))); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	usageFn := func(tx store.Tx, n int) (int64, error) { return tx.PurgeUsageEvents(ctx, at(3*time.Minute), n) }
+	purge("PurgeUsageEvents", usageFn, 1, 1)
+	purge("PurgeUsageEvents", usageFn, 10, 1)
+	purge("PurgeUsageEvents", usageFn, 10, 0)
+	for n := 1; n <= 5; n++ {
+		_, err := s.GetUsageEvent(ctx, tenantID(1), usageID(n))
+		if n < 3 {
+			notFound(t, "GetUsageEvent purged", err)
+		} else {
+			must(t, "GetUsageEvent kept", err)
+		}
+	}
 }
