@@ -245,6 +245,12 @@ func authzTable() []authzRoute {
 			func(f *fix) (string, any) { return base + "/audit-log/checkpoints?limit=5", nil }},
 		{"POST", base + "/audit-log/checkpoints", []steward.Permission{steward.PermAuditCheckpoint},
 			func(f *fix) (string, any) { return base + "/audit-log/checkpoints", nil }},
+		{"GET", base + "/retention", []steward.Permission{steward.PermConfigRead},
+			func(f *fix) (string, any) { return base + "/retention", nil }},
+		{"PUT", base + "/retention", []steward.Permission{steward.PermConfigWrite},
+			func(f *fix) (string, any) { return base + "/retention", map[string]any{"sessions": 30} }},
+		{"POST", base + "/retention/run", []steward.Permission{steward.PermRetentionRun},
+			func(f *fix) (string, any) { return base + "/retention/run", nil }},
 	}
 }
 

@@ -115,5 +115,9 @@ func (s *server) routes() []route {
 		{http.MethodGet, "/api/v1/admin/audit-log/export", authAdmin, s.longRead(s.exportAudit)},
 		{http.MethodGet, "/api/v1/admin/audit-log/checkpoints", authAdmin, s.listAuditCheckpoints},
 		{http.MethodPost, "/api/v1/admin/audit-log/checkpoints", authAdmin, s.createAuditCheckpoint},
+
+		{http.MethodGet, "/api/v1/admin/retention", authAdmin, s.getRetention},
+		{http.MethodPut, "/api/v1/admin/retention", authAdmin, s.putRetention},
+		{http.MethodPost, "/api/v1/admin/retention/run", authAdmin, s.runRetention},
 	}
 }

@@ -36,6 +36,8 @@ type Deps struct {
 	Series         steward.SeriesService
 	// Stats answers GET /admin/stats (the overview).
 	Stats steward.StatsService
+	// Retention answers /admin/retention (docs/retention.md).
+	Retention steward.RetentionService
 	// Ready reports whether the database answers (for /readyz).
 	Ready  func(ctx context.Context) error
 	Logger *slog.Logger

@@ -71,9 +71,9 @@ func (s *Service) Bootstrap(ctx context.Context, email, password string) (create
 
 // Maintain runs the periodic jobs: signing-key rotation, the ban sweeper,
 // the credit-expiry sweeper, the impersonation-expiry sweeper, the lapse
-// sweeper of the stat counters (Overview.SweepLapsed), the key-usage
-// retention, the series' month-end billing snapshot and shard folding
-// (Series.Maintain) and the purge of expired idempotency records.
+// sweeper of the stat counters (Overview.SweepLapsed), the daily retention
+// sweep (Retention.Sweep, which prunes key usage too), the series'
+// month-end billing snapshot and shard folding (Series.Maintain) and the purge of expired idempotency records.
 // Each is recorded on its own for the health report (Health.RunJob), and
 // each runs whatever became of the others: one failing sweep holds none of
 // the rest back. The errors are returned joined.
@@ -84,7 +84,7 @@ func (s *Service) Maintain(ctx context.Context) error {
 		s.Health.RunJob(ctx, JobCreditSweep, countless(s.Credits.SweepExpiredCredits)),
 		s.Health.RunJob(ctx, JobImpersonationSweep, countless(s.Impersonations.SweepExpiredImpersonations)),
 		s.Health.RunJob(ctx, JobLapseSweep, func(ctx context.Context) error { _, _, err := s.Overview.SweepLapsed(ctx); return err }),
-		s.Health.RunJob(ctx, JobKeyUsagePrune, countless(s.KeyUsage.PruneKeyUsage)),
+		s.Health.RunJob(ctx, JobRetentionSweep, func(ctx context.Context) error { _, err := s.Retention.Sweep(ctx); return err }),
 		s.Health.RunJob(ctx, JobSeriesMaintain, s.Series.Maintain),
 		s.Health.RunJob(ctx, JobIdempotencyPurge, countless(s.Idempotency.PurgeIdempotency)),
 	)

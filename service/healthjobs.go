@@ -21,7 +21,7 @@ const (
 	JobIdempotencyPurge   = "idempotency_purge"
 	JobAuditCheckpoint    = "audit_checkpoint"
 	JobKeyUseFlush        = "key_use_flush"
-	JobKeyUsagePrune      = "key_usage_prune"
+	JobRetentionSweep     = "retention_sweep"
 	JobKeyUsageFlush      = "key_usage_flush"
 	JobSeriesMaintain     = "series_maintenance"
 	JobLapseSweep         = "lapse_sweep"
@@ -31,7 +31,7 @@ const (
 // knownJobs are listed from the start, with no run yet, so a job that has
 // never run shows as such rather than missing.
 var knownJobs = []string{JobSigningKeys, JobBanSweep, JobCreditSweep, JobImpersonationSweep,
-	JobLapseSweep, JobKeyUsagePrune, JobSeriesMaintain, JobIdempotencyPurge, JobAuditCheckpoint, JobKeyUseFlush,
+	JobLapseSweep, JobRetentionSweep, JobSeriesMaintain, JobIdempotencyPurge, JobAuditCheckpoint, JobKeyUseFlush,
 	JobKeyUsageFlush, JobActivityFlush}
 
 // jobLog is each job's last run and counts since the process started. It is

@@ -26,16 +26,9 @@ type KeyUsage struct {
 var _ steward.KeyUsageService = (*KeyUsage)(nil)
 
 // DefaultKeyUsageRetention is how long counts are kept when
-// Config.KeyUsageRetention is 0.
+// Config.KeyUsageRetention is 0: the default of the retention's key_usage
+// data set, which prunes them (retention.go).
 const DefaultKeyUsageRetention = 90 * 24 * time.Hour
-
-// keyUsagePruneBatch rows are deleted per transaction, and at most
-// keyUsagePruneBatches transactions run per Maintain, so pruning a backlog
-// never holds the writer long; the next run goes on where it stopped.
-const (
-	keyUsagePruneBatch   = 5000
-	keyUsagePruneBatches = 100
-)
 
 // keyUsageTopKeys is how many keys a report over many keys ranks.
 const keyUsageTopKeys = 10
@@ -120,25 +113,6 @@ func (s *KeyUsage) FlushKeyUsage(ctx context.Context) error {
 		return nil
 	}
 	return s.update(ctx, func(tx store.Tx) error { return tx.RecordKeyUsage(ctx, counts) })
-}
-
-// PruneKeyUsage deletes counts older than the retention, in batches, and
-// returns how many it deleted. Maintain runs it.
-func (s *KeyUsage) PruneKeyUsage(ctx context.Context) (int64, error) {
-	before := s.now().Add(-cmp.Or(s.cfg.KeyUsageRetention, DefaultKeyUsageRetention))
-	var total int64
-	for range keyUsagePruneBatches {
-		var n int64
-		err := s.update(ctx, func(tx store.Tx) (err error) {
-			n, err = tx.PruneKeyUsage(ctx, before, keyUsagePruneBatch)
-			return err
-		})
-		total += n
-		if err != nil || n < keyUsagePruneBatch {
-			return total, err
-		}
-	}
-	return total, nil
 }
 
 // KeyUsage implements steward.KeyUsageService.

@@ -306,8 +306,9 @@ func TestKeyUsageBadInput(t *testing.T) {
 	})
 }
 
-// Maintain prunes counts older than the retention and keeps the rest; a
-// purged key's counts go with it.
+// The retention run prunes counts older than the key_usage retention
+// (--key-usage-retention by default) and keeps the rest; a purged key's
+// counts go with it.
 func TestKeyUsageRetention(t *testing.T) {
 	apptest.Each(t, func(t *testing.T, a *apptest.App) {
 		u := a.User(steward.RoleUser)
@@ -335,9 +336,12 @@ func TestKeyUsageRetention(t *testing.T) {
 			t.Fatalf("after Maintain with 90 days: %d", got)
 		}
 		short := service.New(service.Config{Store: a.Store, Now: a.Clock.Now, KeyUsageRetention: 3 * 24 * time.Hour})
-		n, err := short.KeyUsage.PruneKeyUsage(context.Background())
-		if err != nil || n != 1 {
-			t.Fatalf("pruning at 3 days: %d, %v; want 1", n, err)
+		run, err := short.Retention.RunRetention(apptest.System())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := run.Tables["key_usage"].Purged; n != 1 {
+			t.Fatalf("pruning at 3 days: %d; want 1", n)
 		}
 		if got := keysUsage(t, a, in).Totals; got[steward.VerifyValid] != 1 || got[steward.VerifyNotFound] != 1 {
 			t.Fatalf("after pruning: %v", nonZero(got))

@@ -76,6 +76,9 @@ type Config struct {
 	// KeyUsageRetention is how long key-usage counts are kept; default
 	// DefaultKeyUsageRetention (keyusage.go).
 	KeyUsageRetention time.Duration
+	// RetentionBatch is how many rows one purge transaction deletes;
+	// default DefaultRetentionBatch (retention.go).
+	RetentionBatch int
 }
 
 // core is what every domain service shares: the store, the clock, the
@@ -186,6 +189,7 @@ type Service struct {
 	KeyUsage       *KeyUsage
 	Series         *Series
 	Overview       *Overview
+	Retention      *Retention
 }
 
 var (
@@ -267,6 +271,7 @@ func New(cfg Config) *Service {
 	svc.Series = &Series{core: s}
 	svc.Overview = &Overview{core: s, series: svc.Series}
 	svc.Series.overview = svc.Overview
+	svc.Retention = &Retention{core: s}
 	return svc
 }
 

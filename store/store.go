@@ -59,6 +59,7 @@ type Queries interface {
 	KeyUsageQueries
 	SeriesQueries
 	StatsQueries
+	RetentionQueries
 }
 
 // Tx is one write transaction: every read, and every domain's writes.
@@ -77,6 +78,7 @@ type Tx interface {
 	KeyUsageTx
 	SeriesTx
 	StatsTx
+	RetentionTx
 }
 
 // UserQueries are the reads of users.

@@ -383,6 +383,9 @@ var constraintFields = map[string]string{
 	"billing_snapshots_pkey":      "month",
 	// 00008_stat_counters.sql
 	"stat_counters_pkey": "key",
+	// 00012_retention.sql: written by upserts; a duplicate is a bug.
+	"retention_settings_pkey": "data_set",
+	"retention_state_pkey":    "id",
 }
 
 // wrapErr, deferred by every store method, maps a driver error (mapErr) and

@@ -95,6 +95,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SeriesBilling", testSeriesBilling},
 		{"SeriesConcurrentWriters", testSeriesConcurrentWriters},
 		{"SeriesMemo", testSeriesMemo},
+		{"RetentionSettings", testRetentionSettings},
+		{"RetentionPurges", testRetentionPurges},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
