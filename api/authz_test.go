@@ -251,6 +251,10 @@ func authzTable() []authzRoute {
 			func(f *fix) (string, any) { return base + "/retention", map[string]any{"sessions": 30} }},
 		{"POST", base + "/retention/run", []steward.Permission{steward.PermRetentionRun},
 			func(f *fix) (string, any) { return base + "/retention/run", nil }},
+		{"GET", base + "/config", []steward.Permission{steward.PermConfigRead},
+			func(f *fix) (string, any) { return base + "/config", nil }},
+		{"PUT", base + "/config", []steward.Permission{steward.PermConfigWrite},
+			func(f *fix) (string, any) { return base + "/config", map[string]any{} }},
 	}
 }
 

@@ -119,5 +119,7 @@ func (s *server) routes() []route {
 		{http.MethodGet, "/api/v1/admin/retention", authAdmin, s.getRetention},
 		{http.MethodPut, "/api/v1/admin/retention", authAdmin, s.putRetention},
 		{http.MethodPost, "/api/v1/admin/retention/run", authAdmin, s.runRetention},
+		{http.MethodGet, "/api/v1/admin/config", authAdmin, s.getPlatformConfig},
+		{http.MethodPut, "/api/v1/admin/config", authAdmin, s.putPlatformConfig},
 	}
 }

@@ -38,6 +38,8 @@ type Deps struct {
 	Stats steward.StatsService
 	// Retention answers /admin/retention (docs/retention.md).
 	Retention steward.RetentionService
+	// PlatformConfig answers /admin/config (docs/configuration.md).
+	PlatformConfig steward.PlatformConfigService
 	// Ready reports whether the database answers (for /readyz).
 	Ready  func(ctx context.Context) error
 	Logger *slog.Logger

@@ -190,6 +190,7 @@ type Service struct {
 	Series         *Series
 	Overview       *Overview
 	Retention      *Retention
+	PlatformConfig *PlatformConfig
 }
 
 var (
@@ -272,6 +273,9 @@ func New(cfg Config) *Service {
 	svc.Overview = &Overview{core: s, series: svc.Series}
 	svc.Series.overview = svc.Overview
 	svc.Retention = &Retention{core: s}
+	// Each section of /admin/config is listed here, in the order GET shows
+	// them; its rules live in its own file.
+	svc.PlatformConfig = &PlatformConfig{core: s, sections: []configSection{}}
 	return svc
 }
 

@@ -60,6 +60,7 @@ type Queries interface {
 	SeriesQueries
 	StatsQueries
 	RetentionQueries
+	PlatformConfigQueries
 }
 
 // Tx is one write transaction: every read, and every domain's writes.
@@ -79,6 +80,7 @@ type Tx interface {
 	SeriesTx
 	StatsTx
 	RetentionTx
+	PlatformConfigTx
 }
 
 // UserQueries are the reads of users.

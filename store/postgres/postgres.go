@@ -31,6 +31,8 @@ var migrations embed.FS
 const (
 	lockOperators int64 = 0x5374657761726401 // "Steward" 01
 	lockAuditHead int64 = 0x5374657761726402
+	// lockPlatformSettings serializes writers of the platform configuration.
+	lockPlatformSettings int64 = 0x5374657761726403
 	// lockMigrate is paired with a hash of the schema: migrators of one schema
 	// queue, those of different schemas (parallel tests) do not.
 	lockMigrate int32 = 0x53747701
@@ -386,6 +388,8 @@ var constraintFields = map[string]string{
 	// 00012_retention.sql: written by upserts; a duplicate is a bug.
 	"retention_settings_pkey": "data_set",
 	"retention_state_pkey":    "id",
+	// 00013_platform_settings.sql: written by upserts.
+	"platform_settings_pkey": "section",
 }
 
 // wrapErr, deferred by every store method, maps a driver error (mapErr) and
