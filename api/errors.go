@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/stewardhq/steward"
+	"github.com/stewardhq/steward/store"
 )
 
 // statusOf is the one table from error code to HTTP status.
@@ -77,6 +78,11 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		s.log.ErrorContext(r.Context(), "deadline exceeded", "err", err, "method", r.Method,
 			"path", r.URL.Path, "request_id", requestID(r.Context()))
 		e = &steward.Error{Code: steward.CodeUnavailable, Message: "the database did not answer in time; retry",
+			Details: map[string]any{"retry_after": 1}}
+	case errors.Is(err, store.ErrUnavailable):
+		s.log.ErrorContext(r.Context(), "database unavailable", "err", err, "method", r.Method,
+			"path", r.URL.Path, "request_id", requestID(r.Context()))
+		e = &steward.Error{Code: steward.CodeUnavailable, Message: "the database is not reachable; retry",
 			Details: map[string]any{"retry_after": 1}}
 	default:
 		s.log.ErrorContext(r.Context(), "internal error", "err", err, "method", r.Method,

@@ -14,6 +14,11 @@ import (
 // ErrNotFound is returned when a row does not exist.
 var ErrNotFound = errors.New("store: not found")
 
+// ErrUnavailable marks an error that came from the database being out of
+// reach (refused, cut, shutting down) rather than from the request: the API
+// answers it 503 with Retry-After, not 500.
+var ErrUnavailable = errors.New("store: database unavailable")
+
 // DuplicateError is returned when a unique constraint is violated. Field names
 // the domain field ("email", "username", "id").
 type DuplicateError struct{ Field string }

@@ -8,7 +8,9 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"net"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -423,7 +425,26 @@ func mapErr(err error) error {
 		}
 		return &store.DuplicateError{Field: field}
 	}
+	if unreachable(err) {
+		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+	}
 	return err
+}
+
+// unreachable reports whether err says the server could not be reached or
+// went away: a failed connect, a cut connection, or the server's own
+// connection-exception and shutdown codes (SQLSTATE class 08, 57P01-57P03).
+func unreachable(err error) bool {
+	var connectErr *pgconn.ConnectError
+	if errors.As(err, &connectErr) {
+		return true
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return strings.HasPrefix(pgErr.Code, "08") || pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03"
+	}
+	var netErr net.Error
+	return errors.As(err, &netErr) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 // collectAll scans every row of a Query's result with scan; never nil.
