@@ -80,7 +80,17 @@ var dsnPasswordRe = regexp.MustCompile(`(?i)(password=)('[^']*'|\S+)`)
 // "(set)"; a database URL's password is masked.
 func (c *config) show(flags *pflag.FlagSet, w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "config\t%s\t\n", c.ConfigFile)
+	// The file itself comes from a flag or a variable, never from a file.
+	file, source := c.ConfigFile, sourceDefault
+	switch {
+	case flags.Changed("config"):
+		source = sourceFlag
+	case file != "":
+		source = sourceEnv
+	default:
+		file = "(none)"
+	}
+	fmt.Fprintf(tw, "config\t%s\t%s\n", file, source)
 	values := map[string]string{}
 	flags.VisitAll(func(f *pflag.Flag) {
 		if notFileKeys[f.Name] {

@@ -344,3 +344,25 @@ provision = true
 		}
 	}
 }
+
+// TestConfigShowsItsFile: `config show` names the file and where its name
+// came from, and says (none) without one.
+func TestConfigShowsItsFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "steward.toml")
+	if err := os.WriteFile(path, []byte("addr = \"127.0.0.1:9001\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		env  map[string]string
+		args []string
+		want [2]string
+	}{
+		{map[string]string{}, nil, [2]string{"(none)", "default"}},
+		{map[string]string{"STEWARD_CONFIG": path}, nil, [2]string{path, "env"}},
+		{map[string]string{}, []string{"--config", path}, [2]string{path, "flag"}},
+	} {
+		if got := shown(t, c.env, c.args...)["config"]; got != c.want {
+			t.Errorf("env %v args %v: config row %v, want %v", c.env, c.args, got, c.want)
+		}
+	}
+}
