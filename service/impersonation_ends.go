@@ -29,6 +29,7 @@ var accessEnders = map[string]string{
 	"user purged":      "purge",
 	"forced logout":    "force_logout",
 	"password changed": "password_change",
+	"role changed":     "role_change",
 }
 
 // endImpersonationsFor records as ended, in tx, the open impersonations f

@@ -297,6 +297,9 @@ func (s *Issuers) syncRole(ctx context.Context, actor steward.Actor) (*steward.U
 		if err := tx.UpdateUser(ctx, u); err != nil {
 			return err
 		}
+		if err := s.endImpersonationsOf(ctx, tx, u, "role changed"); err != nil {
+			return err
+		}
 		return s.audit(ctx, tx, event{Action: "operator.role_sync", TargetType: "user", TargetID: u.ID,
 			Changes:  userDiff(before, u),
 			Metadata: map[string]any{"issuer": strings.TrimPrefix(actor.CredentialID, IssuerCredentialPrefix)}})

@@ -269,7 +269,12 @@ func TestTrustedIssuers(t *testing.T) {
 				t.Fatalf("provision audit: %v", e)
 			}
 			// With provision the token's role stands over the stored one,
-			// and the stored one follows it.
+			// and the stored one follows it; the change ends the
+			// impersonations the operator is part of, as any role change does.
+			imp := a.Do("POST", "/api/v1/admin/users/"+sup.ID+"/impersonate", a.RootToken, map[string]any{"reason": "support call"})
+			if imp.Status != 200 && imp.Status != 201 {
+				t.Fatalf("impersonating the support operator: %d %s", imp.Status, imp.Raw)
+			}
 			if r := a.Do("DELETE", "/api/v1/admin/users/"+target2.ID, prov.sign(t, "k1", pclaims(sup.Email, "owner")), nil); r.Status != 200 {
 				t.Fatalf("provisioning issuer's owner claim over stored support: %d %s", r.Status, r.Raw)
 			}
@@ -280,6 +285,10 @@ func TestTrustedIssuers(t *testing.T) {
 			if entries, _ = r.Body["data"].([]any); len(entries) != 1 ||
 				entries[0].(map[string]any)["credential_id"] != "iss:"+provIssuer {
 				t.Fatalf("one operator.role_sync entry: %s", r.Raw)
+			}
+			r = a.Do("GET", "/api/v1/admin/impersonations/"+imp.Get("impersonation_id").(string), a.RootToken, nil)
+			if r.Get("active") != false || r.Get("ended_by") != "user.role_change" {
+				t.Fatalf("impersonation after the role sync: %s", r.Raw)
 			}
 			// A role without admin access creates nobody.
 			if r := a.Do("GET", "/api/v1/admin/users", prov.sign(t, "k1", pclaims("enduser@partner.example", "user")), nil); r.Status != 403 {

@@ -694,7 +694,11 @@ func (s *Users) applyRole(ctx context.Context, tx store.Tx, a steward.Actor, u *
 		}
 	}
 	u.Role = role
-	return nil
+	// The rights an impersonation was started under (the operator's rank
+	// above the user's, users:impersonate, users:impersonate_write) were
+	// checked at its start; a role change on either side ends it rather
+	// than leave it running on rights one of them no longer has.
+	return s.endImpersonationsOf(ctx, tx, u, "role changed")
 }
 
 // UpdateUser implements steward.UserService.
