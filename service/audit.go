@@ -122,21 +122,29 @@ func (s *Audit) VerifyChainWith(ctx context.Context, outside []*steward.AuditChe
 		return ""
 	}
 	err = s.store.ScanAudit(ctx, steward.AuditFilter{}, func(e *steward.AuditEntry) error {
+		if anchor != nil && e.Seq <= anchor.Seq {
+			return nil // purged since its page was read
+		}
 		res.Entries++
 		why := link(e)
 		if why != "" && chainBreak == nil {
 			// A purge since the anchor was read may have deleted what the
-			// scan had not reached: the entry then links to the new anchor.
+			// scan had not reached, or what it read but has not walked yet:
+			// the walk goes on from the new anchor.
 			moved, err := chainAnchor(ctx, s.store)
 			if err != nil {
 				return err
 			}
-			if moved != nil && moved.Seq >= prevSeq && moved.Seq+1 == e.Seq && moved.Hash == e.PrevHash {
-				anchor, prev, prevSeq, res.Entries = moved, moved.Hash, moved.Seq, 1
+			if moved != nil && moved.Seq >= prevSeq && (anchor == nil || moved.Seq > anchor.Seq) &&
+				(moved.Seq >= e.Seq || moved.Seq+1 == e.Seq && moved.Hash == e.PrevHash) {
+				anchor, prev, prevSeq, res.Entries = moved, moved.Hash, moved.Seq, 0
 				var more []*steward.AuditBreak
 				pending, more = checkpointsFrom(pending, anchor)
 				breaks = append(breaks, more...)
-				why = link(e)
+				if e.Seq <= anchor.Seq {
+					return nil
+				}
+				res.Entries, why = 1, link(e)
 			}
 		}
 		if why != "" && chainBreak == nil {
