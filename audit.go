@@ -94,6 +94,10 @@ type AuditVerification struct {
 	Checkpoints      int64            `json:"checkpoints"`
 	LatestCheckpoint *AuditCheckpoint `json:"latest_checkpoint,omitempty"`
 	FirstBreak       *AuditBreak      `json:"first_break,omitempty"`
+	// FromSeq is the seq the walk started from: 1, or the one after the
+	// anchor once retention purged the oldest entries (Anchor, else nil).
+	FromSeq int64        `json:"from_seq"`
+	Anchor  *AuditAnchor `json:"anchor"`
 }
 
 // AuditBreak names the first entry whose hash or link does not match, or the

@@ -51,6 +51,9 @@ type RetentionPatch map[string]json.RawMessage
 type RetentionTableRun struct {
 	Purged        int64         `json:"purged"`
 	RetentionDays RetentionDays `json:"retention_days"`
+	// Anchor is where the audit chain now starts, for audit_log when the
+	// run purged some of it.
+	Anchor *AuditAnchor `json:"anchor,omitempty"`
 }
 
 // RetentionRun is the answer of POST /admin/retention/run.

@@ -64,7 +64,7 @@ func TestDetailedHealth(t *testing.T) {
 			return out
 		}
 		names := []string{service.JobSigningKeys, service.JobBanSweep, service.JobCreditSweep, service.JobImpersonationSweep,
-			service.JobLapseSweep, service.JobRetentionSweep, service.JobSeriesMaintain, service.JobIdempotencyPurge, service.JobAuditCheckpoint,
+			service.JobLapseSweep, service.JobRetentionSweep, service.JobSeriesMaintain, service.JobAuditCheckpoint,
 			service.JobKeyUseFlush, service.JobKeyUsageFlush, service.JobActivityFlush}
 		js := jobs(r)
 		for _, n := range names {

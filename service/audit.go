@@ -95,19 +95,57 @@ func (s *Audit) VerifyChainWith(ctx context.Context, outside []*steward.AuditChe
 	if len(pending) > 0 {
 		res.LatestCheckpoint = pending[len(pending)-1]
 	}
+	// Once retention purged the oldest entries the chain starts after its
+	// anchor (auditretention.go); checkpoints of purged entries are not
+	// held against it.
+	anchor, err := chainAnchor(ctx, s.store)
+	if err != nil {
+		return nil, err
+	}
+	pending, atAnchor := checkpointsFrom(pending, anchor)
+	breaks = append(breaks, atAnchor...)
 	claimed := map[string]*steward.AuditEntry{} // checkpoint id → its audit.checkpoint entry
 	var chainBreak *steward.AuditBreak
 	prev, prevSeq := "", int64(0)
-	err = s.store.ScanAudit(ctx, steward.AuditFilter{}, func(e *steward.AuditEntry) error {
-		res.Entries++
-		var why string
+	if anchor != nil {
+		prev, prevSeq = anchor.Hash, anchor.Seq
+	}
+	link := func(e *steward.AuditEntry) string {
 		switch {
 		case e.PrevHash != prev:
-			why = "prev_hash does not match the previous entry's hash"
+			return "prev_hash does not match the previous entry's hash"
 		case e.Seq != prevSeq+1 && prevSeq != 0:
-			why = "sequence gap: an entry before this one is missing"
+			return "sequence gap: an entry before this one is missing"
 		case e.ComputeHash() != e.Hash:
-			why = "hash does not match the entry's content"
+			return "hash does not match the entry's content"
+		}
+		return ""
+	}
+	err = s.store.ScanAudit(ctx, steward.AuditFilter{}, func(e *steward.AuditEntry) error {
+		if anchor != nil && e.Seq <= anchor.Seq {
+			return nil // purged since its page was read
+		}
+		res.Entries++
+		why := link(e)
+		if why != "" && chainBreak == nil {
+			// A purge since the anchor was read may have deleted what the
+			// scan had not reached, or what it read but has not walked yet:
+			// the walk goes on from the new anchor.
+			moved, err := chainAnchor(ctx, s.store)
+			if err != nil {
+				return err
+			}
+			if moved != nil && moved.Seq >= prevSeq && (anchor == nil || moved.Seq > anchor.Seq) &&
+				(moved.Seq >= e.Seq || moved.Seq+1 == e.Seq && moved.Hash == e.PrevHash) {
+				anchor, prev, prevSeq, res.Entries = moved, moved.Hash, moved.Seq, 0
+				var more []*steward.AuditBreak
+				pending, more = checkpointsFrom(pending, anchor)
+				breaks = append(breaks, more...)
+				if e.Seq <= anchor.Seq {
+					return nil
+				}
+				res.Entries, why = 1, link(e)
+			}
 		}
 		if why != "" && chainBreak == nil {
 			chainBreak = &steward.AuditBreak{Seq: e.Seq, ID: e.ID, Reason: why}
@@ -151,6 +189,30 @@ func (s *Audit) VerifyChainWith(ctx context.Context, outside []*steward.AuditChe
 		return nil, err
 	}
 	breaks = append(breaks, missing...)
+	res.FromSeq, res.Anchor = 1, anchor
+	if anchor != nil {
+		res.FromSeq = anchor.Seq + 1
+		b, err := s.anchorBreak(ctx, anchor)
+		if err != nil {
+			return nil, err
+		}
+		if b != nil {
+			// Its audit.anchor entry may have been purged since, by a run
+			// that moved the anchor on: hold that one to the same rule.
+			now, err := chainAnchor(ctx, s.store)
+			if err != nil {
+				return nil, err
+			}
+			if now != nil && now.Seq > anchor.Seq {
+				if b, err = s.anchorBreak(ctx, now); err != nil {
+					return nil, err
+				}
+			}
+		}
+		if b != nil {
+			breaks = append(breaks, b)
+		}
+	}
 	if len(breaks) > 0 {
 		res.OK = false
 		res.FirstBreak = slices.MinFunc(breaks, func(a, b *steward.AuditBreak) int { return cmp.Compare(a.Seq, b.Seq) })

@@ -72,8 +72,9 @@ func (s *Service) Bootstrap(ctx context.Context, email, password string) (create
 // Maintain runs the periodic jobs: signing-key rotation, the ban sweeper,
 // the credit-expiry sweeper, the impersonation-expiry sweeper, the lapse
 // sweeper of the stat counters (Overview.SweepLapsed), the daily retention
-// sweep (Retention.Sweep, which prunes key usage too), the series'
-// month-end billing snapshot and shard folding (Series.Maintain) and the purge of expired idempotency records.
+// sweep (Retention.Sweep, which prunes key usage and idempotency records
+// too) and the series' month-end billing snapshot and shard folding
+// (Series.Maintain).
 // Each is recorded on its own for the health report (Health.RunJob), and
 // each runs whatever became of the others: one failing sweep holds none of
 // the rest back. The errors are returned joined.
@@ -86,6 +87,5 @@ func (s *Service) Maintain(ctx context.Context) error {
 		s.Health.RunJob(ctx, JobLapseSweep, func(ctx context.Context) error { _, _, err := s.Overview.SweepLapsed(ctx); return err }),
 		s.Health.RunJob(ctx, JobRetentionSweep, func(ctx context.Context) error { _, err := s.Retention.Sweep(ctx); return err }),
 		s.Health.RunJob(ctx, JobSeriesMaintain, s.Series.Maintain),
-		s.Health.RunJob(ctx, JobIdempotencyPurge, countless(s.Idempotency.PurgeIdempotency)),
 	)
 }

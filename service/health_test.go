@@ -142,7 +142,7 @@ func TestMaintainRecordsEachSweep(t *testing.T) {
 	if j := jobs[service.JobBanSweep]; j.OK || j.Failures != 1 || j.Error != "injected ban sweep failure" {
 		t.Errorf("ban sweep: %+v", j)
 	}
-	for _, n := range []string{service.JobSigningKeys, service.JobCreditSweep, service.JobImpersonationSweep, service.JobIdempotencyPurge} {
+	for _, n := range []string{service.JobSigningKeys, service.JobCreditSweep, service.JobImpersonationSweep} {
 		if j := jobs[n]; !j.OK || j.Runs != 1 || j.LastRunAt == nil || !j.LastRunAt.Equal(apptest.Start) {
 			t.Errorf("%s: %+v", n, j)
 		}

@@ -18,7 +18,6 @@ const (
 	JobBanSweep           = "ban_expiry_sweep"
 	JobCreditSweep        = "credit_expiry_sweep"
 	JobImpersonationSweep = "impersonation_expiry_sweep"
-	JobIdempotencyPurge   = "idempotency_purge"
 	JobAuditCheckpoint    = "audit_checkpoint"
 	JobKeyUseFlush        = "key_use_flush"
 	JobRetentionSweep     = "retention_sweep"
@@ -31,7 +30,7 @@ const (
 // knownJobs are listed from the start, with no run yet, so a job that has
 // never run shows as such rather than missing.
 var knownJobs = []string{JobSigningKeys, JobBanSweep, JobCreditSweep, JobImpersonationSweep,
-	JobLapseSweep, JobRetentionSweep, JobSeriesMaintain, JobIdempotencyPurge, JobAuditCheckpoint, JobKeyUseFlush,
+	JobLapseSweep, JobRetentionSweep, JobSeriesMaintain, JobAuditCheckpoint, JobKeyUseFlush,
 	JobKeyUsageFlush, JobActivityFlush}
 
 // jobLog is each job's last run and counts since the process started. It is

@@ -156,18 +156,6 @@ func (s *Idempotency) runIdempotent(ctx context.Context, lookup, seal []byte, fn
 	return ans
 }
 
-// PurgeIdempotency deletes records past their 24 hours; serve runs it with
-// the other periodic jobs.
-func (s *Idempotency) PurgeIdempotency(ctx context.Context) (int64, error) {
-	var n int64
-	err := s.update(ctx, func(tx store.Tx) error {
-		var err error
-		n, err = tx.DeleteExpiredIdempotency(ctx, s.now())
-		return err
-	})
-	return n, err
-}
-
 func derive(purpose, scope, key string) []byte {
 	h := sha256.New()
 	for _, part := range []string{purpose, scope, key} {

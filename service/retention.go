@@ -27,36 +27,63 @@ const DefaultRetentionBatch = 1000
 // RetentionSweepEvery is how often Maintain's sweep purges.
 const RetentionSweepEvery = 24 * time.Hour
 
-// retentionSet is one data set the purge knows.
+// retentionSet is one data set the purge knows. purge deletes up to limit
+// rows past their age in tx and says how many; noNever, when set, refuses
+// "never" with that reason.
 type retentionSet struct {
-	name  string
-	def   func(cfg Config) steward.RetentionDays
-	purge func(ctx context.Context, tx store.Tx, before time.Time, limit int) (int64, error)
+	name    string
+	def     func(cfg Config) steward.RetentionDays
+	purge   func(s *Retention, ctx context.Context, tx store.Tx, before time.Time, limit int, out *steward.RetentionTableRun) (int64, error)
+	noNever string
 }
 
 // retentionSets are the data sets, in the order a run purges them.
 var retentionSets = []retentionSet{
 	{name: "sessions", def: func(Config) steward.RetentionDays { return 90 },
-		purge: func(ctx context.Context, tx store.Tx, before time.Time, n int) (int64, error) {
+		purge: func(_ *Retention, ctx context.Context, tx store.Tx, before time.Time, n int, _ *steward.RetentionTableRun) (int64, error) {
 			return tx.PurgeEndedSessions(ctx, before, n)
 		}},
 	{name: "impersonations", def: func(Config) steward.RetentionDays { return steward.RetentionNever },
-		purge: func(ctx context.Context, tx store.Tx, before time.Time, n int) (int64, error) {
+		purge: func(_ *Retention, ctx context.Context, tx store.Tx, before time.Time, n int, _ *steward.RetentionTableRun) (int64, error) {
 			return tx.PurgeEndedImpersonations(ctx, before, n)
 		}},
 	// Kept forever by default: an event's id is how a resend is known, so
 	// a purged id could be recorded again.
 	{name: "usage_events", def: func(Config) steward.RetentionDays { return steward.RetentionNever },
-		purge: func(ctx context.Context, tx store.Tx, before time.Time, n int) (int64, error) {
+		purge: func(_ *Retention, ctx context.Context, tx store.Tx, before time.Time, n int, _ *steward.RetentionTableRun) (int64, error) {
 			return tx.PurgeUsageEvents(ctx, before, n)
 		}},
 	// --key-usage-retention is this data set's default, in whole days.
 	{name: "key_usage", def: func(c Config) steward.RetentionDays {
 		return steward.RetentionDays(max(1, cmp.Or(c.KeyUsageRetention, DefaultKeyUsageRetention)/(24*time.Hour)))
-	}, purge: func(ctx context.Context, tx store.Tx, before time.Time, n int) (int64, error) {
+	}, purge: func(_ *Retention, ctx context.Context, tx store.Tx, before time.Time, n int, _ *steward.RetentionTableRun) (int64, error) {
 		return tx.PruneKeyUsage(ctx, before, n)
 	}},
+	// A record answers repeats for IdempotencyTTL (a day) from when it was
+	// made; its age counts from then, and the retention run is the one
+	// place records go. 1 day keeps the replay contract; "never" would
+	// keep records that replay nothing.
+	{name: "idempotency", def: func(Config) steward.RetentionDays { return 1 },
+		noNever: "idempotency records replay for 24 hours and nothing after: give a number of days (1 or more)",
+		purge: func(_ *Retention, ctx context.Context, tx store.Tx, before time.Time, n int, _ *steward.RetentionTableRun) (int64, error) {
+			// Made before the cut = expired before the cut plus the TTL
+			// (expires_at is indexed, created_at is not).
+			return tx.PurgeIdempotency(ctx, before.Add(IdempotencyTTL), n)
+		}},
+	// The dashboard reads up to 365 days back; 400 keeps every window it
+	// offers whole.
+	{name: "user_activity", def: func(Config) steward.RetentionDays { return DefaultUserActivityRetention },
+		purge: func(_ *Retention, ctx context.Context, tx store.Tx, before time.Time, n int, _ *steward.RetentionTableRun) (int64, error) {
+			return tx.PurgeUserActivity(ctx, before, n)
+		}},
+	// Kept forever by default; a purge anchors the chain (auditretention.go).
+	{name: "audit_log", def: func(Config) steward.RetentionDays { return steward.RetentionNever },
+		purge: (*Retention).purgeAudit},
 }
+
+// DefaultUserActivityRetention is user_activity's default: more than the
+// dashboard's longest window (365 days).
+const DefaultUserActivityRetention steward.RetentionDays = 400
 
 // refusedSets are data sets named in the API that are never purged, with
 // the reason the 422 gives.
@@ -138,6 +165,10 @@ func (s *Retention) UpdateRetention(ctx context.Context, p steward.RetentionPatc
 		v, msg := parseRetention(raw)
 		if msg != "" {
 			fe.Add(name, msg)
+			continue
+		}
+		if i := slices.IndexFunc(retentionSets, func(rs retentionSet) bool { return rs.name == name }); v != nil && *v == 0 && retentionSets[i].noNever != "" {
+			fe.Add(name, retentionSets[i].noNever)
 			continue
 		}
 		values[name] = v
@@ -231,7 +262,7 @@ func (s *Retention) run(ctx context.Context, claimed bool) (*steward.RetentionRu
 			for {
 				var n int64
 				err := s.update(ctx, func(tx store.Tx) (err error) {
-					n, err = rs.purge(ctx, tx, before, batch)
+					n, err = rs.purge(s, ctx, tx, before, batch, &tr)
 					return err
 				})
 				tr.Purged += n

@@ -75,7 +75,8 @@ func TestRetentionSettings(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := steward.RetentionSettings{"sessions": 90, "impersonations": steward.RetentionNever, "usage_events": steward.RetentionNever, "key_usage": 90}
+		want := steward.RetentionSettings{"sessions": 90, "impersonations": steward.RetentionNever, "usage_events": steward.RetentionNever, "key_usage": 90,
+			"idempotency": 1, "user_activity": 400, "audit_log": steward.RetentionNever}
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Fatalf("defaults = %v, want %v", got, want)
 		}
@@ -84,7 +85,8 @@ func TestRetentionSettings(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want = steward.RetentionSettings{"sessions": 7, "impersonations": steward.RetentionNever, "usage_events": steward.RetentionNever, "key_usage": steward.RetentionNever}
+		want = steward.RetentionSettings{"sessions": 7, "impersonations": steward.RetentionNever, "usage_events": steward.RetentionNever, "key_usage": steward.RetentionNever,
+			"idempotency": 1, "user_activity": 400, "audit_log": steward.RetentionNever}
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Fatalf("after the patch = %v, want %v", got, want)
 		}
@@ -131,6 +133,9 @@ func TestRetentionSettingsRefused(t *testing.T) {
 			{`{"ledger": 30}`, "ledger"},
 			{`{"ledger": null}`, "ledger"},
 			{`{"paperwork": 30}`, "paperwork"},
+			{`{"idempotency": "never"}`, "idempotency"},
+			{`{"idempotency": 0}`, "idempotency"},
+			{`{"audit_log": 0}`, "audit_log"},
 		} {
 			var body map[string]any
 			if err := json.Unmarshal([]byte(tc.body), &body); err != nil {
@@ -142,7 +147,7 @@ func TestRetentionSettingsRefused(t *testing.T) {
 			}
 		}
 		r := a.Do("PUT", "/api/v1/admin/retention", a.RootToken, map[string]any{"paperwork": 1})
-		if msg, _ := r.Get("details.fields.paperwork").(string); msg != "unknown data set; known: sessions, impersonations, usage_events, key_usage" {
+		if msg, _ := r.Get("details.fields.paperwork").(string); msg != "unknown data set; known: sessions, impersonations, usage_events, key_usage, idempotency, user_activity, audit_log" {
 			t.Errorf("unknown data set message: %q", msg)
 		}
 		// Nothing was stored by any refused patch.
@@ -230,10 +235,11 @@ func TestRetentionRunBatches(t *testing.T) {
 		if run.Tables["sessions"].Purged != 7 {
 			t.Fatalf("purged %+v", run.Tables["sessions"])
 		}
-		// sessions: 3+3+1; key_usage: one batch of 0; impersonations and
-		// usage_events: none (kept forever); then the run's record and audit.
-		if n := cs.updates.Load(); n != 3+1+1 {
-			t.Fatalf("%d transactions, want 5", n)
+		// sessions: 3+3+1; key_usage, idempotency and user_activity: one
+		// batch of 0 each; impersonations, usage_events and audit_log: none
+		// (kept forever); then the run's record and audit.
+		if n := cs.updates.Load(); n != 3+3+1 {
+			t.Fatalf("%d transactions, want 7", n)
 		}
 	})
 }

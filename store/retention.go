@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"time"
+
+	"github.com/stewardhq/steward"
 )
 
 // RetentionQueries read the retention settings and the last run
@@ -14,6 +16,9 @@ type RetentionQueries interface {
 	// RetentionLastRun is when the last retention run started; the zero
 	// time if none has.
 	RetentionLastRun(ctx context.Context) (time.Time, error)
+	// AuditAnchor is where the audit chain starts since retention purged
+	// its oldest entries; ErrNotFound while nothing was purged.
+	AuditAnchor(ctx context.Context) (*steward.AuditAnchor, error)
 }
 
 // RetentionTx are the writes of the retention settings and the purges.
@@ -39,4 +44,25 @@ type RetentionTx interface {
 	// Ledger entries naming them (usage_event_id) stay: the entry holds the
 	// amount.
 	PurgeUsageEvents(ctx context.Context, before time.Time, limit int) (int64, error)
+
+	// AuditPurgeBound returns the last entry (seq, hash) of the longest run
+	// of the oldest entries, at most limit, that are all older than before
+	// and below seq below; 0 and "" when the oldest entry is not. Deleting
+	// through it removes a prefix of the chain: nothing newer than before,
+	// nor the head when below is the head's seq. Call it under
+	// LockAuditHead.
+	AuditPurgeBound(ctx context.Context, before time.Time, below int64, limit int) (seq int64, hash string, err error)
+	// DeleteAuditThrough deletes the entries up to and including seq.
+	DeleteAuditThrough(ctx context.Context, seq int64) (int64, error)
+	// SetAuditAnchor records where the chain now starts.
+	SetAuditAnchor(ctx context.Context, a *steward.AuditAnchor) error
+	// PurgeUserActivity deletes the dashboard's activity rows older than
+	// before: user_activity hours, users' latest active hours
+	// (user_last_active, whose per-hour counts its triggers keep) and
+	// remembered days (active_days) before the UTC day before before's:
+	// days that ended before it in every zone.
+	PurgeUserActivity(ctx context.Context, before time.Time, limit int) (int64, error)
+	// PurgeIdempotency deletes idempotency records that expired before
+	// before.
+	PurgeIdempotency(ctx context.Context, before time.Time, limit int) (int64, error)
 }

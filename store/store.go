@@ -271,8 +271,6 @@ type IdempotencyTx interface {
 	// UpdateIdempotency stores the answer; ErrNotFound if the claim is gone.
 	UpdateIdempotency(ctx context.Context, r *steward.IdempotencyRecord) error
 	DeleteIdempotency(ctx context.Context, keyHash []byte) error
-	// DeleteExpiredIdempotency removes records that expired at or before now.
-	DeleteExpiredIdempotency(ctx context.Context, now time.Time) (int64, error)
 }
 
 // TenantTx are the writes of tenants: plan changes, the suspend cascade

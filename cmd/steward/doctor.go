@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -90,7 +91,11 @@ func doctor(ctx context.Context, svc *service.Service, outside []*steward.AuditC
 		if c := res.LatestCheckpoint; c != nil {
 			latest = fmt.Sprintf("the latest %s at seq %d", c.ID, c.Seq)
 		}
-		fmt.Fprintf(out, "audit chain: ok (%d entries, %d signed checkpoints, %s)\n", res.Entries, res.Checkpoints, latest)
+		fmt.Fprintf(out, "audit chain: ok (%d entries from seq %d, %d signed checkpoints, %s)\n", res.Entries, res.FromSeq, res.Checkpoints, latest)
+		if a := res.Anchor; a != nil {
+			fmt.Fprintf(out, "audit chain: anchored at seq %d (hash %s, since %s): retention purged the entries before seq %d\n",
+				a.Seq, a.Hash, a.At.Format(time.RFC3339), res.FromSeq)
+		}
 	} else {
 		healthy = false
 		b := res.FirstBreak

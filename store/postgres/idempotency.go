@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"time"
 
 	"github.com/stewardhq/steward"
 	"github.com/stewardhq/steward/store"
@@ -60,13 +59,4 @@ func (t *tx) DeleteIdempotency(ctx context.Context, keyHash []byte) (err error) 
 	defer wrapErr(&err, "delete idempotency")
 	_, err = t.q.Exec(ctx, "DELETE FROM idempotency WHERE key_hash = $1", keyHash)
 	return mapErr(err)
-}
-
-func (t *tx) DeleteExpiredIdempotency(ctx context.Context, now time.Time) (_ int64, err error) {
-	defer wrapErr(&err, "delete expired idempotency")
-	tag, err := t.q.Exec(ctx, "DELETE FROM idempotency WHERE expires_at <= $1", now)
-	if err != nil {
-		return 0, mapErr(err)
-	}
-	return tag.RowsAffected(), nil
 }

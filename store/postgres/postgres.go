@@ -392,6 +392,8 @@ var constraintFields = map[string]string{
 	"retention_state_pkey":    "id",
 	// 00013_platform_settings.sql: written by upserts.
 	"platform_settings_pkey": "section",
+	// 00014_retention_more.sql: written by upserts.
+	"audit_anchor_pkey": "id",
 }
 
 // wrapErr, deferred by every store method, maps a driver error (mapErr) and

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/stewardhq/steward"
 	"github.com/stewardhq/steward/store"
@@ -67,16 +66,4 @@ func (t *tx) DeleteIdempotency(ctx context.Context, keyHash []byte) error {
 		return fmt.Errorf("sqlite: delete idempotency record: %w", err)
 	}
 	return nil
-}
-
-func (t *tx) DeleteExpiredIdempotency(ctx context.Context, now time.Time) (int64, error) {
-	res, err := t.tx.ExecContext(ctx, "DELETE FROM idempotency WHERE expires_at <= ?", micros(now))
-	if err != nil {
-		return 0, fmt.Errorf("sqlite: delete expired idempotency records: %w", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, fmt.Errorf("sqlite: delete expired idempotency records: %w", err)
-	}
-	return n, nil
 }

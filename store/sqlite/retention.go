@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/stewardhq/steward"
+	"github.com/stewardhq/steward/store"
 )
 
 func (q queries) RetentionSettings(ctx context.Context) (map[string]int, error) {
@@ -99,4 +102,84 @@ func (t *tx) purge(ctx context.Context, what, query string, args ...any) (int64,
 		return 0, fmt.Errorf("sqlite: purge %s: %w", what, err)
 	}
 	return res.RowsAffected()
+}
+
+func (q queries) AuditAnchor(ctx context.Context) (*steward.AuditAnchor, error) {
+	var a steward.AuditAnchor
+	var at int64
+	err := q.db.QueryRowContext(ctx, "SELECT seq, hash, at FROM audit_anchor WHERE id = 1").Scan(&a.Seq, &a.Hash, &at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, store.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: audit anchor: %w", err)
+	}
+	a.At = fromMicros(at)
+	return &a, nil
+}
+
+func (t *tx) AuditPurgeBound(ctx context.Context, before time.Time, below int64, limit int) (int64, string, error) {
+	rows, err := t.tx.QueryContext(ctx, "SELECT seq, time, hash FROM audit_log WHERE seq < ? ORDER BY seq LIMIT ?", below, limit)
+	if err != nil {
+		return 0, "", fmt.Errorf("sqlite: audit purge bound: %w", err)
+	}
+	defer rows.Close()
+	var (
+		seq  int64
+		hash string
+	)
+	cut := micros(before)
+	for rows.Next() {
+		var s, at int64
+		var h string
+		if err := rows.Scan(&s, &at, &h); err != nil {
+			return 0, "", fmt.Errorf("sqlite: audit purge bound: %w", err)
+		}
+		if at >= cut {
+			break // the prefix ends at the first entry not past its age
+		}
+		seq, hash = s, h
+	}
+	if err := rows.Err(); err != nil {
+		return 0, "", fmt.Errorf("sqlite: audit purge bound: %w", err)
+	}
+	return seq, hash, nil
+}
+
+func (t *tx) DeleteAuditThrough(ctx context.Context, seq int64) (int64, error) {
+	return t.purge(ctx, "audit entries", "DELETE FROM audit_log WHERE seq <= ?", seq)
+}
+
+func (t *tx) SetAuditAnchor(ctx context.Context, a *steward.AuditAnchor) error {
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO audit_anchor (id, seq, hash, at) VALUES (1, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, at = excluded.at`,
+		a.Seq, a.Hash, micros(a.At))
+	if err != nil {
+		return fmt.Errorf("sqlite: set audit anchor: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) PurgeUserActivity(ctx context.Context, before time.Time, limit int) (int64, error) {
+	// Each table in turn, within one limit, each an index range: the
+	// primary key (hour, user_id), user_last_active_hour, active_days_day.
+	n, err := t.purge(ctx, "user activity", `DELETE FROM user_activity WHERE (hour, user_id) IN (
+		SELECT hour, user_id FROM user_activity WHERE hour < ?1 LIMIT ?2)`, micros(before), limit)
+	if err != nil || n >= int64(limit) {
+		return n, err
+	}
+	m, err := t.purge(ctx, "users' last activity", `DELETE FROM user_last_active WHERE user_id IN (
+		SELECT user_id FROM user_last_active WHERE hour < ?1 LIMIT ?2)`, micros(before), int64(limit)-n)
+	n += m
+	if err != nil || n >= int64(limit) {
+		return n, err
+	}
+	m, err = t.purge(ctx, "remembered active days", `DELETE FROM active_days WHERE (tz, day) IN (
+		SELECT tz, day FROM active_days WHERE day < ?1 LIMIT ?2)`, before.AddDate(0, 0, -1).UTC().Format(time.DateOnly), int64(limit)-n)
+	return n + m, err
+}
+
+func (t *tx) PurgeIdempotency(ctx context.Context, before time.Time, limit int) (int64, error) {
+	return t.purge(ctx, "idempotency records", `DELETE FROM idempotency WHERE key_hash IN (
+		SELECT key_hash FROM idempotency WHERE expires_at < ?1 LIMIT ?2)`, micros(before), limit)
 }

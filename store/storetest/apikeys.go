@@ -551,37 +551,6 @@ func testIdempotency(t *testing.T, s store.Store) {
 	update(t, s, func(tx store.Tx) error { return tx.DeleteIdempotency(ctx, r.KeyHash) })
 	// The key is free again.
 	update(t, s, func(tx store.Tx) error { return tx.InsertIdempotency(ctx, rec(1, at(time.Hour))) })
-
-	// Expiry: at or before now goes.
-	gone1, gone2, kept := rec(3, at(-time.Hour)), rec(4, t0), rec(5, at(time.Microsecond))
-	update(t, s, func(tx store.Tx) error {
-		for _, x := range []*steward.IdempotencyRecord{gone1, gone2, kept} {
-			if err := tx.InsertIdempotency(ctx, x); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	var n int64
-	update(t, s, func(tx store.Tx) (err error) {
-		n, err = tx.DeleteExpiredIdempotency(ctx, t0)
-		return err
-	})
-	if n != 2 {
-		t.Errorf("DeleteExpiredIdempotency = %d, want 2", n)
-	}
-	for _, x := range []*steward.IdempotencyRecord{gone1, gone2} {
-		_, err := s.GetIdempotency(ctx, x.KeyHash)
-		notFound(t, "GetIdempotency of an expired record", err)
-	}
-	equal(t, "GetIdempotency of a live record", get(kept), kept)
-	update(t, s, func(tx store.Tx) (err error) {
-		n, err = tx.DeleteExpiredIdempotency(ctx, t0)
-		return err
-	})
-	if n != 0 {
-		t.Errorf("second DeleteExpiredIdempotency = %d, want 0", n)
-	}
 }
 
 // Keys and idempotency records written in a transaction that fails are gone.

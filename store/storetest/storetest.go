@@ -97,6 +97,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SeriesMemo", testSeriesMemo},
 		{"RetentionSettings", testRetentionSettings},
 		{"RetentionPurges", testRetentionPurges},
+		{"RetentionAudit", testRetentionAudit},
+		{"RetentionActivityIdempotency", testRetentionActivityIdempotency},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
