@@ -61,6 +61,7 @@ type Queries interface {
 	StatsQueries
 	RetentionQueries
 	PlatformConfigQueries
+	UserSpendingQueries
 }
 
 // Tx is one write transaction: every read, and every domain's writes.
@@ -81,6 +82,7 @@ type Tx interface {
 	StatsTx
 	RetentionTx
 	PlatformConfigTx
+	UserSpendingTx
 }
 
 // UserQueries are the reads of users.

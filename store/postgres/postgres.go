@@ -390,6 +390,10 @@ var constraintFields = map[string]string{
 	"retention_state_pkey":    "id",
 	// 00013_platform_settings.sql: written by upserts.
 	"platform_settings_pkey": "section",
+	// 00016_user_spending.sql: written by upserts.
+	"user_spending_caps_pkey": "user_id",
+	"user_spend_pkey":         "user_id",
+	"user_session_spend_pkey": "session_id",
 }
 
 // wrapErr, deferred by every store method, maps a driver error (mapErr) and
