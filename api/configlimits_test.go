@@ -65,6 +65,17 @@ func configLimitsScenarios() []scenario {
 			Token: "{adm_tok}", Setup: func(f *fix) { f.op("adm", steward.RoleAdmin) },
 			Body: M{"switches": M{"allow_impersonation": false}}, Status: 403, Want: code(steward.CodeForbidden)},
 
+		{Name: "tenants: spending.user_* defaults are set, merged and validated", Method: patch, Path: tenantsPath + "/{t}",
+			Token: "{root}",
+			Setup: func(f *fix) { f.tenant("t", M{"spending": M{"user_monthly_cap": 100, "user_session_cap": 3}}) },
+			Body:  M{"spending": M{"user_daily_cap": 10, "user_session_cap": nil}}, Status: 200,
+			Want: M{"spending.user_monthly_cap": 100, "spending.user_daily_cap": 10, "spending.user_session_cap": nil,
+				"effective_spending.user_daily_cap": 10},
+			After: func(f *fix, r *apptest.Response) {
+				bad := f.do(patch, tenantsPath+"/{t}", "{root}", M{"spending": M{"user_daily_cap": -1}})
+				f.expectErr(bad, 422, steward.CodeValidation)
+				f.checkField(bad, "details.fields.spending.user_daily_cap", present())
+			}},
 		{Name: "user spending: PUT merges the user's caps and answers effective with explain", Fresh: true, Method: put,
 			Path: usersPath + "/{u}/spending", Token: "{adm_tok}",
 			Setup: func(f *fix) {
