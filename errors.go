@@ -21,6 +21,7 @@ const (
 	CodeUnauthenticated      = "UNAUTHENTICATED"       // 401 missing or unknown credential
 	CodeInvalidCredentials   = "INVALID_CREDENTIALS"   // 401 login failed (never says which part)
 	CodeForbidden            = "FORBIDDEN"             // 403 valid credential without the permission
+	CodePlatformSwitchOff    = "PLATFORM_SWITCH_OFF"   // 403 a platform switch turns this off below super_admin; details.switch
 	CodeWrongSurface         = "WRONG_SURFACE"         // 403 credential not accepted on this surface
 	CodeCannotEscalate       = "CANNOT_ESCALATE"       // 403
 	CodeInsufficientRole     = "INSUFFICIENT_ROLE"     // 403

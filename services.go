@@ -393,6 +393,9 @@ type SpendingPatch struct {
 	MonthlyCap            Optional[int64] `json:"monthly_cap"`
 	DailyCap              Optional[int64] `json:"daily_cap"`
 	AlertThresholdPercent Optional[int]   `json:"alert_threshold_percent"`
+	UserMonthlyCap        Optional[int64] `json:"user_monthly_cap"`
+	UserDailyCap          Optional[int64] `json:"user_daily_cap"`
+	UserSessionCap        Optional[int64] `json:"user_session_cap"`
 }
 
 // TenantPatch is the body of PATCH /admin/tenants/{id} (JSON Merge Patch).
@@ -516,6 +519,11 @@ type DeductInput struct {
 	Amount         Credits `json:"amount"`
 	Description    string  `json:"description"`
 	IdempotencyKey string  `json:"-"`
+
+	// UserID and SessionID, when set, count the deduct against the user's
+	// caps (service/usercaps.go).
+	UserID    string `json:"user_id"`
+	SessionID string `json:"session_id"`
 }
 
 // RefundInput is the body of POST /admin/credits/refund.
@@ -563,6 +571,10 @@ type UsageEventInput struct {
 	CostMicros Credits    `json:"cost_micros"`
 	Model      string     `json:"model"`
 	OccurredAt *time.Time `json:"occurred_at"`
+
+	// SessionID, with UserID, counts the event against the user's
+	// per-session cap.
+	SessionID string `json:"session_id"`
 }
 
 // Usage event outcomes.

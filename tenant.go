@@ -50,8 +50,14 @@ type SpendingCaps struct {
 	MonthlyCap *int64 `json:"monthly_cap"`
 	DailyCap   *int64 `json:"daily_cap"`
 	// AlertThresholdPercent of a cap spent raises an alert; 0 means the
-	// default, 80.
+	// platform's (spending.alert_threshold_percent), by default 80.
 	AlertThresholdPercent int `json:"alert_threshold_percent"`
+
+	// The caps each of the tenant's users has unless the user sets its own
+	// (nil: the platform's user_* default); see service/usercaps.go.
+	UserMonthlyCap *int64 `json:"user_monthly_cap"`
+	UserDailyCap   *int64 `json:"user_daily_cap"`
+	UserSessionCap *int64 `json:"user_session_cap"`
 }
 
 // DefaultAlertThresholdPercent is used when a tenant sets none.
@@ -96,6 +102,11 @@ type Tenant struct {
 
 	// StatusBeforeDelete is what restore returns a deleted tenant to.
 	StatusBeforeDelete TenantStatus `json:"-"`
+
+	// EffectiveSpending is what applies: each cap the tenant does not set
+	// comes from the platform's spending defaults. Filled in by the
+	// service, not stored.
+	EffectiveSpending SpendingCaps `json:"effective_spending"`
 }
 
 // TenantFilter selects tenants, newest first (id descending).

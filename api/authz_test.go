@@ -107,6 +107,9 @@ func authzTable() []authzRoute {
 		{"POST", base + "/users/{id}/role", []steward.Permission{steward.PermUsersRole}, onTarget("/role", M{"role": "support"})},
 		{"GET", base + "/users/{id}/sessions", []steward.Permission{steward.PermUsersRead, steward.PermSessionsRead}, onTarget("/sessions", nil)},
 		{"GET", base + "/users/{id}/audit-log", []steward.Permission{steward.PermUsersRead, steward.PermAuditRead}, onTarget("/audit-log", nil)},
+		{"GET", base + "/users/{id}/spending", []steward.Permission{steward.PermUsersRead}, onTarget("/spending", nil)},
+		{"PUT", base + "/users/{id}/spending", []steward.Permission{steward.PermUsersWrite},
+			onTarget("/spending", M{"daily_cap": 100})},
 		{"GET", base + "/admins", []steward.Permission{steward.PermUsersRead},
 			func(f *fix) (string, any) { return base + "/admins", nil }},
 		// Operator targets are support: ranked below every role that may write.

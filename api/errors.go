@@ -23,6 +23,7 @@ var statusOf = map[string]int{
 	steward.CodeCannotEscalate:           http.StatusForbidden,
 	steward.CodeInsufficientRole:         http.StatusForbidden,
 	steward.CodeImpersonationWriteDenied: http.StatusForbidden,
+	steward.CodePlatformSwitchOff:        http.StatusForbidden,
 	steward.CodeNotFound:                 http.StatusNotFound,
 	steward.CodeMethodNotAllowed:         http.StatusMethodNotAllowed,
 	steward.CodeAlreadyExists:            http.StatusConflict,

@@ -40,6 +40,8 @@ type Deps struct {
 	Retention steward.RetentionService
 	// PlatformConfig answers /admin/config (docs/configuration.md).
 	PlatformConfig steward.PlatformConfigService
+	// UserSpending answers /admin/users/{id}/spending (docs/credits.md).
+	UserSpending steward.UserSpendingService
 	// Ready reports whether the database answers (for /readyz).
 	Ready  func(ctx context.Context) error
 	Logger *slog.Logger

@@ -73,7 +73,7 @@ func tenantCreateScenarios() []scenario {
 			Want: M{"id": prefix("ten_"), "name": "Acme Corp {n}", "slug": "acme-corp-{n}", "plan": "free", "status": "active",
 				"owner_user_id": "", "limits": M{"max_users": nil, "max_concurrent_tasks": nil, "max_daily_tasks": nil},
 				"effective_limits": M{"max_users": 3, "max_concurrent_tasks": 1, "max_daily_tasks": 100},
-				"spending":         M{"monthly_cap": nil, "daily_cap": nil, "alert_threshold_percent": 80},
+				"spending":         M{"monthly_cap": nil, "daily_cap": nil, "alert_threshold_percent": 80, "user_monthly_cap": nil, "user_daily_cap": nil, "user_session_cap": nil},
 				"features":         M{}, "notes": "", "billing_period_start": "2026-03-01T12:00:00Z", "suspended_at": nil, "deleted_at": nil},
 			After: func(f *fix, r *apptest.Response) {
 				e := f.audit(str(r, "id"), "tenant.create")
@@ -90,7 +90,7 @@ func tenantCreateScenarios() []scenario {
 			Want: M{"slug": "full-slug-{n}", "plan": "pro", "notes": "key account",
 				"limits":           M{"max_users": 7, "max_concurrent_tasks": nil, "max_daily_tasks": 0},
 				"effective_limits": M{"max_users": 7, "max_concurrent_tasks": 10, "max_daily_tasks": 0},
-				"spending":         M{"monthly_cap": 100000, "daily_cap": 5000, "alert_threshold_percent": 90},
+				"spending":         M{"monthly_cap": 100000, "daily_cap": 5000, "alert_threshold_percent": 90, "user_monthly_cap": nil, "user_daily_cap": nil, "user_session_cap": nil},
 				"features":         M{"sso": false, "beta.reports": true}}},
 		{Name: "tenants: a derived slug that is taken gets a suffix", Method: post, Path: tenantsPath, Token: "{root}",
 			Setup: func(f *fix) {
@@ -250,7 +250,7 @@ func tenantPatchScenarios() []scenario {
 			Status: 200,
 			Want: M{"name": "Renamed", "limits": M{"max_users": nil, "max_concurrent_tasks": 2, "max_daily_tasks": 9},
 				"effective_limits": M{"max_users": 10, "max_concurrent_tasks": 2, "max_daily_tasks": 9},
-				"spending":         M{"monthly_cap": 10, "daily_cap": nil, "alert_threshold_percent": 80},
+				"spending":         M{"monthly_cap": 10, "daily_cap": nil, "alert_threshold_percent": 80, "user_monthly_cap": nil, "user_daily_cap": nil, "user_session_cap": nil},
 				"features":         M{"b": M{"x": 1, "y": 3}, "c": true}, "notes": ""},
 			After: func(f *fix, r *apptest.Response) {
 				e := f.audit(f.e["t"], "tenant.update")

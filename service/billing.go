@@ -132,14 +132,22 @@ func (s *Series) livePlans(ctx context.Context) (map[string]steward.PlanBilling,
 // the UTC day's and the billing period's, 0 when the account's counters
 // belong to an earlier day or period.
 func (s *Series) capStandings(ctx context.Context, now time.Time) ([]steward.CapStanding, error) {
-	capped, err := s.store.ListCappedTenants(ctx)
+	d, err := loadPlatformDefaults(ctx, s.store)
+	if err != nil {
+		return nil, err
+	}
+	list := s.store.ListCappedTenants
+	if d.platformCapped() { // every tenant is capped
+		list = s.store.ListSpendingTenants
+	}
+	capped, err := list(ctx)
 	if err != nil {
 		return nil, err
 	}
 	out := []steward.CapStanding{}
 	day := now.Truncate(24 * time.Hour)
 	for _, c := range capped {
-		t, caps := c.Tenant, c.Tenant.Spending
+		t, caps := c.Tenant, d.spendingFor(c.Tenant)
 		var daySpent, monthSpent int64
 		if a := c.Account; a != nil {
 			if a.DayStart.Equal(day) {
@@ -150,9 +158,6 @@ func (s *Series) capStandings(ctx context.Context, now time.Time) ([]steward.Cap
 			}
 		}
 		threshold := int64(caps.AlertThresholdPercent)
-		if threshold == 0 {
-			threshold = steward.DefaultAlertThresholdPercent
-		}
 		for _, x := range []struct {
 			name  string
 			limit *int64

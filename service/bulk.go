@@ -32,6 +32,11 @@ func (s *Users) BulkUsers(ctx context.Context, in *steward.BulkRequest) (*stewar
 	if _, err := authorize(ctx, perm); err != nil {
 		return nil, err
 	}
+	if in.Action == steward.BulkDelete { // refused whole, like a missing permission
+		if err := switchOn(ctx, s.store, SwitchUserDeletion); err != nil {
+			return nil, err
+		}
+	}
 	fe := steward.FieldErrors{}
 	var run func(ctx context.Context, uid string) (string, error)
 	switch in.Action {

@@ -37,6 +37,9 @@ type ledgerLocks struct {
 	s       *core
 	tx      store.Tx
 	ledgers map[string]*tenantLedger
+	// defaults and users are read once per transaction (usercaps.go).
+	defaults *platformDefaults
+	users    map[userKey]*userLedger
 }
 
 // load locks tenant tid's row and account (once per transaction) and reads
@@ -278,7 +281,12 @@ const systemKeyPrefix = "steward:"
 // day is the UTC calendar day; the month is the tenant's billing period.
 func (lk *ledgerLocks) spend(ctx context.Context, tl *tenantLedger, amount int64) error {
 	now := lk.s.now()
-	acc, caps := tl.account, tl.tenant.Spending
+	d, err := lk.platform(ctx)
+	if err != nil {
+		return err
+	}
+	// Each cap the tenant does not set is the platform's (configlimits.go).
+	acc, caps := tl.account, d.spendingFor(tl.tenant)
 	day := now.Truncate(24 * time.Hour)
 	if !acc.DayStart.Equal(day) {
 		acc.DayStart, acc.DaySpent = day, 0
@@ -291,17 +299,17 @@ func (lk *ledgerLocks) spend(ctx context.Context, tl *tenantLedger, amount int64
 		name  string
 		limit *int64
 		spent int64
-	}{{"daily", caps.DailyCap, acc.DaySpent}, {"monthly", caps.MonthlyCap, acc.MonthSpent}} {
+		tier  string
+	}{{"daily", caps.DailyCap, acc.DaySpent, capTier(tl.tenant.Spending.DailyCap)},
+		{"monthly", caps.MonthlyCap, acc.MonthSpent, capTier(tl.tenant.Spending.MonthlyCap)}} {
 		if c.limit != nil && c.spent+amount > *c.limit {
 			return &steward.Error{Code: steward.CodeSpendingCapReached,
 				Message: fmt.Sprintf("tenant %s has spent %d of its %s cap of %d", tl.tenant.ID, c.spent, c.name, *c.limit),
-				Details: map[string]any{"cap": c.name, "limit": *c.limit, "spent": c.spent, "requested": amount}}
+				Details: map[string]any{"scope": "tenant", "tier": c.tier, "cap": c.name, "limit": *c.limit,
+					"spent": c.spent, "requested": amount}}
 		}
 	}
 	threshold := int64(caps.AlertThresholdPercent)
-	if threshold == 0 {
-		threshold = steward.DefaultAlertThresholdPercent
-	}
 	for _, c := range []struct {
 		name  string
 		limit *int64
@@ -451,12 +459,13 @@ func (s *Credits) Deduct(ctx context.Context, in *steward.DeductInput) (*steward
 	tid := validTenantID(in.TenantID, fe)
 	validAmount(amount, fe)
 	desc := validDescription(in.Description, fe)
+	uid, sid := validSpender(in.UserID, in.SessionID, fe)
 	if err := fe.Err(); err != nil {
 		return nil, err
 	}
 	want := &steward.LedgerEntry{Kind: steward.LedgerDeduct, Amount: -amount, Description: desc, IdempotencyKey: in.IdempotencyKey}
 	return s.ledgerCall(ctx, tid, want, func(ctx context.Context, lk *ledgerLocks, tl *tenantLedger, e *steward.LedgerEntry) error {
-		return lk.deduct(ctx, tl, e, amount, true)
+		return lk.deductFor(ctx, tl, e, amount, uid, sid)
 	})
 }
 

@@ -61,6 +61,9 @@ func (s *Impersonations) StartImpersonation(ctx context.Context, in steward.Impe
 	if a.ID == "" || a.ImpersonatorID != "" {
 		return nil, steward.Errorf(steward.CodeForbidden, "only a signed-in operator can impersonate")
 	}
+	if err := switchOn(ctx, s.store, SwitchImpersonation); err != nil {
+		return nil, err
+	}
 	reason, err := validReason(in.Reason, false)
 	if err == nil && reason == "" {
 		err = steward.FieldError("reason", reasonRequired)

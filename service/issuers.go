@@ -250,6 +250,9 @@ func (s *Issuers) provision(ctx context.Context, actor steward.Actor, email stri
 		Tags: []string{}, Metadata: map[string]any{}, EmailVerified: true, CreatedAt: now, UpdatedAt: now}
 	actor.ID = u.ID
 	ctx = steward.WithActor(ctx, actor)
+	if err := switchOn(ctx, s.store, SwitchUserCreation); err != nil {
+		return nil, err
+	}
 	err := s.update(ctx, func(tx store.Tx) error {
 		if err := tx.CreateUser(ctx, u); err != nil {
 			return err

@@ -191,6 +191,7 @@ type Service struct {
 	Overview       *Overview
 	Retention      *Retention
 	PlatformConfig *PlatformConfig
+	UserSpending   *UserSpending
 }
 
 var (
@@ -275,7 +276,10 @@ func New(cfg Config) *Service {
 	svc.Retention = &Retention{core: s}
 	// Each section of /admin/config is listed here, in the order GET shows
 	// them; its rules live in its own file.
-	svc.PlatformConfig = &PlatformConfig{core: s, sections: []configSection{}}
+	svc.PlatformConfig = &PlatformConfig{core: s, sections: []configSection{
+		quotasSection(), spendingSection(), switchesSection(),
+	}}
+	svc.UserSpending = &UserSpending{core: s}
 	return svc
 }
 

@@ -50,22 +50,20 @@ func (s *Tenants) unknownPlan(field string) error {
 			"plans": ids}}
 }
 
-// effectiveLimits is the plan's limits under the tenant's overrides. A plan
-// gone from the catalogue leaves the overrides alone in force.
-func (s *Tenants) effectiveLimits(t *steward.Tenant) steward.TenantLimits {
-	var base steward.TenantLimits
-	if p := s.plan(t.Plan); p != nil {
-		base = p.Limits
-	}
-	return base.Over(t.Limits)
+// effectiveLimits is the platform's quotas under the plan's limits under
+// the tenant's overrides (configlimits.go). A plan gone from the catalogue
+// leaves the platform's and the tenant's.
+func (s *Tenants) effectiveLimits(d *platformDefaults, t *steward.Tenant) steward.TenantLimits {
+	return d.limitsFor(s.plan(t.Plan), t)
 }
 
 // presentTenant fills in what the tenant row does not store.
-func (s *Tenants) presentTenant(t *steward.Tenant) *steward.Tenant {
+func (s *Tenants) presentTenant(d *platformDefaults, t *steward.Tenant) *steward.Tenant {
 	c := *t
-	c.EffectiveLimits = s.effectiveLimits(t)
+	c.EffectiveLimits = s.effectiveLimits(d, t)
+	c.EffectiveSpending = d.spendingFor(t)
 	if c.Spending.AlertThresholdPercent == 0 {
-		c.Spending.AlertThresholdPercent = steward.DefaultAlertThresholdPercent
+		c.Spending.AlertThresholdPercent = c.EffectiveSpending.AlertThresholdPercent
 	}
 	if c.Features == nil {
 		c.Features = map[string]any{}
@@ -107,8 +105,12 @@ func (s *Tenants) ListTenants(ctx context.Context, f steward.TenantFilter, p ste
 	if err != nil {
 		return nil, err
 	}
+	d, err := loadPlatformDefaults(ctx, s.store)
+	if err != nil {
+		return nil, err
+	}
 	for i, t := range rows {
-		rows[i] = s.presentTenant(t)
+		rows[i] = s.presentTenant(d, t)
 	}
 	pg := page(rows, limit, func(t *steward.Tenant) string { return encodeCursor(t.ID) })
 	if p.IncludeTotal {
@@ -142,7 +144,7 @@ func (s *Tenants) GetTenant(ctx context.Context, idOrSlug string) (*steward.Tena
 	if err != nil {
 		return nil, err
 	}
-	return s.presentTenant(t), nil
+	return s.present(ctx, t)
 }
 
 // validateTenant checks the fields an operator sets on create and update.
@@ -151,7 +153,9 @@ func (s *Tenants) validateTenant(t *steward.Tenant, fe steward.FieldErrors) {
 		fe.Add("name", "is required, at most 200 characters")
 	}
 	steward.ValidateLimits("limits", t.Limits, fe)
-	for name, v := range map[string]*int64{"spending.monthly_cap": t.Spending.MonthlyCap, "spending.daily_cap": t.Spending.DailyCap} {
+	for name, v := range map[string]*int64{"spending.monthly_cap": t.Spending.MonthlyCap, "spending.daily_cap": t.Spending.DailyCap,
+		"spending.user_monthly_cap": t.Spending.UserMonthlyCap, "spending.user_daily_cap": t.Spending.UserDailyCap,
+		"spending.user_session_cap": t.Spending.UserSessionCap} {
 		if v != nil && (*v < 0 || *v > steward.MaxLimitValue) {
 			fe.Add(name, "must be between 0 and 1000000000000")
 		}
@@ -182,10 +186,7 @@ func (s *Tenants) CreateTenant(ctx context.Context, in *steward.TenantCreate) (*
 		t.Limits = *in.Limits
 	}
 	if in.Spending != nil {
-		t.Spending = *in.Spending
-	}
-	if t.Spending.AlertThresholdPercent == 0 {
-		t.Spending.AlertThresholdPercent = steward.DefaultAlertThresholdPercent
+		t.Spending = *in.Spending // an alert threshold of 0 follows the platform's
 	}
 	if t.Features == nil {
 		t.Features = map[string]any{}
@@ -232,7 +233,7 @@ func (s *Tenants) CreateTenant(ctx context.Context, in *steward.TenantCreate) (*
 	if err != nil {
 		return nil, err
 	}
-	return s.presentTenant(t), nil
+	return s.present(ctx, t)
 }
 
 // slugify derives a slug from a name: accents dropped (é → e), ASCII
@@ -334,7 +335,11 @@ func (s *Tenants) admitMember(ctx context.Context, tx store.Tx, t *steward.Tenan
 	if t.Status != steward.TenantActive {
 		return tenantInactive(t, "take new members")
 	}
-	maxUsers := s.effectiveLimits(t).MaxUsers
+	d, err := loadPlatformDefaults(ctx, tx)
+	if err != nil {
+		return err
+	}
+	maxUsers := s.effectiveLimits(d, t).MaxUsers
 	if maxUsers == nil {
 		return nil
 	}
@@ -447,7 +452,7 @@ func (s *Tenants) UpdateTenant(ctx context.Context, tid string, p *steward.Tenan
 	if err != nil {
 		return nil, err
 	}
-	return s.presentTenant(out), nil
+	return s.present(ctx, out)
 }
 
 // applyTenantPatch changes t in place; problems go to fe.
@@ -476,15 +481,18 @@ func applyTenantPatch(t *steward.Tenant, p *steward.TenantPatch, fe steward.Fiel
 	}
 	if p.Spending.Set {
 		if p.Spending.Null {
-			t.Spending = steward.SpendingCaps{AlertThresholdPercent: steward.DefaultAlertThresholdPercent}
+			t.Spending = steward.SpendingCaps{}
 		} else {
 			sp := p.Spending.Value
 			setOpt(&t.Spending.MonthlyCap, sp.MonthlyCap)
 			setOpt(&t.Spending.DailyCap, sp.DailyCap)
+			setOpt(&t.Spending.UserMonthlyCap, sp.UserMonthlyCap)
+			setOpt(&t.Spending.UserDailyCap, sp.UserDailyCap)
+			setOpt(&t.Spending.UserSessionCap, sp.UserSessionCap)
 			if sp.AlertThresholdPercent.Set {
 				t.Spending.AlertThresholdPercent = sp.AlertThresholdPercent.Value
 				if sp.AlertThresholdPercent.Null {
-					t.Spending.AlertThresholdPercent = steward.DefaultAlertThresholdPercent
+					t.Spending.AlertThresholdPercent = 0 // the platform's
 				} else if sp.AlertThresholdPercent.Value == 0 {
 					fe.Add("spending.alert_threshold_percent", "must be between 1 and 100")
 				}
@@ -525,7 +533,11 @@ func (s *Tenants) TenantDetail(ctx context.Context, tid string) (*steward.Tenant
 	if err != nil {
 		return nil, err
 	}
-	d := &steward.TenantDetail{Tenant: s.presentTenant(t), Plan: s.plan(t.Plan)}
+	pt, err := s.present(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	d := &steward.TenantDetail{Tenant: pt, Plan: s.plan(t.Plan)}
 	if d.Members, err = s.store.CountTenantMembers(ctx, t.ID); err != nil {
 		return nil, err
 	}
@@ -624,7 +636,9 @@ func (s *Tenants) mutateTenant(ctx context.Context, tid string, op tenantOp) (*s
 	if err != nil {
 		return nil, err
 	}
-	res.Tenant = s.presentTenant(res.Tenant)
+	if res.Tenant, err = s.present(ctx, res.Tenant); err != nil {
+		return nil, err
+	}
 	return res, nil
 }
 
@@ -812,6 +826,9 @@ func (s *Tenants) PurgeTenant(ctx context.Context, tid, reason string) (*steward
 		if err := s.guardMembers(ctx, tx, a, t, "", "purge"); err != nil {
 			return err
 		}
+		if err := s.purgeErasesUsers(ctx, tx, t); err != nil {
+			return err
+		}
 		if res.TenantPurgeCounts, err = tx.PurgeTenant(ctx, t.ID); err != nil {
 			return err
 		}
@@ -861,7 +878,11 @@ func (s *Tenants) ChangePlan(ctx context.Context, tid string, in *steward.PlanCh
 		c := &steward.PlanChange{ID: id.New("pch", now), TenantID: t.ID, FromPlan: t.Plan, ToPlan: to,
 			Prorate: prorate, ChangedBy: a.ID, ChangedAt: now}
 		before := *t
-		beforeLimits := s.effectiveLimits(t)
+		defaults, err := loadPlatformDefaults(ctx, tx)
+		if err != nil {
+			return err
+		}
+		beforeLimits := s.effectiveLimits(defaults, t)
 		t.Plan, t.UpdatedAt = to, now
 		if err := tx.UpdateTenant(ctx, t); err != nil {
 			return err
@@ -874,7 +895,7 @@ func (s *Tenants) ChangePlan(ctx context.Context, tid string, in *steward.PlanCh
 				return err
 			}
 		}
-		after := s.effectiveLimits(t)
+		after := s.effectiveLimits(defaults, t)
 		if after.MaxUsers != nil {
 			counts, err := tx.CountTenantMembers(ctx, t.ID)
 			if err != nil {
@@ -896,7 +917,9 @@ func (s *Tenants) ChangePlan(ctx context.Context, tid string, in *steward.PlanCh
 	if err != nil {
 		return nil, err
 	}
-	res.Tenant = s.presentTenant(res.Tenant)
+	if res.Tenant, err = s.present(ctx, res.Tenant); err != nil {
+		return nil, err
+	}
 	return res, nil
 }
 

@@ -32,9 +32,7 @@ func (s *Credits) usageProblem(ev *steward.UsageEventInput) error {
 	if ev.TenantID == "" || len(ev.TenantID) > 64 {
 		fe.Add("tenant_id", "is required")
 	}
-	if len(ev.UserID) > 64 {
-		fe.Add("user_id", "must be at most 64 characters")
-	}
+	validSpender(ev.UserID, ev.SessionID, fe)
 	if !usageKeyRe.MatchString(ev.Metric) {
 		fe.Add("metric", "is required: 1-64 characters of letters, digits, '.', '_', ':', '/' or '-'")
 	}
@@ -80,6 +78,7 @@ func (s *Credits) RecordUsage(ctx context.Context, in *steward.UsageBatch) (*ste
 	for i := range in.Events {
 		ev := &in.Events[i]
 		ev.ID, ev.TenantID, ev.UserID = strings.TrimSpace(ev.ID), strings.TrimSpace(ev.TenantID), strings.TrimSpace(ev.UserID)
+		ev.SessionID = strings.TrimSpace(ev.SessionID)
 		ev.Metric, ev.Model = strings.TrimSpace(ev.Metric), strings.TrimSpace(ev.Model)
 		out.Results[i] = steward.UsageEventResult{ID: ev.ID}
 		if err := s.usageProblem(ev); err != nil {
@@ -181,7 +180,7 @@ func (s *Credits) recordEvent(ctx context.Context, tx store.Tx, lk *ledgerLocks,
 	if ev.Credits > 0 {
 		e := &steward.LedgerEntry{Kind: steward.LedgerDeduct, Description: "usage: " + ev.Metric,
 			IdempotencyKey: systemKeyPrefix + "usage:" + ev.ID, UsageEventID: ev.ID}
-		err := lk.deduct(ctx, tl, e, int64(ev.Credits), true)
+		err := lk.deductFor(ctx, tl, e, int64(ev.Credits), ev.UserID, ev.SessionID)
 		if errors.As(err, &domain) {
 			return rejected(ev.ID, err), nil
 		}

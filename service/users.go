@@ -154,6 +154,9 @@ func (s *Users) createUser(ctx context.Context, in *steward.UserCreate, status s
 			return nil, err
 		}
 	}
+	if err := switchOn(ctx, s.store, SwitchUserCreation); err != nil {
+		return nil, err
+	}
 	if in.Password != "" {
 		if u.PasswordHash, err = s.hash(ctx, in.Password); err != nil {
 			return nil, err
@@ -525,6 +528,9 @@ func (s *Users) deleteUser(ctx context.Context, uid, reason string, only func(*s
 	if err != nil {
 		return nil, err
 	}
+	if err := switchOn(ctx, s.store, SwitchUserDeletion); err != nil {
+		return nil, err
+	}
 	return s.mutateUser(ctx, uid, userOp{perm: steward.PermUsersDelete, only: only,
 		apply: func(tx store.Tx, a steward.Actor, u *steward.User) (event, error) {
 			if err := firstErr(guardSelf(a, u, "delete"), guardRank(a, u)); err != nil {
@@ -587,6 +593,9 @@ func (s *Users) purgeUser(ctx context.Context, uid, reason string, only func(*st
 	}
 	reason, err := validReason(reason, false)
 	if err != nil {
+		return err
+	}
+	if err := switchOn(ctx, s.store, SwitchUserDeletion); err != nil {
 		return err
 	}
 	return s.update(ctx, func(tx store.Tx) error {

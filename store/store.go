@@ -66,6 +66,7 @@ type Queries interface {
 	StatsQueries
 	RetentionQueries
 	PlatformConfigQueries
+	UserSpendingQueries
 }
 
 // Tx is one write transaction: every read, and every domain's writes.
@@ -86,6 +87,7 @@ type Tx interface {
 	StatsTx
 	RetentionTx
 	PlatformConfigTx
+	UserSpendingTx
 }
 
 // UserQueries are the reads of users.

@@ -394,6 +394,10 @@ var constraintFields = map[string]string{
 	"platform_settings_pkey": "section",
 	// 00014_retention_more.sql: written by upserts.
 	"audit_anchor_pkey": "id",
+	// 00016_user_spending.sql: written by upserts.
+	"user_spending_caps_pkey": "user_id",
+	"user_spend_pkey":         "user_id",
+	"user_session_spend_pkey": "session_id",
 }
 
 // wrapErr, deferred by every store method, maps a driver error (mapErr) and

@@ -14,7 +14,7 @@ import (
 const tenantCols = `id, name, slug, plan, status, owner_user_id, max_users, max_concurrent_tasks,
 	max_daily_tasks, monthly_cap, daily_cap, alert_threshold_percent, features, notes,
 	billing_period_start, suspension_reason, suspended_at, deleted_at, status_before_delete,
-	created_at, updated_at`
+	created_at, updated_at, user_monthly_cap, user_daily_cap, user_session_cap`
 
 func scanTenant(row pgx.Row) (*steward.Tenant, error) {
 	var (
@@ -27,7 +27,8 @@ func scanTenant(row pgx.Row) (*steward.Tenant, error) {
 	err := row.Scan(&t.ID, &t.Name, &t.Slug, &t.Plan, &status, &t.OwnerUserID, &t.Limits.MaxUsers,
 		&t.Limits.MaxConcurrentTasks, &t.Limits.MaxDailyTasks, &t.Spending.MonthlyCap, &t.Spending.DailyCap,
 		&alertThresholdPercent, &t.Features, &t.Notes, &billing, &t.SuspensionReason, &suspended,
-		&deleted, &before, &created, &upd)
+		&deleted, &before, &created, &upd, &t.Spending.UserMonthlyCap, &t.Spending.UserDailyCap,
+		&t.Spending.UserSessionCap)
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -159,6 +160,7 @@ func tenantArgs(t *steward.Tenant) []any {
 		t.Limits.MaxConcurrentTasks, t.Limits.MaxDailyTasks, t.Spending.MonthlyCap, t.Spending.DailyCap,
 		t.Spending.AlertThresholdPercent, features, t.Notes, t.BillingPeriodStart, t.SuspensionReason,
 		t.SuspendedAt, t.DeletedAt, string(t.StatusBeforeDelete), t.CreatedAt, t.UpdatedAt,
+		t.Spending.UserMonthlyCap, t.Spending.UserDailyCap, t.Spending.UserSessionCap,
 	}
 }
 
@@ -166,7 +168,7 @@ func (t *tx) CreateTenant(ctx context.Context, tn *steward.Tenant) (err error) {
 	defer wrapErr(&err, "create tenant")
 	_, err = t.q.Exec(ctx, `INSERT INTO tenants (`+tenantCols+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-		$19, $20, $21)`, tenantArgs(tn)...)
+		$19, $20, $21, $22, $23, $24)`, tenantArgs(tn)...)
 	return mapErr(err)
 }
 
@@ -176,7 +178,8 @@ func (t *tx) UpdateTenant(ctx context.Context, tn *steward.Tenant) (err error) {
 		owner_user_id = $6, max_users = $7, max_concurrent_tasks = $8, max_daily_tasks = $9,
 		monthly_cap = $10, daily_cap = $11, alert_threshold_percent = $12, features = $13,
 		notes = $14, billing_period_start = $15, suspension_reason = $16, suspended_at = $17,
-		deleted_at = $18, status_before_delete = $19, created_at = $20, updated_at = $21
+		deleted_at = $18, status_before_delete = $19, created_at = $20, updated_at = $21,
+		user_monthly_cap = $22, user_daily_cap = $23, user_session_cap = $24
 		WHERE id = $1`, tenantArgs(tn)...)
 	if err != nil {
 		return mapErr(err)

@@ -526,6 +526,9 @@ var compositeFields = map[string]string{
 	"series_memo.tz, series_memo.day, series_memo.name, series_memo.key":     "name",
 	// 00008_stat_counters.sql
 	"stat_counters.name, stat_counters.key, stat_counters.shard": "key",
+	// 00016_user_spending.sql: written by upserts.
+	"user_spend.tenant_id, user_spend.user_id":                                                "user_id",
+	"user_session_spend.tenant_id, user_session_spend.user_id, user_session_spend.session_id": "session_id",
 }
 
 // constraintColumn extracts "email" from a message such as

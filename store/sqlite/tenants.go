@@ -20,7 +20,7 @@ var tenantWriteCols = []string{
 	"name", "slug", "plan", "status", "owner_user_id", "max_users", "max_concurrent_tasks",
 	"max_daily_tasks", "monthly_cap", "daily_cap", "alert_threshold_percent", "features", "notes",
 	"billing_period_start", "suspension_reason", "suspended_at", "deleted_at", "status_before_delete",
-	"created_at", "updated_at",
+	"created_at", "updated_at", "user_monthly_cap", "user_daily_cap", "user_session_cap",
 }
 
 var (
@@ -45,7 +45,8 @@ func tenantArgs(t *steward.Tenant) ([]any, error) {
 		t.Limits.MaxConcurrentTasks, t.Limits.MaxDailyTasks, t.Spending.MonthlyCap, t.Spending.DailyCap,
 		t.Spending.AlertThresholdPercent, string(featuresJSON), t.Notes, micros(t.BillingPeriodStart),
 		t.SuspensionReason, nullMicros(t.SuspendedAt), nullMicros(t.DeletedAt),
-		string(t.StatusBeforeDelete), micros(t.CreatedAt), micros(t.UpdatedAt), t.ID,
+		string(t.StatusBeforeDelete), micros(t.CreatedAt), micros(t.UpdatedAt), t.Spending.UserMonthlyCap,
+		t.Spending.UserDailyCap, t.Spending.UserSessionCap, t.ID,
 	}, nil
 }
 
@@ -57,10 +58,12 @@ func scanTenant(sc scanner) (*steward.Tenant, error) {
 		suspended, deleted                        sql.NullInt64
 		billing, created, updated                 int64
 		features                                  string
+		userMonthly, userDaily, userSession       sql.NullInt64
 	)
 	err := sc.Scan(&t.ID, &t.Name, &t.Slug, &t.Plan, &t.Status, &t.OwnerUserID, &maxUsers, &maxTasks,
 		&maxDaily, &monthly, &dc, &t.Spending.AlertThresholdPercent, &features, &t.Notes, &billing,
-		&t.SuspensionReason, &suspended, &deleted, &t.StatusBeforeDelete, &created, &updated)
+		&t.SuspensionReason, &suspended, &deleted, &t.StatusBeforeDelete, &created, &updated,
+		&userMonthly, &userDaily, &userSession)
 	if err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, store.ErrNotFound
@@ -70,6 +73,8 @@ func scanTenant(sc scanner) (*steward.Tenant, error) {
 	t.Limits = steward.TenantLimits{MaxUsers: int64Ptr(maxUsers), MaxConcurrentTasks: int64Ptr(maxTasks),
 		MaxDailyTasks: int64Ptr(maxDaily)}
 	t.Spending.MonthlyCap, t.Spending.DailyCap = int64Ptr(monthly), int64Ptr(dc)
+	t.Spending.UserMonthlyCap, t.Spending.UserDailyCap = int64Ptr(userMonthly), int64Ptr(userDaily)
+	t.Spending.UserSessionCap = int64Ptr(userSession)
 	if err := json.Unmarshal([]byte(features), &t.Features); err != nil {
 		return nil, fmt.Errorf("sqlite: tenant %s features: %w", t.ID, err)
 	}

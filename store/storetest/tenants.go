@@ -93,7 +93,9 @@ func fullTenant(n int) *steward.Tenant {
 		MaxDailyTasks: ptr(int64(1) << 40)}
 	tn.EffectiveLimits = steward.TenantLimits{MaxUsers: ptr(int64(9))}
 	tn.Spending = steward.SpendingCaps{MonthlyCap: ptr(int64(1_000_000)), DailyCap: ptr(int64(0)),
-		AlertThresholdPercent: 65}
+		AlertThresholdPercent: 65, UserMonthlyCap: ptr(int64(5000)), UserDailyCap: ptr(int64(0)),
+		UserSessionCap: ptr(int64(1) << 40)}
+	tn.EffectiveSpending = steward.SpendingCaps{MonthlyCap: ptr(int64(7))}
 	tn.Features = map[string]any{
 		"sso":    true,
 		"seats":  float64(12),
@@ -116,6 +118,7 @@ func fullTenant(n int) *steward.Tenant {
 func stored(tn *steward.Tenant) *steward.Tenant {
 	c := *tn
 	c.EffectiveLimits = steward.TenantLimits{}
+	c.EffectiveSpending = steward.SpendingCaps{}
 	if c.Features == nil {
 		c.Features = map[string]any{}
 	}
