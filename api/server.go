@@ -40,6 +40,8 @@ type Deps struct {
 	Retention steward.RetentionService
 	// PlatformConfig answers /admin/config (docs/configuration.md).
 	PlatformConfig steward.PlatformConfigService
+	// Features answers the feature flag endpoints (docs/flags.md).
+	Features steward.FeatureService
 	// Ready reports whether the database answers (for /readyz).
 	Ready  func(ctx context.Context) error
 	Logger *slog.Logger

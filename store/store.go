@@ -61,6 +61,7 @@ type Queries interface {
 	StatsQueries
 	RetentionQueries
 	PlatformConfigQueries
+	FlagQueries
 }
 
 // Tx is one write transaction: every read, and every domain's writes.
@@ -81,6 +82,7 @@ type Tx interface {
 	StatsTx
 	RetentionTx
 	PlatformConfigTx
+	FlagTx
 }
 
 // UserQueries are the reads of users.

@@ -33,7 +33,7 @@ func configCmd(root *cobra.Command, cfg *config, getenv func(string) string, std
 		if _, err := cfg.logger(io.Discard); err != nil {
 			return err
 		}
-		if _, err := cfg.plans(); err != nil {
+		if _, _, err := cfg.catalogue(); err != nil {
 			return err
 		}
 		_, err := cfg.trustedIssuers()

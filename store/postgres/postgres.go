@@ -51,6 +51,8 @@ type Store struct {
 	// statements counts statements run in write transactions: see
 	// Statements.
 	statements atomic.Uint64
+	// flags is the flag listener, if WatchFlags started one (flagwatch.go).
+	flags flagWatch
 }
 
 var (
@@ -149,6 +151,7 @@ func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
 
 // Close closes the pool.
 func (s *Store) Close() error {
+	s.flags.stop()
 	err := s.db.Close()
 	s.pool.Close()
 	return err
@@ -390,6 +393,8 @@ var constraintFields = map[string]string{
 	"retention_state_pkey":    "id",
 	// 00013_platform_settings.sql: written by upserts.
 	"platform_settings_pkey": "section",
+	// 00015_user_features.sql: written by upserts.
+	"user_features_pkey": "user_id",
 }
 
 // wrapErr, deferred by every store method, maps a driver error (mapErr) and
