@@ -24,8 +24,9 @@ const (
 	flagRetryMax = 5 * time.Second
 )
 
-// FlagListenerApplication is the application_name of the listener's
-// connection, so an operator (or a test) can find it in pg_stat_activity.
+// FlagListenerApplication begins the application_name of the listener's
+// connection (followed by the search_path when the DSN sets one), so an
+// operator (or a test) can find it in pg_stat_activity.
 const FlagListenerApplication = "steward-flags-listener"
 
 // flagWatch is the store's one listener.
@@ -67,7 +68,11 @@ func (w *flagWatch) stop() {
 
 func (s *Store) listenFlags(ctx context.Context, fn func(string)) {
 	cfg := s.pool.Config().ConnConfig.Copy()
-	cfg.RuntimeParams["application_name"] = FlagListenerApplication
+	app := FlagListenerApplication
+	if sp := cfg.RuntimeParams["search_path"]; sp != "" {
+		app += " " + sp
+	}
+	cfg.RuntimeParams["application_name"] = app[:min(len(app), 63)]
 	// A wait that times out only sets a deadline on the socket: the
 	// default handler would also send the server a cancel request each time.
 	cfg.BuildContextWatcherHandler = func(pc *pgconn.PgConn) ctxwatch.Handler {

@@ -97,6 +97,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SeriesMemo", testSeriesMemo},
 		{"RetentionSettings", testRetentionSettings},
 		{"RetentionPurges", testRetentionPurges},
+		{"UserFeatures", testUserFeatures},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
