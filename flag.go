@@ -417,8 +417,6 @@ type EffectiveFeatures struct {
 // (the platform tier is the "features" section of /admin/config) and
 // answers products (docs/flags.md).
 type FeatureService interface {
-	// Flags lists the registry.
-	Flags() []*Flag
 	// TenantFeatures needs tenants:read; NOT_FOUND for a missing tenant.
 	TenantFeatures(ctx context.Context, tenantID string) (*FeatureState, error)
 	// UpdateTenantFeatures merge-patches the tenant's overrides (null

@@ -22,9 +22,6 @@ var _ steward.FeatureService = (*Features)(nil)
 
 func (s *core) flagRegistry() *steward.FlagRegistry { return s.cfg.Flags }
 
-// Flags implements steward.FeatureService.
-func (s *Features) Flags() []*steward.Flag { return s.flagRegistry().Flags() }
-
 // checkFeatureChanges validates, at tier, every override that after sets
 // to a value different from before's: the one check of flag overrides,
 // whichever endpoint writes them (PATCH /admin/tenants/{id} too). A key

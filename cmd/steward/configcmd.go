@@ -113,6 +113,13 @@ func (c *config) show(flags *pflag.FlagSet, w io.Writer) error {
 		}
 		fmt.Fprintf(tw, "[[plans]]\t%s\t%s\n", strings.Join(ids, ","), sourceFile)
 	}
+	if len(c.fileFlagDefs) > 0 {
+		keys := make([]string, len(c.fileFlagDefs))
+		for i, f := range c.fileFlagDefs {
+			keys[i] = f.Key
+		}
+		fmt.Fprintf(tw, "[[flags]]\t%s\t%s\n", strings.Join(keys, ","), sourceFile)
+	}
 	return tw.Flush()
 }
 

@@ -27,6 +27,9 @@ func TestPlanFeaturesFromJSONAreChecked(t *testing.T) {
 	if out, err := runConfig(t, map[string]string{"STEWARD_PLANS": plans, "STEWARD_CONFIG": conf}, "config", "check"); err != nil {
 		t.Fatalf("a plan setting a file flag: %v %s", err, out)
 	}
+	if got := shown(t, map[string]string{"STEWARD_CONFIG": conf})["[[flags]]"]; got != [2]string{"ssh", "file"} {
+		t.Fatalf("config show lists the file's flags as %v", got)
+	}
 }
 
 // TestCatalogueCarriesFileFlags: the registry start-up builds holds the
