@@ -357,3 +357,48 @@ func TestPlatformFeaturesFromMemory(t *testing.T) {
 		})
 	}
 }
+
+// TestFlagCacheKeepsNoRacedFill: a fill that started before an
+// invalidation is not kept (it may hold what the invalidated write
+// replaced); one that started after is. A tenant's invalidation drops its
+// members' entries; a reset drops everything, and a listener that is down
+// keeps nothing.
+func TestFlagCacheKeepsNoRacedFill(t *testing.T) {
+	c := newFlagCache(nil)
+	c.live = true
+	epoch, _ := c.begin()
+	c.invalidate(flagTenantKey("ten_a"))
+	c.keep(epoch, func() { c.tenants["ten_a"] = &tenantFlags{plan: "old"} })
+	if _, ok := c.tenants["ten_a"]; ok {
+		t.Fatal("a fill that raced an invalidation was kept")
+	}
+	epoch, _ = c.begin()
+	c.keep(epoch, func() {
+		c.tenants["ten_a"] = &tenantFlags{plan: "new"}
+		c.users["usr_1"] = &userFlags{tenantID: "ten_a"}
+		c.users["usr_2"] = &userFlags{tenantID: "ten_b"}
+		c.platform = map[string]any{}
+	})
+	if c.tenants["ten_a"] == nil || c.users["usr_1"] == nil {
+		t.Fatal("a fill after the invalidation was not kept")
+	}
+	c.invalidate(flagTenantKey("ten_a"))
+	if c.tenants["ten_a"] != nil || c.users["usr_1"] != nil || c.users["usr_2"] == nil || c.platform == nil {
+		t.Fatalf("after a tenant's invalidation: tenants %v users %v", c.tenants, c.users)
+	}
+	c.invalidate(flagUserKey("usr_2"))
+	c.invalidate(flagPlatformKey)
+	if c.users["usr_2"] != nil || c.platform != nil {
+		t.Fatal("a user's or the platform's invalidation left its entry")
+	}
+	c.invalidate(store.FlagsDown)
+	epoch, _ = c.begin()
+	c.keep(epoch, func() { c.platform = map[string]any{} })
+	if c.platform != nil || c.live {
+		t.Fatal("a cache whose listener is down kept a fill")
+	}
+	c.invalidate(store.FlagsReset)
+	if !c.live {
+		t.Fatal("a reset did not make the cache live")
+	}
+}
