@@ -254,6 +254,10 @@ func authzTable() []authzRoute {
 			func(f *fix) (string, any) { return base + "/retention", map[string]any{"sessions": 30} }},
 		{"POST", base + "/retention/run", []steward.Permission{steward.PermRetentionRun},
 			func(f *fix) (string, any) { return base + "/retention/run", nil }},
+		{"GET", base + "/tenants/{id}/features", []steward.Permission{steward.PermTenantsRead}, onTenant("/features", nil)},
+		{"PUT", base + "/tenants/{id}/features", []steward.Permission{steward.PermTenantsWrite}, onTenant("/features", M{"sso": true})},
+		{"GET", base + "/users/{id}/features", []steward.Permission{steward.PermUsersRead}, onTarget("/features", nil)},
+		{"PUT", base + "/users/{id}/features", []steward.Permission{steward.PermUsersWrite}, onTarget("/features", M{"api_access": false})},
 		{"GET", base + "/config", []steward.Permission{steward.PermConfigRead},
 			func(f *fix) (string, any) { return base + "/config", nil }},
 		{"PUT", base + "/config", []steward.Permission{steward.PermConfigWrite},
@@ -422,6 +426,9 @@ func (r platformRoute) key() string { return r.Method + " " + r.Pattern }
 type platformCall struct {
 	// Body is a valid body, fresh for each request.
 	Body func() any
+	// Path, when set, is the path to call instead of the pattern (one
+	// with a query).
+	Path string
 	// Answered reports what is wrong with a success answer ("" for nothing).
 	Answered func(r *apptest.Response) string
 	// Done, when set, checks what the calls left behind, given how many
@@ -456,6 +463,19 @@ func platformTable() []platformRoute {
 				Answered: func(r *apptest.Response) string {
 					if r.Status != 200 || r.Get("valid") != true || r.Get("code") != steward.SessionVerifyValid || r.Get("user_id") != end.ID {
 						return "want 200 VALID"
+					}
+					return ""
+				},
+			}
+		}},
+		{"GET", base + "/features", steward.PermFeaturesRead, func(f *fix) platformCall {
+			end := createUser(f.t, f.a, steward.RoleUser)
+			return platformCall{
+				Body: func() any { return nil },
+				Path: base + "/features?user_id=" + end.ID,
+				Answered: func(r *apptest.Response) string {
+					if r.Status != 200 || r.Get("user_id") != end.ID || r.Get("features.api_access") != true {
+						return "want 200 with the user's flags"
 					}
 					return ""
 				},
@@ -580,7 +600,11 @@ func TestPlatformRoutesTakeOnlyPlatformKeys(t *testing.T) {
 				}
 				answered := 0
 				for _, c := range cases {
-					r := f.do(rt.Method, rt.Pattern, c.token, call.Body())
+					path := rt.Pattern
+					if call.Path != "" {
+						path = call.Path
+					}
+					r := f.do(rt.Method, path, c.token, call.Body())
 					if c.status == 200 {
 						if problem := call.Answered(r); problem != "" {
 							t.Errorf("%s: %d %s, %s", c.name, r.Status, r.Raw, problem)

@@ -123,5 +123,11 @@ func (s *server) routes() []route {
 		{http.MethodPut, "/api/v1/admin/config", authAdmin, s.putPlatformConfig},
 		{http.MethodGet, "/api/v1/admin/users/{id}/spending", authAdmin, s.getUserSpending},
 		{http.MethodPut, "/api/v1/admin/users/{id}/spending", authAdmin, s.putUserSpending},
+
+		{http.MethodGet, "/api/v1/admin/tenants/{id}/features", authAdmin, s.getTenantFeatures},
+		{http.MethodPut, "/api/v1/admin/tenants/{id}/features", authAdmin, s.putTenantFeatures},
+		{http.MethodGet, "/api/v1/admin/users/{id}/features", authAdmin, s.getUserFeatures},
+		{http.MethodPut, "/api/v1/admin/users/{id}/features", authAdmin, s.putUserFeatures},
+		{http.MethodGet, "/api/v1/platform/features", authPlatform, s.platformFeatures},
 	}
 }

@@ -42,6 +42,8 @@ type Deps struct {
 	PlatformConfig steward.PlatformConfigService
 	// UserSpending answers /admin/users/{id}/spending (docs/credits.md).
 	UserSpending steward.UserSpendingService
+	// Features answers the feature flag endpoints (docs/flags.md).
+	Features steward.FeatureService
 	// Ready reports whether the database answers (for /readyz).
 	Ready  func(ctx context.Context) error
 	Logger *slog.Logger

@@ -86,12 +86,12 @@ func tenantCreateScenarios() []scenario {
 			Body: M{"name": "Full {n}", "slug": "Full-Slug-{n}", "plan": "pro", "notes": " key account ",
 				"limits":   M{"max_users": 7, "max_daily_tasks": 0},
 				"spending": M{"monthly_cap": 100000, "daily_cap": 5000, "alert_threshold_percent": 90},
-				"features": M{"sso": false, "beta.reports": true}}, Status: 201,
+				"features": M{"sso": false, "audit_log_days": 14}}, Status: 201,
 			Want: M{"slug": "full-slug-{n}", "plan": "pro", "notes": "key account",
 				"limits":           M{"max_users": 7, "max_concurrent_tasks": nil, "max_daily_tasks": 0},
 				"effective_limits": M{"max_users": 7, "max_concurrent_tasks": 10, "max_daily_tasks": 0},
 				"spending":         M{"monthly_cap": 100000, "daily_cap": 5000, "alert_threshold_percent": 90, "user_monthly_cap": nil, "user_daily_cap": nil, "user_session_cap": nil},
-				"features":         M{"sso": false, "beta.reports": true}}},
+				"features":         M{"sso": false, "audit_log_days": 14}}},
 		{Name: "tenants: a derived slug that is taken gets a suffix", Method: post, Path: tenantsPath, Token: "{root}",
 			Setup: func(f *fix) {
 				f.e["n"] = fmt.Sprint(uniq.Add(1))
@@ -218,7 +218,7 @@ func tenantReadScenarios() []scenario {
 			Path: tenantsPath + "/{t}/detail", Token: "{sup_tok}",
 			Setup: func(f *fix) {
 				f.op("sup", steward.RoleSupport)
-				f.tenant("t", M{"plan": "starter", "features": M{"sso": true, "extra": "x"}})
+				f.tenant("t", M{"plan": "starter", "features": M{"sso": true}})
 				f.member("a", "t", steward.RoleUser)
 				f.member("b", "t", steward.RoleUser)
 				f.member("c", "t", steward.RoleUser)
@@ -232,7 +232,7 @@ func tenantReadScenarios() []scenario {
 			Status: 200,
 			Want: M{"tenant.id": "{t}", "plan.id": "starter", "members": M{"active": 2, "suspended": 1, "deleted": 1},
 				"members_total": 3, "active_api_keys": 1, "held": M{"users": 0, "api_keys": 0},
-				"effective_features":  M{"api_access": true, "sso": true, "priority_support": false, "audit_log_days": 30, "extra": "x"},
+				"effective_features":  M{"api_access": true, "sso": true, "priority_support": false, "audit_log_days": 30},
 				"recent_plan_changes": length(0), "recent_audit.0.action": "api_key.revoke", "recent_audit.0.tenant_id": "{t}"}},
 	}
 }
@@ -243,15 +243,15 @@ func tenantPatchScenarios() []scenario {
 			Token: "{root}",
 			Setup: func(f *fix) {
 				f.tenant("t", M{"plan": "starter", "limits": M{"max_users": 4, "max_daily_tasks": 9},
-					"spending": M{"monthly_cap": 10, "daily_cap": 2}, "features": M{"a": 1, "b": M{"x": 1, "y": 2}}, "notes": "n"})
+					"spending": M{"monthly_cap": 10, "daily_cap": 2}, "features": M{"sso": true, "audit_log_days": 14}, "notes": "n"})
 			},
 			Body: M{"name": "Renamed", "limits": M{"max_users": nil, "max_concurrent_tasks": 2},
-				"spending": M{"daily_cap": nil}, "features": M{"a": nil, "b": M{"y": 3}, "c": true}, "notes": ""},
+				"spending": M{"daily_cap": nil}, "features": M{"sso": nil, "priority_support": true}, "notes": ""},
 			Status: 200,
 			Want: M{"name": "Renamed", "limits": M{"max_users": nil, "max_concurrent_tasks": 2, "max_daily_tasks": 9},
 				"effective_limits": M{"max_users": 10, "max_concurrent_tasks": 2, "max_daily_tasks": 9},
 				"spending":         M{"monthly_cap": 10, "daily_cap": nil, "alert_threshold_percent": 80, "user_monthly_cap": nil, "user_daily_cap": nil, "user_session_cap": nil},
-				"features":         M{"b": M{"x": 1, "y": 3}, "c": true}, "notes": ""},
+				"features":         M{"audit_log_days": 14, "priority_support": true}, "notes": ""},
 			After: func(f *fix, r *apptest.Response) {
 				e := f.audit(f.e["t"], "tenant.update")
 				if len(e) != 1 {
@@ -262,6 +262,10 @@ func tenantPatchScenarios() []scenario {
 					f.t.Errorf("changes: %v", ch)
 				}
 			}},
+		{Name: "tenants: patch features follows the flag registry, as PUT /features does", Method: patch, Path: tenantsPath + "/{t}",
+			Token: "{root}", Setup: func(f *fix) { f.tenant("t", nil) },
+			Body: M{"name": "Kept?", "features": M{"nope": true, "sso": "yes", "api_access": nil}}, Status: 422,
+			Want: validation("features.nope", "features.sso")},
 		{Name: "tenants: patch changes the slug; a taken one is ALREADY_EXISTS", Method: patch, Path: tenantsPath + "/{t}",
 			Token: "{root}", Setup: func(f *fix) { f.tenant("t", nil); f.tenant("u", nil) },
 			Body: M{"slug": "{u_slug}"}, Status: 409, Want: fieldErr(409, steward.CodeAlreadyExists, "slug")},

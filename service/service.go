@@ -58,6 +58,9 @@ type Config struct {
 	// steward.DefaultPlans. The first plan is what a tenant created
 	// without one gets.
 	Plans []*steward.Plan
+	// Flags is the feature flag registry, the plans' features already
+	// checked against it; default steward.DefaultFlagRegistry.
+	Flags *steward.FlagRegistry
 	// SecretKey (SecretKeySize bytes, from STEWARD_SECRET_KEY), when set,
 	// encrypts the signing keys' private halves at rest; Start seals any
 	// stored otherwise. SecretKeyPrevious only decrypts: keys sealed with
@@ -96,6 +99,9 @@ type core struct {
 	keys   *keyRing
 	// activity queues who was active when, for Series (activity.go).
 	activity *activityLog
+	// flagCache answers GET /platform/features; update invalidates it
+	// (flags_cache.go).
+	flagCache *flagCache
 }
 
 // Users implements steward.UserService (users.go, bulk.go).
@@ -192,6 +198,7 @@ type Service struct {
 	Retention      *Retention
 	PlatformConfig *PlatformConfig
 	UserSpending   *UserSpending
+	Features       *Features
 }
 
 var (
@@ -249,6 +256,9 @@ func New(cfg Config) *Service {
 	if len(cfg.Plans) == 0 {
 		cfg.Plans = steward.DefaultPlans()
 	}
+	if cfg.Flags == nil {
+		cfg.Flags = steward.DefaultFlagRegistry()
+	}
 	s := &core{
 		store:  cfg.Store,
 		now:    func() time.Time { return cfg.Now().UTC().Truncate(time.Microsecond) },
@@ -258,6 +268,7 @@ func New(cfg Config) *Service {
 	}
 	s.keys = &keyRing{s: s}
 	s.activity = &activityLog{}
+	s.flagCache = newFlagCache(cfg.Store)
 	svc := &Service{core: s, Users: &Users{core: s}, Sessions: &Sessions{s}, Audit: &Audit{s},
 		Auth: &Auth{core: s, ipLimit: newFailureLimiter(cfg.LoginFailuresPerIP, time.Minute),
 			logins: newLoginThrottle(cfg.LockoutAfter, cfg.LockoutFor, cfg.LoginFailuresPerAccount)},
@@ -277,9 +288,10 @@ func New(cfg Config) *Service {
 	// Each section of /admin/config is listed here, in the order GET shows
 	// them; its rules live in its own file.
 	svc.PlatformConfig = &PlatformConfig{core: s, sections: []configSection{
-		quotasSection(), spendingSection(), switchesSection(),
+		s.featuresConfigSection(), quotasSection(), spendingSection(), switchesSection(),
 	}}
 	svc.UserSpending = &UserSpending{core: s}
+	svc.Features = &Features{core: s}
 	return svc
 }
 
@@ -301,7 +313,7 @@ func authorize(ctx context.Context, perm steward.Permission) (steward.Actor, err
 // update runs fn in one write transaction; audit entries fn appends commit
 // or roll back with it.
 func (s *core) update(ctx context.Context, fn func(tx store.Tx) error) error {
-	return s.store.Update(ctx, fn)
+	return s.updateNotingFlags(ctx, fn)
 }
 
 // event is what a mutation tells the audit log.

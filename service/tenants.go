@@ -196,6 +196,7 @@ func (s *Tenants) CreateTenant(ctx context.Context, in *steward.TenantCreate) (*
 	}
 	fe := steward.FieldErrors{}
 	s.validateTenant(t, fe)
+	s.checkFeatureChanges(steward.TierTenant, nil, t.Features, fe)
 	derived := t.Slug == ""
 	if !derived {
 		if msg := steward.ValidateSlug(t.Slug); msg != "" {
@@ -422,6 +423,7 @@ func (s *Tenants) UpdateTenant(ctx context.Context, tid string, p *steward.Tenan
 		fe := steward.FieldErrors{}
 		applyTenantPatch(t, p, fe)
 		s.validateTenant(t, fe)
+		s.checkFeatureChanges(steward.TierTenant, before.Features, t.Features, fe)
 		if p.Slug.Set && t.Slug != before.Slug {
 			if msg := steward.ValidateSlug(t.Slug); msg != "" {
 				fe.Add("slug", msg)
@@ -549,11 +551,9 @@ func (s *Tenants) TenantDetail(ctx context.Context, tid string) (*steward.Tenant
 	if d.Held, err = s.store.CountTenantHolds(ctx, t.ID); err != nil {
 		return nil, err
 	}
-	d.EffectiveFeatures = map[string]any{}
-	if d.Plan != nil {
-		maps.Copy(d.EffectiveFeatures, d.Plan.Features)
+	if d.EffectiveFeatures, err = s.tenantEffective(ctx, t); err != nil {
+		return nil, err
 	}
-	maps.Copy(d.EffectiveFeatures, t.Features)
 	if a.Can(steward.PermCreditsRead) {
 		if d.Credits, err = s.credits.balanceOf(ctx, t.ID); err != nil {
 			return nil, err

@@ -67,6 +67,7 @@ type Queries interface {
 	RetentionQueries
 	PlatformConfigQueries
 	UserSpendingQueries
+	FlagQueries
 }
 
 // Tx is one write transaction: every read, and every domain's writes.
@@ -88,6 +89,7 @@ type Tx interface {
 	RetentionTx
 	PlatformConfigTx
 	UserSpendingTx
+	FlagTx
 }
 
 // UserQueries are the reads of users.

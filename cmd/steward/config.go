@@ -66,6 +66,9 @@ type config struct {
 	fileIssuers []service.TrustedIssuer
 	sources     map[string]string
 	fileFlags   []string // the flags the file set
+
+	// fileFlagDefs are the file's [[flags]] (flags.go).
+	fileFlagDefs []*steward.Flag
 }
 
 // bindConfig registers the flags; an environment variable fills a flag the

@@ -33,7 +33,7 @@ func configCmd(root *cobra.Command, cfg *config, getenv func(string) string, std
 		if _, err := cfg.logger(io.Discard); err != nil {
 			return err
 		}
-		if _, err := cfg.plans(); err != nil {
+		if _, _, err := cfg.catalogue(); err != nil {
 			return err
 		}
 		_, err := cfg.trustedIssuers()
@@ -122,6 +122,13 @@ func (c *config) show(flags *pflag.FlagSet, w io.Writer) error {
 			ids[i] = p.ID
 		}
 		fmt.Fprintf(tw, "[[plans]]\t%s\t%s\n", strings.Join(ids, ","), sourceFile)
+	}
+	if len(c.fileFlagDefs) > 0 {
+		keys := make([]string, len(c.fileFlagDefs))
+		for i, f := range c.fileFlagDefs {
+			keys[i] = f.Key
+		}
+		fmt.Fprintf(tw, "[[flags]]\t%s\t%s\n", strings.Join(keys, ","), sourceFile)
 	}
 	return tw.Flush()
 }

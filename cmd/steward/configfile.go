@@ -104,7 +104,8 @@ func newFileSchema(flags *pflag.FlagSet) fileSchema {
 	}
 	fields = append(fields, reflect.StructField{Name: "Plans", Type: reflect.SliceOf(tomlCopy(reflect.TypeFor[steward.Plan]())),
 		Tag: `toml:"plans"`}, reflect.StructField{Name: "TrustedIssuers",
-		Type: reflect.SliceOf(tomlCopy(reflect.TypeFor[service.TrustedIssuer]())), Tag: `toml:"trusted_issuers"`})
+		Type: reflect.SliceOf(tomlCopy(reflect.TypeFor[service.TrustedIssuer]())), Tag: `toml:"trusted_issuers"`},
+		reflect.StructField{Name: "Flags", Type: reflect.SliceOf(tomlCopy(reflect.TypeFor[steward.Flag]())), Tag: `toml:"flags"`})
 	s.typ = reflect.StructOf(fields)
 	return s
 }
@@ -172,6 +173,7 @@ type configFile struct {
 	values  map[string]reflect.Value // key → the decoded value, for keys present
 	plans   []*steward.Plan
 	issuers []service.TrustedIssuer
+	flags   []*steward.Flag
 }
 
 var mismatchRe = regexp.MustCompile(`cannot decode TOML (\w+) into .* of type (.+)$`)
@@ -213,6 +215,11 @@ func readConfigFile(path string, s fileSchema) (*configFile, error) {
 		}
 		if cf.issuers, err = service.ParseTrustedIssuers(doc); err != nil {
 			return nil, fmt.Errorf("%s: trusted_issuers: %w", path, err)
+		}
+	}
+	if flags := v.Elem().FieldByName("Flags"); flags.Len() > 0 {
+		if cf.flags, err = parseFileFlags(flags.Interface()); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 	}
 	return cf, nil
@@ -272,7 +279,7 @@ func (c *config) loadConfigFile(root *cobra.Command, getenv func(string) string)
 		if cf, err = readConfigFile(c.ConfigFile, s); err != nil {
 			return err
 		}
-		c.filePlans, c.fileIssuers = cf.plans, cf.issuers
+		c.filePlans, c.fileIssuers, c.fileFlagDefs = cf.plans, cf.issuers, cf.flags
 	}
 	c.sources, c.fileFlags = map[string]string{}, nil
 	var errs []error

@@ -107,7 +107,15 @@ func TestConfigPrecedence(t *testing.T) {
 func TestConfigFileErrors(t *testing.T) {
 	cases := []struct{ name, body, want string }{
 		{"unknown key", "addr = \"x:1\"\n\nbogus = 1\n", ":3:1: key bogus: unknown key"},
-		{"flags not this version", "addr = \"x:1\"\n[[flags]]\nkey = \"a\"\n", ":2:3: key flags: unknown key"},
+		{"flag without a type", "addr = \"x:1\"\n[[flags]]\nkey = \"a\"\n", "flags[0] (a): type: must be bool, int, string or string_list"},
+		{"unknown flag field", "[[flags]]\nkey = \"a\"\ntype = \"bool\"\ndefault = true\nscope = 1\n", ":5:1: key flags.scope: unknown key"},
+		{"flag tiers type", "[[flags]]\nkey = \"a\"\ntiers = \"user\"\n", ":3:9: key flags.tiers:"},
+		{"flag default type", "[[flags]]\nkey = \"a\"\ntype = \"int\"\ndefault = \"x\"\ntiers = [\"user\"]\n", "flags[0] (a): default: want a whole number"},
+		{"flag bad tier", "[[flags]]\nkey = \"a\"\ntype = \"bool\"\ndefault = true\ntiers = [\"org\"]\n", `flags[0] (a): tiers: "org" is not a tier`},
+		{"plan feature unknown", "[[plans]]\nid = \"p\"\nname = \"P\"\n[plans.features]\nnope = 1\n", `plan "p": features.nope: unknown flag; the plan tier may set: api_access, audit_log_days, priority_support, sso`},
+		{"plan feature type", "[[plans]]\nid = \"p\"\nname = \"P\"\n[plans.features]\nsso = 1\n", `plan "p": features.sso: want true or false`},
+		{"plan feature tier", "[[flags]]\nkey = \"beta\"\ntype = \"bool\"\ndefault = false\ntiers = [\"user\"]\n[[plans]]\nid = \"p\"\nname = \"P\"\n[plans.features]\nbeta = true\n", `plan "p": features.beta: cannot be set at the plan tier (allowed: user)`},
+		{"redefined flag breaks built-in plans", "[[flags]]\nkey = \"sso\"\ntype = \"int\"\ndefault = 0\ntiers = [\"plan\"]\n", `plan "free": features.sso: want a whole number`},
 		{"data not this version", "[data]\nx = 1\n", ":1:2: key data: unknown key"},
 		{"string for int", "admin_rate_limit = \"many\"\n", ":1:20: key admin_rate_limit: want a whole number"},
 		{"int for string", "\naddr = 8080\n", ":2:8: key addr: want a string"},

@@ -53,6 +53,8 @@ type Store struct {
 	// statements counts statements run in write transactions: see
 	// Statements.
 	statements atomic.Uint64
+	// flags is the flag listener, if WatchFlags started one (flagwatch.go).
+	flags flagWatch
 }
 
 var (
@@ -151,6 +153,7 @@ func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
 
 // Close closes the pool.
 func (s *Store) Close() error {
+	s.flags.stop()
 	err := s.db.Close()
 	s.pool.Close()
 	return err
@@ -398,6 +401,8 @@ var constraintFields = map[string]string{
 	"user_spending_caps_pkey": "user_id",
 	"user_spend_pkey":         "user_id",
 	"user_session_spend_pkey": "session_id",
+	// 00015_user_features.sql: written by upserts.
+	"user_features_pkey": "user_id",
 }
 
 // wrapErr, deferred by every store method, maps a driver error (mapErr) and
