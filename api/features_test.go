@@ -90,3 +90,22 @@ func TestFeatureEndpoints(t *testing.T) {
 		}
 	})
 }
+
+// TestUserFeaturesRankRule: writing a user's flags follows the rank rule of
+// every change to a user: an admin may not change an owner's; a super_admin may.
+func TestUserFeaturesRankRule(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, a *apptest.App) {
+		_, adminTok := a.Operator(steward.RoleAdmin)
+		owner2 := a.User(steward.RoleOwner)
+		path := "/api/v1/admin/users/" + owner2.ID + "/features"
+		if r := a.Do("PUT", path, adminTok, map[string]any{"api_access": false}); r.Status != 403 || r.Get("code") != "INSUFFICIENT_ROLE" {
+			t.Fatalf("admin writing an owner's flags: %d %s", r.Status, r.Raw)
+		}
+		if r := a.Do("GET", path, adminTok, nil); r.Status != 200 || r.Get("effective.api_access") != true {
+			t.Fatalf("the refused write changed something, or reading is refused: %d %s", r.Status, r.Raw)
+		}
+		if r := a.Do("PUT", path, a.RootToken, map[string]any{"api_access": false}); r.Status != 200 {
+			t.Fatalf("super_admin writing an owner's flags: %d %s", r.Status, r.Raw)
+		}
+	})
+}

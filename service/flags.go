@@ -235,12 +235,17 @@ func (s *Features) UpdateUserFeatures(ctx context.Context, uid string, patch map
 	}
 	var out *steward.FeatureState
 	err := s.update(ctx, func(tx store.Tx) error {
-		if _, err := s.currentActor(ctx, tx, steward.PermUsersWrite); err != nil {
+		a, err := s.currentActor(ctx, tx, steward.PermUsersWrite)
+		if err != nil {
 			return err
 		}
 		u, err := tx.GetUser(ctx, uid) // locks the user: one writer of its overrides
 		if err != nil {
 			return notFound(err, "user", uid)
+		}
+		// The same rank rule as every other change to a user.
+		if err := guardRank(a, u); err != nil {
+			return err
 		}
 		if u.Status == steward.StatusDeleted {
 			return steward.Errorf(steward.CodeInvalidState, "user %q is deleted: restore it first", uid)
