@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -223,22 +222,6 @@ api_access = true
 `)
 	url, _, stop := boot(t, map[string]string{"STEWARD_DB": "sqlite:" + filepath.Join(dir, "s.db"), "STEWARD_CONFIG": conf,
 		"STEWARD_BOOTSTRAP_EMAIL": "ops@example.com", "STEWARD_BOOTSTRAP_PASSWORD": "plans-test-password"})
-	body, _ := json.Marshal(map[string]string{"email": "ops@example.com", "password": "plans-test-password"})
-	resp, err := http.Post(url+"/api/v1/auth/login", "application/json", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var lr struct {
-		SessionToken string `json:"session_token"`
-	}
-	_ = json.NewDecoder(resp.Body).Decode(&lr)
-	resp.Body.Close()
-	req, _ := http.NewRequest(http.MethodGet, url+"/api/v1/admin/plans", nil)
-	req.Header.Set("Authorization", "Bearer "+lr.SessionToken)
-	resp, err = http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var plans struct {
 		Data []struct {
 			ID       string         `json:"id"`
@@ -246,8 +229,7 @@ api_access = true
 			Features map[string]any `json:"features"`
 		} `json:"data"`
 	}
-	_ = json.NewDecoder(resp.Body).Decode(&plans)
-	resp.Body.Close()
+	_ = json.Unmarshal(getSignedIn(t, url, "ops@example.com", "plans-test-password", "/api/v1/admin/plans"), &plans)
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +239,7 @@ api_access = true
 	}
 
 	dup := writeFile(t, "plans.json", `{"plans": [{"id": "hobby", "name": "Other"}]}`)
-	_, err = runConfig(t, map[string]string{"STEWARD_CONFIG": conf, "STEWARD_PLANS": dup}, "config", "check")
+	_, err := runConfig(t, map[string]string{"STEWARD_CONFIG": conf, "STEWARD_PLANS": dup}, "config", "check")
 	if err == nil || !regexp.MustCompile(`plan "hobby" is in both`).MatchString(err.Error()) {
 		t.Fatalf("a plan in both places: %v", err)
 	}

@@ -17,6 +17,34 @@ import (
 	"github.com/stewardhq/steward/store/sqlite"
 )
 
+// getSignedIn signs in to a booted server with email and password and
+// answers the body of a GET of path made with the session token.
+func getSignedIn(t *testing.T, url, email, password, path string) []byte {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"email": email, "password": password})
+	resp, err := http.Post(url+"/api/v1/auth/login", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lr struct {
+		SessionToken string `json:"session_token"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&lr)
+	resp.Body.Close()
+	req, _ := http.NewRequest(http.MethodGet, url+path, nil)
+	req.Header.Set("Authorization", "Bearer "+lr.SessionToken)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", path, resp.StatusCode, raw)
+	}
+	return raw
+}
+
 // syncBuffer is a log sink the test can read while the server writes.
 type syncBuffer struct {
 	mu sync.Mutex
@@ -173,29 +201,12 @@ func TestPlansFile(t *testing.T) {
 	}
 	url, _, stop := boot(t, map[string]string{"STEWARD_DB": "sqlite:" + filepath.Join(dir, "s.db"),
 		"STEWARD_PLANS": good, "STEWARD_BOOTSTRAP_EMAIL": "ops@example.com", "STEWARD_BOOTSTRAP_PASSWORD": "plans-test-password"})
-	body, _ := json.Marshal(map[string]string{"email": "ops@example.com", "password": "plans-test-password"})
-	resp, err := http.Post(url+"/api/v1/auth/login", "application/json", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var lr struct {
-		SessionToken string `json:"session_token"`
-	}
-	_ = json.NewDecoder(resp.Body).Decode(&lr)
-	resp.Body.Close()
-	req, _ := http.NewRequest(http.MethodGet, url+"/api/v1/admin/plans", nil)
-	req.Header.Set("Authorization", "Bearer "+lr.SessionToken)
-	resp, err = http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var plans struct {
 		Data []struct {
 			ID string `json:"id"`
 		} `json:"data"`
 	}
-	_ = json.NewDecoder(resp.Body).Decode(&plans)
-	resp.Body.Close()
+	_ = json.Unmarshal(getSignedIn(t, url, "ops@example.com", "plans-test-password", "/api/v1/admin/plans"), &plans)
 	if len(plans.Data) != 2 || plans.Data[0].ID != "hobby" || plans.Data[1].ID != "team" {
 		t.Fatalf("plans served: %+v", plans)
 	}
@@ -210,7 +221,7 @@ func TestPlansFile(t *testing.T) {
 	getenv := func(k string) string {
 		return map[string]string{"STEWARD_DB": "sqlite:" + filepath.Join(dir, "s.db"), "STEWARD_PLANS": bad}[k]
 	}
-	err = run(context.Background(), []string{"serve", "--addr", "127.0.0.1:0"}, getenv, nil, io.Discard, io.Discard)
+	err := run(context.Background(), []string{"serve", "--addr", "127.0.0.1:0"}, getenv, nil, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "period must be month or year") {
 		t.Fatalf("a broken catalogue: %v", err)
 	}
