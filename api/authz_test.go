@@ -262,6 +262,8 @@ func authzTable() []authzRoute {
 			func(f *fix) (string, any) { return base + "/config", nil }},
 		{"PUT", base + "/config", []steward.Permission{steward.PermConfigWrite},
 			func(f *fix) (string, any) { return base + "/config", map[string]any{} }},
+		{"GET", base + "/webhooks/event-types", []steward.Permission{steward.PermConfigRead},
+			func(f *fix) (string, any) { return base + "/webhooks/event-types", nil }},
 	}
 }
 

@@ -121,6 +121,7 @@ func (s *server) routes() []route {
 		{http.MethodPost, "/api/v1/admin/retention/run", authAdmin, s.runRetention},
 		{http.MethodGet, "/api/v1/admin/config", authAdmin, s.getPlatformConfig},
 		{http.MethodPut, "/api/v1/admin/config", authAdmin, s.putPlatformConfig},
+		{http.MethodGet, "/api/v1/admin/webhooks/event-types", authAdmin, s.listWebhookEventTypes},
 		{http.MethodGet, "/api/v1/admin/users/{id}/spending", authAdmin, s.getUserSpending},
 		{http.MethodPut, "/api/v1/admin/users/{id}/spending", authAdmin, s.putUserSpending},
 

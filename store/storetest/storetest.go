@@ -100,6 +100,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"RetentionAudit", testRetentionAudit},
 		{"RetentionActivityIdempotency", testRetentionActivityIdempotency},
 		{"UserSpending", testUserSpending},
+		{"WebhookEvents", testWebhookEvents},
 		{"UserFeatures", testUserFeatures},
 	}
 	for _, tc := range tests {
