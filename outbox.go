@@ -7,7 +7,7 @@ import (
 )
 
 // WebhookEvent is one announced change in the outbox: the event a
-// webhook delivers. Seq is the audit entry's seq (the write order); ID is
+// webhook delivers. Seq is the outbox's own order (the commit order); ID is
 // the `webhook-id` every send of it carries; Payload is the exact body
 // sent, {"type", "timestamp", "data"} per Standard Webhooks.
 type WebhookEvent struct {

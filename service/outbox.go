@@ -143,7 +143,7 @@ func webhookEvent(e *steward.AuditEntry) (*steward.WebhookEvent, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &steward.WebhookEvent{Seq: e.Seq, ID: id.New("msg", e.Time), Type: typ, TenantID: e.TenantID,
+	return &steward.WebhookEvent{ID: id.New("msg", e.Time), Type: typ, TenantID: e.TenantID,
 		Payload: b, CreatedAt: e.Time}, nil
 }
 

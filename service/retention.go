@@ -76,6 +76,12 @@ var retentionSets = []retentionSet{
 		purge: func(_ *Retention, ctx context.Context, tx store.Tx, before time.Time, n int, _ *steward.RetentionTableRun) (int64, error) {
 			return tx.PurgeUserActivity(ctx, before, n)
 		}},
+	// The webhook outbox (outbox.go): 30 days leaves a month of events to
+	// replay after a receiver's outage.
+	{name: "webhook_deliveries", def: func(Config) steward.RetentionDays { return 30 },
+		purge: func(_ *Retention, ctx context.Context, tx store.Tx, before time.Time, n int, _ *steward.RetentionTableRun) (int64, error) {
+			return tx.PurgeWebhookEvents(ctx, before, n)
+		}},
 	// Kept forever by default; a purge anchors the chain (auditretention.go).
 	{name: "audit_log", def: func(Config) steward.RetentionDays { return steward.RetentionNever },
 		purge: (*Retention).purgeAudit},

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"time"
 
 	"github.com/stewardhq/steward"
 )
@@ -17,5 +18,9 @@ type WebhookQueries interface {
 // transaction, holding the audit head lock, so events are written in seq
 // order and only when the change commits.
 type WebhookTx interface {
+	// InsertWebhookEvent appends e and sets its Seq, the next of the outbox.
 	InsertWebhookEvent(ctx context.Context, e *steward.WebhookEvent) error
+	// PurgeWebhookEvents deletes up to limit outbox events written before
+	// before, oldest first, and says how many.
+	PurgeWebhookEvents(ctx context.Context, before time.Time, limit int) (int64, error)
 }

@@ -404,7 +404,7 @@ var constraintFields = map[string]string{
 	// 00015_user_features.sql: written by upserts.
 	"user_features_pkey": "user_id",
 	// 00017_webhooks.sql
-	"webhook_events_pkey":   "seq",
+	"webhook_events_pkey":   "seq", // generated
 	"webhook_events_id_key": "id",
 }
 

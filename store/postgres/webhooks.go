@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"time"
 
 	"github.com/stewardhq/steward"
 )
@@ -29,7 +30,11 @@ func (q *queries) ListWebhookEvents(ctx context.Context, afterSeq int64, limit i
 
 func (t *tx) InsertWebhookEvent(ctx context.Context, e *steward.WebhookEvent) (err error) {
 	defer wrapErr(&err, "insert webhook event")
-	_, err = t.q.Exec(ctx, `INSERT INTO webhook_events (seq, id, type, tenant_id, payload, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6)`, e.Seq, e.ID, e.Type, e.TenantID, string(e.Payload), e.CreatedAt)
-	return mapErr(err)
+	return mapErr(t.q.QueryRow(ctx, `INSERT INTO webhook_events (id, type, tenant_id, payload, created_at)
+		VALUES ($1, $2, $3, $4, $5) RETURNING seq`, e.ID, e.Type, e.TenantID, string(e.Payload), e.CreatedAt).Scan(&e.Seq))
+}
+
+func (t *tx) PurgeWebhookEvents(ctx context.Context, before time.Time, limit int) (int64, error) {
+	return t.purge(ctx, "purge webhook events", `DELETE FROM webhook_events WHERE seq IN (
+		SELECT seq FROM webhook_events WHERE created_at < $1 ORDER BY created_at LIMIT $2)`, before, limit)
 }

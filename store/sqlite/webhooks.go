@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/stewardhq/steward"
 )
@@ -32,10 +33,15 @@ func (q queries) ListWebhookEvents(ctx context.Context, afterSeq int64, limit in
 }
 
 func (t *tx) InsertWebhookEvent(ctx context.Context, e *steward.WebhookEvent) error {
-	_, err := t.tx.ExecContext(ctx, `INSERT INTO webhook_events (seq, id, type, tenant_id, payload, created_at)
-		VALUES (?, ?, ?, ?, ?, ?)`, e.Seq, e.ID, e.Type, e.TenantID, string(e.Payload), micros(e.CreatedAt))
+	err := t.tx.QueryRowContext(ctx, `INSERT INTO webhook_events (id, type, tenant_id, payload, created_at)
+		VALUES (?, ?, ?, ?, ?) RETURNING seq`, e.ID, e.Type, e.TenantID, string(e.Payload), micros(e.CreatedAt)).Scan(&e.Seq)
 	if err != nil {
 		return fmt.Errorf("sqlite: insert webhook event: %w", mapError(err))
 	}
 	return nil
+}
+
+func (t *tx) PurgeWebhookEvents(ctx context.Context, before time.Time, limit int) (int64, error) {
+	return t.purge(ctx, "webhook events", `DELETE FROM webhook_events WHERE seq IN (
+		SELECT seq FROM webhook_events WHERE created_at < ? ORDER BY created_at LIMIT ?)`, micros(before), limit)
 }

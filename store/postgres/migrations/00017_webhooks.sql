@@ -3,10 +3,10 @@
 
 -- +goose Up
 -- The outbox: one row per announced audit entry, written in the audited
--- change's transaction. seq is the audit entry's seq: the audit head is
--- locked while both are written, so seq is the commit order.
+-- change's transaction. The audit head is locked while it is written, so
+-- seq is the commit order.
 CREATE TABLE webhook_events (
-    seq        bigint      NOT NULL,
+    seq        bigint      GENERATED ALWAYS AS IDENTITY,
     id         text        NOT NULL,
     type       text        NOT NULL,
     tenant_id  text        NOT NULL DEFAULT '',
