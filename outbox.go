@@ -1,7 +1,6 @@
 package steward
 
 import (
-	"context"
 	"encoding/json"
 	"time"
 )
@@ -27,11 +26,4 @@ type WebhookEventType struct {
 	TargetType  string          `json:"target_type"`
 	Description string          `json:"description"`
 	Example     json.RawMessage `json:"example"`
-}
-
-// WebhookService answers the webhook endpoints of the admin API
-// (docs/webhooks.md).
-type WebhookService interface {
-	// EventTypes is the event catalogue; it needs config:read.
-	EventTypes(ctx context.Context) ([]WebhookEventType, error)
 }

@@ -51,6 +51,14 @@ func authzTable() []authzRoute {
 	onTenant := func(suffix string, body any) func(f *fix) (string, any) {
 		return func(f *fix) (string, any) { return base + "/tenants/" + tenant(f) + suffix, body }
 	}
+	onWebhook := func(suffix string, body any) func(f *fix) (string, any) {
+		return func(f *fix) (string, any) {
+			e, err := f.a.Svc.Webhooks.CreateWebhook(sys(), steward.WebhookEndpointCreate{
+				URL: "https://receiver.example.com/hook", EventTypes: []string{"*"}})
+			f.ok(err)
+			return base + "/webhooks/" + e.ID + suffix, body
+		}
+	}
 	// funded is a fresh tenant holding 100 credits, granted by the system.
 	funded := func(f *fix) string {
 		id := tenant(f)
@@ -264,6 +272,16 @@ func authzTable() []authzRoute {
 			func(f *fix) (string, any) { return base + "/config", map[string]any{} }},
 		{"GET", base + "/webhooks/event-types", []steward.Permission{steward.PermConfigRead},
 			func(f *fix) (string, any) { return base + "/webhooks/event-types", nil }},
+		{"POST", base + "/webhooks", []steward.Permission{steward.PermConfigWrite},
+			func(f *fix) (string, any) {
+				return base + "/webhooks", M{"url": "https://receiver.example.com/hook", "event_types": []string{"*"}}
+			}},
+		{"GET", base + "/webhooks", []steward.Permission{steward.PermConfigRead},
+			func(f *fix) (string, any) { return base + "/webhooks", nil }},
+		{"GET", base + "/webhooks/{id}", []steward.Permission{steward.PermConfigRead}, onWebhook("", nil)},
+		{"PATCH", base + "/webhooks/{id}", []steward.Permission{steward.PermConfigWrite}, onWebhook("", M{"description": "x"})},
+		{"DELETE", base + "/webhooks/{id}", []steward.Permission{steward.PermConfigWrite}, onWebhook("", nil)},
+		{"POST", base + "/webhooks/{id}/rotate-secret", []steward.Permission{steward.PermConfigWrite}, onWebhook("/rotate-secret", nil)},
 	}
 }
 

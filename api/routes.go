@@ -122,6 +122,12 @@ func (s *server) routes() []route {
 		{http.MethodGet, "/api/v1/admin/config", authAdmin, s.getPlatformConfig},
 		{http.MethodPut, "/api/v1/admin/config", authAdmin, s.putPlatformConfig},
 		{http.MethodGet, "/api/v1/admin/webhooks/event-types", authAdmin, s.listWebhookEventTypes},
+		{http.MethodPost, "/api/v1/admin/webhooks", authAdmin, s.createWebhook},
+		{http.MethodGet, "/api/v1/admin/webhooks", authAdmin, s.listWebhooks},
+		{http.MethodGet, "/api/v1/admin/webhooks/{id}", authAdmin, s.getWebhook},
+		{http.MethodPatch, "/api/v1/admin/webhooks/{id}", authAdmin, s.updateWebhook},
+		{http.MethodDelete, "/api/v1/admin/webhooks/{id}", authAdmin, s.deleteWebhook},
+		{http.MethodPost, "/api/v1/admin/webhooks/{id}/rotate-secret", authAdmin, s.rotateWebhookSecret},
 		{http.MethodGet, "/api/v1/admin/users/{id}/spending", authAdmin, s.getUserSpending},
 		{http.MethodPut, "/api/v1/admin/users/{id}/spending", authAdmin, s.putUserSpending},
 

@@ -2,6 +2,8 @@ package api
 
 import (
 	"net/http"
+
+	"github.com/stewardhq/steward"
 )
 
 func (s *server) listWebhookEventTypes(w http.ResponseWriter, r *http.Request) error {
@@ -11,4 +13,59 @@ func (s *server) listWebhookEventTypes(w http.ResponseWriter, r *http.Request) e
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"data": types})
 	return nil
+}
+
+func (s *server) createWebhook(w http.ResponseWriter, r *http.Request) error {
+	var in steward.WebhookEndpointCreate
+	if err := decode(r, &in, false); err != nil {
+		return err
+	}
+	e, err := s.Webhooks.CreateWebhook(r.Context(), in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, e)
+	return nil
+}
+
+func (s *server) listWebhooks(w http.ResponseWriter, r *http.Request) error {
+	all, err := s.Webhooks.ListWebhooks(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": all})
+	return nil
+}
+
+// webhookResult writes an endpoint or the error.
+func webhookResult(w http.ResponseWriter, e *steward.WebhookEndpoint, err error) error {
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, e)
+	return nil
+}
+
+func (s *server) getWebhook(w http.ResponseWriter, r *http.Request) error {
+	e, err := s.Webhooks.GetWebhook(r.Context(), r.PathValue("id"))
+	return webhookResult(w, e, err)
+}
+
+func (s *server) updateWebhook(w http.ResponseWriter, r *http.Request) error {
+	var p steward.WebhookEndpointPatch
+	if err := decode(r, &p, false); err != nil {
+		return err
+	}
+	e, err := s.Webhooks.UpdateWebhook(r.Context(), r.PathValue("id"), p)
+	return webhookResult(w, e, err)
+}
+
+func (s *server) deleteWebhook(w http.ResponseWriter, r *http.Request) error {
+	e, err := s.Webhooks.DeleteWebhook(r.Context(), r.PathValue("id"))
+	return webhookResult(w, e, err)
+}
+
+func (s *server) rotateWebhookSecret(w http.ResponseWriter, r *http.Request) error {
+	e, err := s.Webhooks.RotateWebhookSecret(r.Context(), r.PathValue("id"))
+	return webhookResult(w, e, err)
 }

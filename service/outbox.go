@@ -79,6 +79,8 @@ var notAnnounced = []string{
 	"audit.anchor", "audit.checkpoint", "audit.export",
 	"signing_key.create", "signing_key.retire", "signing_key.seal",
 	"retention.run", "counters.repair",
+	// The endpoints themselves: operators' plumbing, not the product's.
+	"webhook.create", "webhook.update", "webhook.delete", "webhook.rotate_secret",
 }
 
 // eventTypeOf maps an audit action to its event type; "" when the action
@@ -156,18 +158,6 @@ func announce(ctx context.Context, tx store.Tx, e *steward.AuditEntry) error {
 		return err
 	}
 	return tx.InsertWebhookEvent(ctx, ev)
-}
-
-// Webhooks are the webhook event catalogue (and, to come, endpoints and
-// deliveries).
-type Webhooks struct{ *core }
-
-// EventTypes lists the catalogue, each type with an example payload.
-func (s *Webhooks) EventTypes(ctx context.Context) ([]steward.WebhookEventType, error) {
-	if _, err := authorize(ctx, steward.PermConfigRead); err != nil {
-		return nil, err
-	}
-	return EventTypes(), nil
 }
 
 // EventTypes is the catalogue, sorted by type.

@@ -82,6 +82,8 @@ type Config struct {
 	// RetentionBatch is how many rows one purge transaction deletes;
 	// default DefaultRetentionBatch (retention.go).
 	RetentionBatch int
+	// Webhooks: see WebhookAddressPolicy (webhook_url.go).
+	Webhooks WebhookAddressPolicy
 }
 
 // core is what every domain service shares: the store, the clock, the

@@ -69,6 +69,7 @@ type Queries interface {
 	UserSpendingQueries
 	FlagQueries
 	WebhookQueries
+	WebhookEndpointQueries
 }
 
 // Tx is one write transaction: every read, and every domain's writes.
@@ -92,6 +93,7 @@ type Tx interface {
 	UserSpendingTx
 	FlagTx
 	WebhookTx
+	WebhookEndpointTx
 }
 
 // UserQueries are the reads of users.

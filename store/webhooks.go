@@ -24,3 +24,24 @@ type WebhookTx interface {
 	// before, oldest first, and says how many.
 	PurgeWebhookEvents(ctx context.Context, before time.Time, limit int) (int64, error)
 }
+
+// WebhookEndpointQueries read webhook endpoints (service/webhooks.go).
+type WebhookEndpointQueries interface {
+	// GetWebhookEndpoint returns ErrNotFound for an unknown id; inside a
+	// Tx the row is locked.
+	GetWebhookEndpoint(ctx context.Context, id string) (*steward.WebhookEndpoint, error)
+	// ListWebhookEndpoints returns every endpoint, oldest first.
+	ListWebhookEndpoints(ctx context.Context) ([]*steward.WebhookEndpoint, error)
+	// LastWebhookEventSeq is the outbox's last seq, 0 when empty.
+	LastWebhookEventSeq(ctx context.Context) (int64, error)
+}
+
+// WebhookEndpointTx write them.
+type WebhookEndpointTx interface {
+	CreateWebhookEndpoint(ctx context.Context, e *steward.WebhookEndpoint) error
+	// UpdateWebhookEndpoint stores every field but ID and CreatedAt;
+	// ErrNotFound for an unknown id.
+	UpdateWebhookEndpoint(ctx context.Context, e *steward.WebhookEndpoint) error
+	// DeleteWebhookEndpoint: ErrNotFound for an unknown id.
+	DeleteWebhookEndpoint(ctx context.Context, id string) error
+}

@@ -101,6 +101,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"RetentionActivityIdempotency", testRetentionActivityIdempotency},
 		{"UserSpending", testUserSpending},
 		{"WebhookEvents", testWebhookEvents},
+		{"WebhookEndpoints", testWebhookEndpoints},
 		{"UserFeatures", testUserFeatures},
 	}
 	for _, tc := range tests {
