@@ -29,6 +29,31 @@ type WebhookEndpoint struct {
 	// AfterSeq is the last outbox seq the endpoint has been given: it
 	// receives events written after it was created.
 	AfterSeq int64 `json:"-"`
+	// Attempts failed so far for the event after AfterSeq, and when the
+	// next is due (nil: now).
+	Attempts      int        `json:"-"`
+	NextAttemptAt *time.Time `json:"-"`
+	// LeaseOwner is the replica sending to the endpoint, until LeaseUntil.
+	LeaseOwner string     `json:"-"`
+	LeaseUntil *time.Time `json:"-"`
+}
+
+// WebhookDelivery is one attempt to send an event to an endpoint: the
+// delivery log. HTTPStatus is 0 when no answer came (Error says why);
+// Response is the start of the answer's body.
+type WebhookDelivery struct {
+	ID         string    `json:"id"`
+	EndpointID string    `json:"endpoint_id"`
+	EventID    string    `json:"event_id"`
+	EventSeq   int64     `json:"event_seq"`
+	EventType  string    `json:"event_type"`
+	Attempt    int       `json:"attempt"`
+	Succeeded  bool      `json:"succeeded"`
+	HTTPStatus int       `json:"http_status"`
+	LatencyMS  float64   `json:"latency_ms"`
+	Response   string    `json:"response"`
+	Error      string    `json:"error"`
+	CreatedAt  time.Time `json:"created_at"`
 }
 
 // WebhookEndpointCreate is the body of POST /admin/webhooks. Enabled

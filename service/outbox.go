@@ -80,7 +80,7 @@ var notAnnounced = []string{
 	"signing_key.create", "signing_key.retire", "signing_key.seal",
 	"retention.run", "counters.repair",
 	// The endpoints themselves: operators' plumbing, not the product's.
-	"webhook.create", "webhook.update", "webhook.delete", "webhook.rotate_secret",
+	"webhook.create", "webhook.update", "webhook.delete", "webhook.rotate_secret", "webhook.disable",
 }
 
 // eventTypeOf maps an audit action to its event type; "" when the action

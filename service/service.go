@@ -295,7 +295,7 @@ func New(cfg Config) *Service {
 	}}
 	svc.UserSpending = &UserSpending{core: s}
 	svc.Features = &Features{core: s}
-	svc.Webhooks = &Webhooks{core: s}
+	svc.Webhooks = newWebhooks(s)
 	return svc
 }
 

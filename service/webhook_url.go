@@ -1,6 +1,7 @@
 package service
 
 import (
+	"context"
 	"net"
 	"net/netip"
 	"net/url"
@@ -20,6 +21,9 @@ type WebhookAddressPolicy struct {
 	// addresses (STEWARD_WEBHOOK_ALLOW_PRIVATE). Cloud metadata addresses
 	// are refused even then.
 	AllowPrivate bool
+	// Resolve looks a receiver's host up at delivery; nil is the system
+	// resolver (tests give their own names).
+	Resolve func(ctx context.Context, network, host string) ([]netip.Addr, error)
 }
 
 // metadataAddrs are the cloud instance metadata services: never a receiver.

@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -16,7 +18,11 @@ import (
 
 // Webhooks implements steward.WebhookService: the event catalogue and the
 // endpoints events are delivered to.
-type Webhooks struct{ *core }
+type Webhooks struct {
+	*core
+	client *http.Client
+	lookup func(ctx context.Context, network, host string) ([]netip.Addr, error)
+}
 
 // MaxWebhookEndpoints bounds how many endpoints the platform keeps: each
 // is read by every delivery round.

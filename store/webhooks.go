@@ -34,10 +34,24 @@ type WebhookEndpointQueries interface {
 	ListWebhookEndpoints(ctx context.Context) ([]*steward.WebhookEndpoint, error)
 	// LastWebhookEventSeq is the outbox's last seq, 0 when empty.
 	LastWebhookEventSeq(ctx context.Context) (int64, error)
+	// ListWebhookDeliveries returns up to limit of the endpoint's delivery
+	// log, newest first, before the delivery id before ("" from the newest).
+	ListWebhookDeliveries(ctx context.Context, endpointID, before string, limit int) ([]*steward.WebhookDelivery, error)
 }
 
 // WebhookEndpointTx write them.
 type WebhookEndpointTx interface {
+	// ClaimWebhookEndpoints leases to owner, until leaseUntil, up to limit
+	// enabled endpoints that have an event after their AfterSeq, whose
+	// next attempt is due at now and whose lease is free or ran out. On
+	// PostgreSQL, rows another replica is claiming are skipped (SKIP
+	// LOCKED), so two replicas never lease the same endpoint.
+	ClaimWebhookEndpoints(ctx context.Context, owner string, now, leaseUntil time.Time, limit int) ([]*steward.WebhookEndpoint, error)
+	// InsertWebhookDelivery appends to the delivery log.
+	InsertWebhookDelivery(ctx context.Context, d *steward.WebhookDelivery) error
+	// PurgeWebhookDeliveries deletes up to limit log rows made before
+	// before, oldest first.
+	PurgeWebhookDeliveries(ctx context.Context, before time.Time, limit int) (int64, error)
 	CreateWebhookEndpoint(ctx context.Context, e *steward.WebhookEndpoint) error
 	// UpdateWebhookEndpoint stores every field but ID and CreatedAt;
 	// ErrNotFound for an unknown id.

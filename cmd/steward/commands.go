@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -185,7 +186,10 @@ func serve(ctx context.Context, cfg config, svc *service.Service, st store.Store
 	jobCtx, stopJobs := context.WithCancel(ctx)
 	go func() {
 		defer close(jobsDone)
+		var deliverer sync.WaitGroup
+		deliverer.Go(func() { svc.Webhooks.RunDeliverer(jobCtx, cfg.ReplicaID) }) // docs/webhooks.md
 		maintain(jobCtx, svc, log)
+		deliverer.Wait()
 	}()
 
 	errc := make(chan error, 1)

@@ -6,21 +6,24 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/stewardhq/steward"
 	"github.com/stewardhq/steward/store"
 )
 
 const webhookEndpointCols = `id, url, event_types, tenant_id, description, enabled, disabled_reason, secret,
-	previous_secret, previous_secret_until, after_seq, created_at, updated_at`
+	previous_secret, previous_secret_until, after_seq, attempts, next_attempt_at, lease_owner, lease_until,
+	created_at, updated_at`
 
 func scanWebhookEndpoint(row interface{ Scan(...any) error }) (*steward.WebhookEndpoint, error) {
 	var e steward.WebhookEndpoint
 	var types string
-	var until sql.NullInt64
+	var until, next, lease sql.NullInt64
 	var created, updated int64
 	err := row.Scan(&e.ID, &e.URL, &types, &e.TenantID, &e.Description, &e.Enabled, &e.DisabledReason,
-		&e.SigningSecret, &e.PreviousSecret, &until, &e.AfterSeq, &created, &updated)
+		&e.SigningSecret, &e.PreviousSecret, &until, &e.AfterSeq, &e.Attempts, &next, &e.LeaseOwner, &lease,
+		&created, &updated)
 	if err != nil {
 		return nil, err
 	}
@@ -28,6 +31,7 @@ func scanWebhookEndpoint(row interface{ Scan(...any) error }) (*steward.WebhookE
 		return nil, err
 	}
 	e.PreviousSecretUntil, e.CreatedAt, e.UpdatedAt = timePtr(until), fromMicros(created), fromMicros(updated)
+	e.NextAttemptAt, e.LeaseUntil = timePtr(next), timePtr(lease)
 	return &e, nil
 }
 
@@ -77,9 +81,10 @@ func (t *tx) CreateWebhookEndpoint(ctx context.Context, e *steward.WebhookEndpoi
 		return err
 	}
 	_, err = t.tx.ExecContext(ctx, "INSERT INTO webhook_endpoints ("+webhookEndpointCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, e.ID, e.URL, string(types), e.TenantID, e.Description,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, e.ID, e.URL, string(types), e.TenantID, e.Description,
 		e.Enabled, e.DisabledReason, e.SigningSecret, e.PreviousSecret, nullMicros(e.PreviousSecretUntil),
-		e.AfterSeq, micros(e.CreatedAt), micros(e.UpdatedAt))
+		e.AfterSeq, e.Attempts, nullMicros(e.NextAttemptAt), e.LeaseOwner, nullMicros(e.LeaseUntil),
+		micros(e.CreatedAt), micros(e.UpdatedAt))
 	if err != nil {
 		return fmt.Errorf("sqlite: create webhook endpoint: %w", mapError(err))
 	}
@@ -93,9 +98,11 @@ func (t *tx) UpdateWebhookEndpoint(ctx context.Context, e *steward.WebhookEndpoi
 	}
 	res, err := t.tx.ExecContext(ctx, `UPDATE webhook_endpoints SET url = ?, event_types = ?, tenant_id = ?,
 		description = ?, enabled = ?, disabled_reason = ?, secret = ?, previous_secret = ?,
-		previous_secret_until = ?, after_seq = ?, updated_at = ? WHERE id = ?`,
+		previous_secret_until = ?, after_seq = ?, attempts = ?, next_attempt_at = ?, lease_owner = ?,
+		lease_until = ?, updated_at = ? WHERE id = ?`,
 		e.URL, string(types), e.TenantID, e.Description, e.Enabled, e.DisabledReason, e.SigningSecret,
-		e.PreviousSecret, nullMicros(e.PreviousSecretUntil), e.AfterSeq, micros(e.UpdatedAt), e.ID)
+		e.PreviousSecret, nullMicros(e.PreviousSecretUntil), e.AfterSeq, e.Attempts, nullMicros(e.NextAttemptAt),
+		e.LeaseOwner, nullMicros(e.LeaseUntil), micros(e.UpdatedAt), e.ID)
 	if err != nil {
 		return fmt.Errorf("sqlite: update webhook endpoint: %w", mapError(err))
 	}
@@ -114,4 +121,79 @@ func (t *tx) DeleteWebhookEndpoint(ctx context.Context, id string) error {
 		return store.ErrNotFound
 	}
 	return nil
+}
+
+// ClaimWebhookEndpoints: SQLite's one writer serialises claims already.
+func (t *tx) ClaimWebhookEndpoints(ctx context.Context, owner string, now, leaseUntil time.Time, limit int) ([]*steward.WebhookEndpoint, error) {
+	rows, err := t.tx.QueryContext(ctx, "SELECT "+webhookEndpointCols+` FROM webhook_endpoints e
+		WHERE enabled = 1 AND (lease_until IS NULL OR lease_until <= ?1)
+		AND (next_attempt_at IS NULL OR next_attempt_at <= ?1)
+		AND EXISTS (SELECT 1 FROM webhook_events w WHERE w.seq > e.after_seq)
+		ORDER BY id LIMIT ?2`, micros(now), limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: claim webhook endpoints: %w", err)
+	}
+	var out []*steward.WebhookEndpoint
+	for rows.Next() {
+		e, err := scanWebhookEndpoint(rows)
+		if err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("sqlite: claim webhook endpoints: %w", err)
+		}
+		out = append(out, e)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: claim webhook endpoints: %w", err)
+	}
+	for _, e := range out {
+		e.LeaseOwner, e.LeaseUntil = owner, &leaseUntil
+		if _, err := t.tx.ExecContext(ctx, "UPDATE webhook_endpoints SET lease_owner = ?, lease_until = ? WHERE id = ?",
+			owner, micros(leaseUntil), e.ID); err != nil {
+			return nil, fmt.Errorf("sqlite: claim webhook endpoints: %w", err)
+		}
+	}
+	return out, nil
+}
+
+const webhookDeliveryCols = `id, endpoint_id, event_id, event_seq, event_type, attempt, succeeded, http_status,
+	latency_us, response, error, created_at`
+
+func (t *tx) InsertWebhookDelivery(ctx context.Context, d *steward.WebhookDelivery) error {
+	_, err := t.tx.ExecContext(ctx, "INSERT INTO webhook_deliveries ("+webhookDeliveryCols+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, d.ID, d.EndpointID, d.EventID, d.EventSeq, d.EventType,
+		d.Attempt, d.Succeeded, d.HTTPStatus, int64(d.LatencyMS*1000), d.Response, d.Error, micros(d.CreatedAt))
+	if err != nil {
+		return fmt.Errorf("sqlite: insert webhook delivery: %w", mapError(err))
+	}
+	return nil
+}
+
+func (t *tx) PurgeWebhookDeliveries(ctx context.Context, before time.Time, limit int) (int64, error) {
+	return t.purge(ctx, "webhook deliveries", `DELETE FROM webhook_deliveries WHERE id IN (
+		SELECT id FROM webhook_deliveries WHERE created_at < ? ORDER BY created_at LIMIT ?)`, micros(before), limit)
+}
+
+func (q queries) ListWebhookDeliveries(ctx context.Context, endpointID, before string, limit int) ([]*steward.WebhookDelivery, error) {
+	rows, err := q.db.QueryContext(ctx, "SELECT "+webhookDeliveryCols+` FROM webhook_deliveries
+		WHERE endpoint_id = ? AND (? = '' OR id < ?) ORDER BY id DESC LIMIT ?`, endpointID, before, before, limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list webhook deliveries: %w", err)
+	}
+	defer rows.Close()
+	var out []*steward.WebhookDelivery
+	for rows.Next() {
+		var d steward.WebhookDelivery
+		var lat, at int64
+		if err := rows.Scan(&d.ID, &d.EndpointID, &d.EventID, &d.EventSeq, &d.EventType, &d.Attempt, &d.Succeeded,
+			&d.HTTPStatus, &lat, &d.Response, &d.Error, &at); err != nil {
+			return nil, fmt.Errorf("sqlite: list webhook deliveries: %w", err)
+		}
+		d.LatencyMS, d.CreatedAt = float64(lat)/1000, fromMicros(at)
+		out = append(out, &d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: list webhook deliveries: %w", err)
+	}
+	return out, nil
 }

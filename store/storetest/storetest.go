@@ -102,6 +102,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"UserSpending", testUserSpending},
 		{"WebhookEvents", testWebhookEvents},
 		{"WebhookEndpoints", testWebhookEndpoints},
+		{"WebhookClaims", testWebhookClaims},
 		{"UserFeatures", testUserFeatures},
 	}
 	for _, tc := range tests {

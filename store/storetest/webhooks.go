@@ -3,6 +3,7 @@ package storetest
 import (
 	"encoding/json"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -113,4 +114,78 @@ func testWebhookEndpoints(t *testing.T, s store.Store) {
 	update(t, s, func(tx store.Tx) error { return tx.InsertWebhookEvent(ctx, e) })
 	seq, _ = s.LastWebhookEventSeq(ctx)
 	equal(t, "last seq", seq, e.Seq)
+}
+
+// testWebhookClaims: a claim leases the enabled endpoints that have an
+// event after their cursor and are due, not those disabled, caught up,
+// waiting for a retry or leased by another owner until the lease runs
+// out; the delivery log lists newest first, continues after a cursor and
+// purges oldest first.
+func testWebhookClaims(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	e := &steward.WebhookEvent{ID: "msg_c", Type: "user.created", Payload: json.RawMessage(`{}`), CreatedAt: at(0)}
+	update(t, s, func(tx store.Tx) error { return tx.InsertWebhookEvent(ctx, e) })
+	later := at(time.Hour)
+	mk := func(id string, mod func(*steward.WebhookEndpoint)) *steward.WebhookEndpoint {
+		w := &steward.WebhookEndpoint{ID: id, URL: "https://x.example", EventTypes: []string{"*"}, Enabled: true,
+			SigningSecret: "whsec_QUFB", AfterSeq: e.Seq - 1, CreatedAt: at(0), UpdatedAt: at(0)}
+		if mod != nil {
+			mod(w)
+		}
+		return w
+	}
+	eps := []*steward.WebhookEndpoint{
+		mk("whk_1due", nil),
+		mk("whk_2off", func(w *steward.WebhookEndpoint) { w.Enabled = false }),
+		mk("whk_3done", func(w *steward.WebhookEndpoint) { w.AfterSeq = e.Seq }),
+		mk("whk_4wait", func(w *steward.WebhookEndpoint) { w.NextAttemptAt = &later }),
+		mk("whk_5leased", func(w *steward.WebhookEndpoint) { w.LeaseOwner, w.LeaseUntil = "other", &later }),
+	}
+	update(t, s, func(tx store.Tx) error {
+		for _, w := range eps {
+			if err := tx.CreateWebhookEndpoint(ctx, w); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	claim := func(owner string, now time.Time) []string {
+		var got []*steward.WebhookEndpoint
+		update(t, s, func(tx store.Tx) (err error) {
+			got, err = tx.ClaimWebhookEndpoints(ctx, owner, now, now.Add(time.Minute), 10)
+			return err
+		})
+		var ids []string
+		for _, w := range got {
+			if w.LeaseOwner != owner || !w.LeaseUntil.Equal(now.Add(time.Minute)) {
+				t.Errorf("claimed %s: lease %q until %v", w.ID, w.LeaseOwner, w.LeaseUntil)
+			}
+			ids = append(ids, w.ID)
+		}
+		slices.Sort(ids) // in no particular order
+		return ids
+	}
+	equal(t, "first claim", claim("me", at(0)), []string{"whk_1due"})
+	equal(t, "claim while leased", claim("you", at(time.Second)), nil)
+	equal(t, "claim after the leases ran out", claim("you", at(2*time.Hour)), []string{"whk_1due", "whk_4wait", "whk_5leased"})
+
+	var ds []*steward.WebhookDelivery
+	for i := range 3 {
+		d := &steward.WebhookDelivery{ID: "dlv_" + string(rune('a'+i)), EndpointID: "whk_1due", EventID: e.ID, EventSeq: e.Seq,
+			EventType: e.Type, Attempt: i + 1, Succeeded: i == 2, HTTPStatus: 500 + i, LatencyMS: 1.5, Response: "r",
+			Error: "e", CreatedAt: at(time.Duration(i) * time.Second)}
+		ds = append(ds, d)
+		update(t, s, func(tx store.Tx) error { return tx.InsertWebhookDelivery(ctx, d) })
+	}
+	got, err := s.ListWebhookDeliveries(ctx, "whk_1due", "", 2)
+	must(t, "ListWebhookDeliveries", err)
+	equal(t, "newest deliveries", got, []*steward.WebhookDelivery{ds[2], ds[1]})
+	got, _ = s.ListWebhookDeliveries(ctx, "whk_1due", "dlv_b", 10)
+	equal(t, "deliveries after the cursor", got, []*steward.WebhookDelivery{ds[0]})
+	var n int64
+	update(t, s, func(tx store.Tx) (err error) { n, err = tx.PurgeWebhookDeliveries(ctx, at(2*time.Second), 10); return err })
+	got, _ = s.ListWebhookDeliveries(ctx, "whk_1due", "", 10)
+	if n != 2 || len(got) != 1 || got[0].ID != "dlv_c" {
+		t.Errorf("purge: %d, left %+v", n, got)
+	}
 }
