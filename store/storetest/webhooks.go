@@ -183,7 +183,10 @@ func testWebhookClaims(t *testing.T, s store.Store) {
 	got, _ = s.ListWebhookDeliveries(ctx, "whk_1due", "dlv_b", 10)
 	equal(t, "deliveries after the cursor", got, []*steward.WebhookDelivery{ds[0]})
 	var n int64
-	update(t, s, func(tx store.Tx) (err error) { n, err = tx.PurgeWebhookDeliveries(ctx, at(2*time.Second), 10); return err })
+	update(t, s, func(tx store.Tx) (err error) {
+		n, err = tx.PurgeWebhookDeliveries(ctx, at(2*time.Second), 10)
+		return err
+	})
 	got, _ = s.ListWebhookDeliveries(ctx, "whk_1due", "", 10)
 	if n != 2 || len(got) != 1 || got[0].ID != "dlv_c" {
 		t.Errorf("purge: %d, left %+v", n, got)
