@@ -91,6 +91,12 @@ type WebhookService interface {
 	// RotateWebhookSecret makes a new secret (returned once); the old one
 	// keeps signing beside it for WebhookSecretOverlap.
 	RotateWebhookSecret(ctx context.Context, id string) (*WebhookEndpoint, error)
+	// ListWebhookDeliveries pages the endpoint's delivery log, newest first.
+	ListWebhookDeliveries(ctx context.Context, id string, p ListParams) (*Page[*WebhookDelivery], error)
+	// RetryWebhookDelivery sends a logged delivery's event again now.
+	RetryWebhookDelivery(ctx context.Context, deliveryID string) (*WebhookDelivery, error)
+	// ReplayWebhook sends again the events written since since.
+	ReplayWebhook(ctx context.Context, id string, since time.Time) (*WebhookEndpoint, error)
 }
 
 // WebhookSecretOverlap is how long a rotated-out secret keeps signing

@@ -128,6 +128,9 @@ func (s *server) routes() []route {
 		{http.MethodPatch, "/api/v1/admin/webhooks/{id}", authAdmin, s.updateWebhook},
 		{http.MethodDelete, "/api/v1/admin/webhooks/{id}", authAdmin, s.deleteWebhook},
 		{http.MethodPost, "/api/v1/admin/webhooks/{id}/rotate-secret", authAdmin, s.rotateWebhookSecret},
+		{http.MethodGet, "/api/v1/admin/webhooks/{id}/deliveries", authAdmin, s.listWebhookDeliveries},
+		{http.MethodPost, "/api/v1/admin/webhooks/{id}/replay", authAdmin, s.replayWebhook},
+		{http.MethodPost, "/api/v1/admin/webhooks/deliveries/{id}/retry", authAdmin, s.retryWebhookDelivery},
 		{http.MethodGet, "/api/v1/admin/users/{id}/spending", authAdmin, s.getUserSpending},
 		{http.MethodPut, "/api/v1/admin/users/{id}/spending", authAdmin, s.putUserSpending},
 

@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/stewardhq/steward"
 )
@@ -67,5 +68,38 @@ func (s *server) deleteWebhook(w http.ResponseWriter, r *http.Request) error {
 
 func (s *server) rotateWebhookSecret(w http.ResponseWriter, r *http.Request) error {
 	e, err := s.Webhooks.RotateWebhookSecret(r.Context(), r.PathValue("id"))
+	return webhookResult(w, e, err)
+}
+
+func (s *server) listWebhookDeliveries(w http.ResponseWriter, r *http.Request) error {
+	p, err := listParams(r)
+	if err != nil {
+		return err
+	}
+	pg, err := s.Webhooks.ListWebhookDeliveries(r.Context(), r.PathValue("id"), p)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, pg)
+	return nil
+}
+
+func (s *server) retryWebhookDelivery(w http.ResponseWriter, r *http.Request) error {
+	d, err := s.Webhooks.RetryWebhookDelivery(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, d)
+	return nil
+}
+
+func (s *server) replayWebhook(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		Since time.Time `json:"since"`
+	}
+	if err := decode(r, &in, false); err != nil {
+		return err
+	}
+	e, err := s.Webhooks.ReplayWebhook(r.Context(), r.PathValue("id"), in.Since)
 	return webhookResult(w, e, err)
 }

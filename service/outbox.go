@@ -81,6 +81,7 @@ var notAnnounced = []string{
 	"retention.run", "counters.repair",
 	// The endpoints themselves: operators' plumbing, not the product's.
 	"webhook.create", "webhook.update", "webhook.delete", "webhook.rotate_secret", "webhook.disable",
+	"webhook.replay", "webhook.retry",
 }
 
 // eventTypeOf maps an audit action to its event type; "" when the action

@@ -192,12 +192,17 @@ func (s *Webhooks) deliverEndpoint(ctx context.Context, owner string, e *steward
 		for i < len(evs) && !subscribes(e, evs[i].Type, evs[i].TenantID) {
 			i++
 		}
+		// A replay moves the cursor back while this replica sends; then
+		// the round ends without moving it, and the next starts there.
+		from, moved := e.AfterSeq, false
 		if i == len(evs) { // none of these is for e: move past them
 			last := evs[len(evs)-1].Seq
 			if err := s.settle(ctx, owner, e.ID, func(tx store.Tx, cur *steward.WebhookEndpoint) error {
-				cur.AfterSeq, e.AfterSeq = last, last
+				if moved = cur.AfterSeq != from; !moved {
+					cur.AfterSeq, e.AfterSeq = last, last
+				}
 				return nil
-			}); err != nil {
+			}); err != nil || moved {
 				return sent, ignoreLost(err)
 			}
 			continue
@@ -209,6 +214,9 @@ func (s *Webhooks) deliverEndpoint(ctx context.Context, owner string, e *steward
 		err = s.settle(ctx, owner, e.ID, func(tx store.Tx, cur *steward.WebhookEndpoint) error {
 			if err := tx.InsertWebhookDelivery(ctx, d); err != nil {
 				return err
+			}
+			if moved = cur.AfterSeq != from; moved {
+				return nil
 			}
 			if d.Succeeded {
 				cur.AfterSeq, cur.Attempts, cur.NextAttemptAt = ev.Seq, 0, nil
@@ -230,7 +238,7 @@ func (s *Webhooks) deliverEndpoint(ctx context.Context, owner string, e *steward
 			cur.NextAttemptAt = &next
 			return nil
 		})
-		if err != nil || !d.Succeeded || disabled {
+		if err != nil || !d.Succeeded || disabled || moved {
 			return sent, ignoreLost(err)
 		}
 		e.AfterSeq, e.Attempts = ev.Seq, 0
@@ -347,4 +355,99 @@ func subscribes(e *steward.WebhookEndpoint, typ, tenantID string) bool {
 		}
 	}
 	return false
+}
+
+// ListWebhookDeliveries pages an endpoint's delivery log, newest first.
+func (s *Webhooks) ListWebhookDeliveries(ctx context.Context, wid string, p steward.ListParams) (*steward.Page[*steward.WebhookDelivery], error) {
+	if _, err := authorize(ctx, steward.PermConfigRead); err != nil {
+		return nil, err
+	}
+	limit, before, err := keyset(p)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.store.GetWebhookEndpoint(ctx, wid); err != nil {
+		return nil, notFound(err, "webhook", wid)
+	}
+	rows, err := s.store.ListWebhookDeliveries(ctx, wid, before, limit+1)
+	if err != nil {
+		return nil, err
+	}
+	return page(rows, limit, func(d *steward.WebhookDelivery) string { return encodeCursor(d.ID) }), nil
+}
+
+// RetryWebhookDelivery sends a logged delivery's event to its endpoint
+// again, now, outside the endpoint's order (an operator's explicit act),
+// and returns the new attempt's log row. The admin request waits for it,
+// at most WebhookTimeout; the receiver's address is checked as always.
+func (s *Webhooks) RetryWebhookDelivery(ctx context.Context, did string) (*steward.WebhookDelivery, error) {
+	if _, err := authorize(ctx, steward.PermConfigWrite); err != nil {
+		return nil, err
+	}
+	prev, err := s.store.GetWebhookDelivery(ctx, did)
+	if err != nil {
+		return nil, notFound(err, "delivery", did)
+	}
+	wid := prev.EndpointID
+	e, err := s.store.GetWebhookEndpoint(ctx, wid)
+	if err != nil {
+		return nil, notFound(err, "webhook", wid)
+	}
+	evs, err := s.store.ListWebhookEvents(ctx, prev.EventSeq-1, 1)
+	if err != nil {
+		return nil, err
+	}
+	if len(evs) == 0 || evs[0].ID != prev.EventID {
+		return nil, steward.Errorf(steward.CodeInvalidState, "event %s is no longer kept (webhook_deliveries retention)", prev.EventID)
+	}
+	d := s.send(ctx, e, &evs[0], prev.Attempt+1)
+	err = s.update(ctx, func(tx store.Tx) error {
+		if err := tx.InsertWebhookDelivery(ctx, d); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, event{Action: "webhook.retry", TargetType: "webhook", TargetID: wid, TenantID: e.TenantID,
+			Metadata: map[string]any{"delivery_id": did, "event_id": prev.EventID, "new_delivery_id": d.ID, "succeeded": d.Succeeded}})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// ReplayWebhook sends the endpoint again every event it subscribes to
+// written at or after since, in order, by the deliverer (this returns at
+// once): the endpoint's cursor moves back. Events are sent with their
+// own webhook-id, so a receiver that kept them can tell.
+func (s *Webhooks) ReplayWebhook(ctx context.Context, wid string, since time.Time) (*steward.WebhookEndpoint, error) {
+	if _, err := authorize(ctx, steward.PermConfigWrite); err != nil {
+		return nil, err
+	}
+	if since.IsZero() {
+		return nil, steward.FieldError("since", "is required: an RFC 3339 time")
+	}
+	var e *steward.WebhookEndpoint
+	err := s.update(ctx, func(tx store.Tx) error {
+		var err error
+		if e, err = tx.GetWebhookEndpoint(ctx, wid); err != nil {
+			return notFound(err, "webhook", wid)
+		}
+		seq, err := tx.WebhookEventSeqBefore(ctx, since)
+		if err != nil {
+			return err
+		}
+		if seq >= e.AfterSeq {
+			return nil // nothing sent since then yet
+		}
+		before := e.AfterSeq
+		e.AfterSeq, e.Attempts, e.NextAttemptAt, e.UpdatedAt = seq, 0, nil, s.now()
+		if err := tx.UpdateWebhookEndpoint(ctx, e); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, event{Action: "webhook.replay", TargetType: "webhook", TargetID: wid,
+			TenantID: e.TenantID, Metadata: map[string]any{"since": since, "from_seq": seq + 1, "was_after_seq": before}})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return e, nil
 }

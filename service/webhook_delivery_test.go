@@ -415,3 +415,63 @@ func TestWebhookSSRFAtDelivery(t *testing.T) {
 		})
 	}
 }
+
+// TestWebhookRetryAndReplay: a manual retry sends the delivery's event
+// again at once with its webhook-id and logs the attempt; a replay since
+// a time re-sends, in order and with their ids, the events written since
+// then; the delivery log pages newest first.
+func TestWebhookRetryAndReplay(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, a *apptest.App) {
+		ctx := apptest.System()
+		rc := newReceiver(t)
+		e, err := a.Svc.Webhooks.CreateWebhook(ctx, steward.WebhookEndpointCreate{URL: rc.srv.URL, EventTypes: []string{"user.created"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc.secrets = []string{e.Secret}
+		var times []time.Time
+		for range 3 {
+			a.Clock.Advance(time.Minute)
+			times = append(times, a.Clock.Now())
+			a.User(steward.RoleUser)
+		}
+		drain(t, a, "r1")
+		first := rc.requests()
+		if len(first) != 3 {
+			t.Fatalf("first delivery: %v", first)
+		}
+		pg, err := a.Svc.Webhooks.ListWebhookDeliveries(ctx, e.ID, steward.ListParams{Limit: 2})
+		if err != nil || len(pg.Data) != 2 || !pg.HasMore || pg.Data[0].EventID != first[2].id {
+			t.Fatalf("log page: %+v %v", pg, err)
+		}
+		next, _ := a.Svc.Webhooks.ListWebhookDeliveries(ctx, e.ID, steward.ListParams{Limit: 2, Cursor: *pg.NextCursor})
+		if len(next.Data) != 1 || next.Data[0].EventID != first[0].id || next.HasMore {
+			t.Fatalf("log second page: %+v", next)
+		}
+
+		d, err := a.Svc.Webhooks.RetryWebhookDelivery(ctx, next.Data[0].ID)
+		if err != nil || !d.Succeeded || d.Attempt != 2 || d.EventID != first[0].id {
+			t.Fatalf("retry: %+v %v", d, err)
+		}
+		if got := rc.requests(); len(got) != 4 || got[3].id != first[0].id || !got[3].ok {
+			t.Fatalf("after the retry: %v", got)
+		}
+		if _, err := a.Svc.Webhooks.RetryWebhookDelivery(ctx, "dlv_missing"); err == nil {
+			t.Error("retry of an unknown delivery succeeded")
+		}
+
+		if _, err := a.Svc.Webhooks.ReplayWebhook(ctx, e.ID, times[1]); err != nil {
+			t.Fatal(err)
+		}
+		if n := drain(t, a, "r1"); n != 2 {
+			t.Fatalf("replay sent %d, want 2", n)
+		}
+		got := rc.requests()[4:]
+		if len(got) != 2 || got[0].id != first[1].id || got[1].id != first[2].id {
+			t.Errorf("replayed %v, want %s then %s", got, first[1].id, first[2].id)
+		}
+		if entries, _ := a.Store.ListAudit(ctx, steward.AuditFilter{TargetID: e.ID, Limit: 10}); len(entries) != 3 {
+			t.Errorf("%d audit entries (create, retry, replay), want 3", len(entries))
+		}
+	}, loopbackOK)
+}

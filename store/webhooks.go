@@ -34,9 +34,14 @@ type WebhookEndpointQueries interface {
 	ListWebhookEndpoints(ctx context.Context) ([]*steward.WebhookEndpoint, error)
 	// LastWebhookEventSeq is the outbox's last seq, 0 when empty.
 	LastWebhookEventSeq(ctx context.Context) (int64, error)
+	// WebhookEventSeqBefore is the last seq of the events written before
+	// t, 0 when none.
+	WebhookEventSeqBefore(ctx context.Context, t time.Time) (int64, error)
 	// ListWebhookDeliveries returns up to limit of the endpoint's delivery
 	// log, newest first, before the delivery id before ("" from the newest).
 	ListWebhookDeliveries(ctx context.Context, endpointID, before string, limit int) ([]*steward.WebhookDelivery, error)
+	// GetWebhookDelivery returns one log row; ErrNotFound for an unknown id.
+	GetWebhookDelivery(ctx context.Context, id string) (*steward.WebhookDelivery, error)
 }
 
 // WebhookEndpointTx write them.

@@ -153,6 +153,22 @@ func (t *tx) PurgeWebhookDeliveries(ctx context.Context, before time.Time, limit
 		SELECT id FROM webhook_deliveries WHERE created_at < $1 ORDER BY created_at LIMIT $2)`, before, limit)
 }
 
+func scanWebhookDelivery(row pgx.Row) (*steward.WebhookDelivery, error) {
+	var d steward.WebhookDelivery
+	var lat int64
+	if err := row.Scan(&d.ID, &d.EndpointID, &d.EventID, &d.EventSeq, &d.EventType, &d.Attempt, &d.Succeeded,
+		&d.HTTPStatus, &lat, &d.Response, &d.Error, &d.CreatedAt); err != nil {
+		return nil, mapErr(err)
+	}
+	d.LatencyMS, d.CreatedAt = float64(lat)/1000, d.CreatedAt.UTC()
+	return &d, nil
+}
+
+func (q *queries) GetWebhookDelivery(ctx context.Context, id string) (_ *steward.WebhookDelivery, err error) {
+	defer wrapErr(&err, "get webhook delivery")
+	return scanWebhookDelivery(q.q.QueryRow(ctx, "SELECT "+webhookDeliveryCols+" FROM webhook_deliveries WHERE id = $1", id))
+}
+
 func (q *queries) ListWebhookDeliveries(ctx context.Context, endpointID, before string, limit int) (_ []*steward.WebhookDelivery, err error) {
 	defer wrapErr(&err, "list webhook deliveries")
 	rows, err := q.q.Query(ctx, "SELECT "+webhookDeliveryCols+` FROM webhook_deliveries
@@ -163,14 +179,18 @@ func (q *queries) ListWebhookDeliveries(ctx context.Context, endpointID, before 
 	defer rows.Close()
 	var out []*steward.WebhookDelivery
 	for rows.Next() {
-		var d steward.WebhookDelivery
-		var lat int64
-		if err := rows.Scan(&d.ID, &d.EndpointID, &d.EventID, &d.EventSeq, &d.EventType, &d.Attempt, &d.Succeeded,
-			&d.HTTPStatus, &lat, &d.Response, &d.Error, &d.CreatedAt); err != nil {
-			return nil, mapErr(err)
+		d, err := scanWebhookDelivery(rows)
+		if err != nil {
+			return nil, err
 		}
-		d.LatencyMS, d.CreatedAt = float64(lat)/1000, d.CreatedAt.UTC()
-		out = append(out, &d)
+		out = append(out, d)
 	}
 	return out, mapErr(rows.Err())
+}
+
+func (q *queries) WebhookEventSeqBefore(ctx context.Context, t time.Time) (_ int64, err error) {
+	defer wrapErr(&err, "webhook event seq before")
+	var n int64
+	err = q.q.QueryRow(ctx, "SELECT COALESCE(MAX(seq), 0) FROM webhook_events WHERE created_at < $1", t).Scan(&n)
+	return n, mapErr(err)
 }

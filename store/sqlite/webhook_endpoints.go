@@ -174,6 +174,28 @@ func (t *tx) PurgeWebhookDeliveries(ctx context.Context, before time.Time, limit
 		SELECT id FROM webhook_deliveries WHERE created_at < ? ORDER BY created_at LIMIT ?)`, micros(before), limit)
 }
 
+func scanWebhookDelivery(row interface{ Scan(...any) error }) (*steward.WebhookDelivery, error) {
+	var d steward.WebhookDelivery
+	var lat, at int64
+	if err := row.Scan(&d.ID, &d.EndpointID, &d.EventID, &d.EventSeq, &d.EventType, &d.Attempt, &d.Succeeded,
+		&d.HTTPStatus, &lat, &d.Response, &d.Error, &at); err != nil {
+		return nil, err
+	}
+	d.LatencyMS, d.CreatedAt = float64(lat)/1000, fromMicros(at)
+	return &d, nil
+}
+
+func (q queries) GetWebhookDelivery(ctx context.Context, id string) (*steward.WebhookDelivery, error) {
+	d, err := scanWebhookDelivery(q.db.QueryRowContext(ctx, "SELECT "+webhookDeliveryCols+" FROM webhook_deliveries WHERE id = ?", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, store.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: get webhook delivery: %w", err)
+	}
+	return d, nil
+}
+
 func (q queries) ListWebhookDeliveries(ctx context.Context, endpointID, before string, limit int) ([]*steward.WebhookDelivery, error) {
 	rows, err := q.db.QueryContext(ctx, "SELECT "+webhookDeliveryCols+` FROM webhook_deliveries
 		WHERE endpoint_id = ? AND (? = '' OR id < ?) ORDER BY id DESC LIMIT ?`, endpointID, before, before, limit)
@@ -183,17 +205,23 @@ func (q queries) ListWebhookDeliveries(ctx context.Context, endpointID, before s
 	defer rows.Close()
 	var out []*steward.WebhookDelivery
 	for rows.Next() {
-		var d steward.WebhookDelivery
-		var lat, at int64
-		if err := rows.Scan(&d.ID, &d.EndpointID, &d.EventID, &d.EventSeq, &d.EventType, &d.Attempt, &d.Succeeded,
-			&d.HTTPStatus, &lat, &d.Response, &d.Error, &at); err != nil {
+		d, err := scanWebhookDelivery(rows)
+		if err != nil {
 			return nil, fmt.Errorf("sqlite: list webhook deliveries: %w", err)
 		}
-		d.LatencyMS, d.CreatedAt = float64(lat)/1000, fromMicros(at)
-		out = append(out, &d)
+		out = append(out, d)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlite: list webhook deliveries: %w", err)
 	}
 	return out, nil
+}
+
+func (q queries) WebhookEventSeqBefore(ctx context.Context, t time.Time) (int64, error) {
+	var n int64
+	if err := q.db.QueryRowContext(ctx, "SELECT COALESCE(MAX(seq), 0) FROM webhook_events WHERE created_at < ?",
+		micros(t)).Scan(&n); err != nil {
+		return 0, fmt.Errorf("sqlite: webhook event seq before: %w", err)
+	}
+	return n, nil
 }
