@@ -120,15 +120,20 @@ func (s *Webhooks) dial(ctx context.Context, network, addr string) (net.Conn, er
 	return nil, last
 }
 
-// RunDeliverer delivers due events until ctx ends, one round a second;
-// owner names this replica in the endpoints' leases. Deliveries run here,
-// never in the request that wrote the event.
+// RunDeliverer delivers due events until ctx ends: rounds back to back
+// while there is a backlog, then one a second; owner names this replica in
+// the endpoints' leases. Deliveries run here, never in the request that
+// wrote the event.
 func (s *Webhooks) RunDeliverer(ctx context.Context, owner string) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {
-		if _, err := s.DeliverDue(ctx, owner); err != nil && ctx.Err() == nil {
+		n, err := s.DeliverDue(ctx, owner)
+		if err != nil && ctx.Err() == nil {
 			s.log.Error("webhook delivery", "err", err)
+		}
+		if n > 0 && err == nil {
+			continue
 		}
 		select {
 		case <-ctx.Done():
