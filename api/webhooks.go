@@ -72,7 +72,7 @@ func (s *server) rotateWebhookSecret(w http.ResponseWriter, r *http.Request) err
 }
 
 func (s *server) listWebhookDeliveries(w http.ResponseWriter, r *http.Request) error {
-	p, err := listParams(r)
+	p, err := pageParams(r) // no total: include_total is refused
 	if err != nil {
 		return err
 	}
