@@ -13,6 +13,8 @@ import (
 
 	"github.com/stewardhq/steward"
 	"github.com/stewardhq/steward/internal/apptest"
+	"github.com/stewardhq/steward/internal/id"
+	"github.com/stewardhq/steward/store"
 )
 
 // authzRoute is one admin endpoint, the permissions it needs (all of them),
@@ -50,6 +52,14 @@ func authzTable() []authzRoute {
 	}
 	onTenant := func(suffix string, body any) func(f *fix) (string, any) {
 		return func(f *fix) (string, any) { return base + "/tenants/" + tenant(f) + suffix, body }
+	}
+	onWebhook := func(suffix string, body any) func(f *fix) (string, any) {
+		return func(f *fix) (string, any) {
+			e, err := f.a.Svc.Webhooks.CreateWebhook(sys(), steward.WebhookEndpointCreate{
+				URL: "https://receiver.example.com/hook", EventTypes: []string{"*"}})
+			f.ok(err)
+			return base + "/webhooks/" + e.ID + suffix, body
+		}
 	}
 	// funded is a fresh tenant holding 100 credits, granted by the system.
 	funded := func(f *fix) string {
@@ -262,6 +272,45 @@ func authzTable() []authzRoute {
 			func(f *fix) (string, any) { return base + "/config", nil }},
 		{"PUT", base + "/config", []steward.Permission{steward.PermConfigWrite},
 			func(f *fix) (string, any) { return base + "/config", map[string]any{} }},
+		{"GET", base + "/webhooks/event-types", []steward.Permission{steward.PermConfigRead},
+			func(f *fix) (string, any) { return base + "/webhooks/event-types", nil }},
+		{"POST", base + "/webhooks", []steward.Permission{steward.PermConfigWrite},
+			func(f *fix) (string, any) {
+				return base + "/webhooks", M{"url": "https://receiver.example.com/hook", "event_types": []string{"*"}}
+			}},
+		{"GET", base + "/webhooks", []steward.Permission{steward.PermConfigRead},
+			func(f *fix) (string, any) { return base + "/webhooks", nil }},
+		{"GET", base + "/webhooks/{id}", []steward.Permission{steward.PermConfigRead}, onWebhook("", nil)},
+		{"PATCH", base + "/webhooks/{id}", []steward.Permission{steward.PermConfigWrite}, onWebhook("", M{"description": "x"})},
+		{"DELETE", base + "/webhooks/{id}", []steward.Permission{steward.PermConfigWrite}, onWebhook("", nil)},
+		{"POST", base + "/webhooks/{id}/rotate-secret", []steward.Permission{steward.PermConfigWrite}, onWebhook("/rotate-secret", nil)},
+		{"GET", base + "/webhooks/{id}/deliveries", []steward.Permission{steward.PermConfigRead}, onWebhook("/deliveries", nil)},
+		{"POST", base + "/webhooks/{id}/replay", []steward.Permission{steward.PermConfigWrite},
+			onWebhook("/replay", M{"since": "2026-01-01T00:00:00Z"})},
+		{"POST", base + "/webhooks/deliveries/{id}/retry", []steward.Permission{steward.PermConfigWrite},
+			func(f *fix) (string, any) {
+				// An endpoint on loopback, stored as is: the retry's dial is
+				// refused at once (no setting allows it), nothing is sent,
+				// and the answer is the failed attempt.
+				now := f.a.Clock.Now()
+				e := &steward.WebhookEndpoint{ID: id.New("whk", now), URL: "http://127.0.0.1:1/hook", EventTypes: []string{"*"},
+					Enabled: false, SigningSecret: "whsec_QUFBQUFBQUFBQUFBQUFBQQ==", CreatedAt: now, UpdatedAt: now}
+				f.ok(f.a.Store.Update(context.Background(), func(tx store.Tx) error {
+					ev := &steward.WebhookEvent{ID: id.New("msg", now), Type: "user.created", Payload: []byte(`{}`), CreatedAt: now}
+					if err := tx.InsertWebhookEvent(context.Background(), ev); err != nil {
+						return err
+					}
+					if err := tx.CreateWebhookEndpoint(context.Background(), e); err != nil {
+						return err
+					}
+					return tx.InsertWebhookDelivery(context.Background(), &steward.WebhookDelivery{
+						ID: id.New("dlv", now), EndpointID: e.ID, EventID: ev.ID, EventSeq: ev.Seq,
+						EventType: ev.Type, Attempt: 1, CreatedAt: now})
+				}))
+				d, err := f.a.Store.ListWebhookDeliveries(context.Background(), e.ID, "", 1)
+				f.ok(err)
+				return base + "/webhooks/deliveries/" + d[0].ID + "/retry", nil
+			}},
 	}
 }
 

@@ -44,6 +44,8 @@ type Deps struct {
 	UserSpending steward.UserSpendingService
 	// Features answers the feature flag endpoints (docs/flags.md).
 	Features steward.FeatureService
+	// Webhooks answers /admin/webhooks (docs/webhooks.md).
+	Webhooks steward.WebhookService
 	// Ready reports whether the database answers (for /readyz).
 	Ready  func(ctx context.Context) error
 	Logger *slog.Logger

@@ -76,6 +76,17 @@ var retentionSets = []retentionSet{
 		purge: func(_ *Retention, ctx context.Context, tx store.Tx, before time.Time, n int, _ *steward.RetentionTableRun) (int64, error) {
 			return tx.PurgeUserActivity(ctx, before, n)
 		}},
+	// The webhook outbox and its delivery log (outbox.go): 30 days is ten
+	// times the retry window (webhook_delivery.go).
+	{name: "webhook_deliveries", def: func(Config) steward.RetentionDays { return 30 },
+		purge: func(_ *Retention, ctx context.Context, tx store.Tx, before time.Time, n int, _ *steward.RetentionTableRun) (int64, error) {
+			m, err := tx.PurgeWebhookDeliveries(ctx, before, n)
+			if err != nil || m >= int64(n) {
+				return m, err
+			}
+			k, err := tx.PurgeWebhookEvents(ctx, before, n-int(m))
+			return m + k, err
+		}},
 	// Kept forever by default; a purge anchors the chain (auditretention.go).
 	{name: "audit_log", def: func(Config) steward.RetentionDays { return steward.RetentionNever },
 		purge: (*Retention).purgeAudit},

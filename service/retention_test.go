@@ -76,7 +76,7 @@ func TestRetentionSettings(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := steward.RetentionSettings{"sessions": 90, "impersonations": steward.RetentionNever, "usage_events": steward.RetentionNever, "key_usage": 90,
-			"idempotency": 1, "user_activity": 400, "audit_log": steward.RetentionNever}
+			"idempotency": 1, "user_activity": 400, "webhook_deliveries": 30, "audit_log": steward.RetentionNever}
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Fatalf("defaults = %v, want %v", got, want)
 		}
@@ -86,7 +86,7 @@ func TestRetentionSettings(t *testing.T) {
 			t.Fatal(err)
 		}
 		want = steward.RetentionSettings{"sessions": 7, "impersonations": steward.RetentionNever, "usage_events": steward.RetentionNever, "key_usage": steward.RetentionNever,
-			"idempotency": 1, "user_activity": 400, "audit_log": steward.RetentionNever}
+			"idempotency": 1, "user_activity": 400, "webhook_deliveries": 30, "audit_log": steward.RetentionNever}
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Fatalf("after the patch = %v, want %v", got, want)
 		}
@@ -147,7 +147,7 @@ func TestRetentionSettingsRefused(t *testing.T) {
 			}
 		}
 		r := a.Do("PUT", "/api/v1/admin/retention", a.RootToken, map[string]any{"paperwork": 1})
-		if msg, _ := r.Get("details.fields.paperwork").(string); msg != "unknown data set; known: sessions, impersonations, usage_events, key_usage, idempotency, user_activity, audit_log" {
+		if msg, _ := r.Get("details.fields.paperwork").(string); msg != "unknown data set; known: sessions, impersonations, usage_events, key_usage, idempotency, user_activity, webhook_deliveries, audit_log" {
 			t.Errorf("unknown data set message: %q", msg)
 		}
 		// Nothing was stored by any refused patch.
@@ -236,10 +236,11 @@ func TestRetentionRunBatches(t *testing.T) {
 			t.Fatalf("purged %+v", run.Tables["sessions"])
 		}
 		// sessions: 3+3+1; key_usage, idempotency and user_activity: one
-		// batch of 0 each; impersonations, usage_events and audit_log: none
+		// batch of 0 each; webhook_deliveries: one batch (the outbox's events:
+		// the bootstrap, the user); impersonations, usage_events and audit_log: none
 		// (kept forever); then the run's record and audit.
-		if n := cs.updates.Load(); n != 3+3+1 {
-			t.Fatalf("%d transactions, want 7", n)
+		if n := cs.updates.Load(); n != 3+3+1+1 {
+			t.Fatalf("%d transactions, want 8", n)
 		}
 	})
 }

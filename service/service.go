@@ -82,6 +82,8 @@ type Config struct {
 	// RetentionBatch is how many rows one purge transaction deletes;
 	// default DefaultRetentionBatch (retention.go).
 	RetentionBatch int
+	// Webhooks: see WebhookAddressPolicy (webhook_url.go).
+	Webhooks WebhookAddressPolicy
 }
 
 // core is what every domain service shares: the store, the clock, the
@@ -199,6 +201,7 @@ type Service struct {
 	PlatformConfig *PlatformConfig
 	UserSpending   *UserSpending
 	Features       *Features
+	Webhooks       *Webhooks
 }
 
 var (
@@ -292,6 +295,7 @@ func New(cfg Config) *Service {
 	}}
 	svc.UserSpending = &UserSpending{core: s}
 	svc.Features = &Features{core: s}
+	svc.Webhooks = newWebhooks(s)
 	return svc
 }
 
@@ -363,7 +367,10 @@ func (s *core) audit(ctx context.Context, tx store.Tx, ev event) error {
 		}
 	}
 	e.Hash = e.ComputeHash()
-	return tx.InsertAudit(ctx, e)
+	if err := tx.InsertAudit(ctx, e); err != nil {
+		return err
+	}
+	return announce(ctx, tx, e) // the webhook outbox, same transaction (outbox.go)
 }
 
 // notFound maps store.ErrNotFound to a NOT_FOUND error naming the thing.

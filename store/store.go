@@ -68,6 +68,8 @@ type Queries interface {
 	PlatformConfigQueries
 	UserSpendingQueries
 	FlagQueries
+	WebhookQueries
+	WebhookEndpointQueries
 }
 
 // Tx is one write transaction: every read, and every domain's writes.
@@ -90,6 +92,8 @@ type Tx interface {
 	PlatformConfigTx
 	UserSpendingTx
 	FlagTx
+	WebhookTx
+	WebhookEndpointTx
 }
 
 // UserQueries are the reads of users.

@@ -403,6 +403,11 @@ var constraintFields = map[string]string{
 	"user_session_spend_pkey": "session_id",
 	// 00015_user_features.sql: written by upserts.
 	"user_features_pkey": "user_id",
+	// 00017_webhooks.sql
+	"webhook_events_pkey":     "seq", // generated
+	"webhook_events_id_key":   "id",
+	"webhook_endpoints_pkey":  "id",
+	"webhook_deliveries_pkey": "id",
 }
 
 // wrapErr, deferred by every store method, maps a driver error (mapErr) and

@@ -100,6 +100,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"RetentionAudit", testRetentionAudit},
 		{"RetentionActivityIdempotency", testRetentionActivityIdempotency},
 		{"UserSpending", testUserSpending},
+		{"WebhookEvents", testWebhookEvents},
+		{"WebhookEndpoints", testWebhookEndpoints},
+		{"WebhookClaims", testWebhookClaims},
 		{"UserFeatures", testUserFeatures},
 	}
 	for _, tc := range tests {

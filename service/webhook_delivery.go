@@ -1,0 +1,458 @@
+package service
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"github.com/stewardhq/steward"
+	"github.com/stewardhq/steward/internal/id"
+	"github.com/stewardhq/steward/store"
+)
+
+// Delivery tuning (docs/webhooks.md#delivery).
+const (
+	// WebhookTimeout bounds one attempt: connecting, sending and reading
+	// the answer.
+	WebhookTimeout = 10 * time.Second
+	// webhookLease is how long a replica holds an endpoint it sends to
+	// without renewing: longer than an attempt, so a live sender keeps it;
+	// a dead one's endpoints are taken over when it runs out.
+	webhookLease = time.Minute
+	// webhookClaim is how many endpoints one round leases.
+	webhookClaim = 20
+	// webhookRoundEvents is how many events one endpoint gets per round
+	// before its lease is given back (fairness between replicas).
+	webhookRoundEvents = 100
+	// webhookExcerpt is how much of an answer the delivery log keeps.
+	webhookExcerpt = 1024
+)
+
+// WebhookRetries are the waits before each retry of a failed event:
+// fourteen retries over about three days (75h40m, before jitter of ±20%).
+// The endpoint is disabled when the last fails: WebhookMaxAttempts failed
+// attempts of one event in a row.
+var WebhookRetries = []time.Duration{5 * time.Second, 30 * time.Second, 2 * time.Minute, 10 * time.Minute,
+	30 * time.Minute, time.Hour, 2 * time.Hour, 4 * time.Hour, 8 * time.Hour,
+	12 * time.Hour, 12 * time.Hour, 12 * time.Hour, 12 * time.Hour, 12 * time.Hour}
+
+// WebhookMaxAttempts is how many attempts one event gets.
+var WebhookMaxAttempts = len(WebhookRetries) + 1
+
+// newWebhooks builds the webhook service and its HTTP client.
+func newWebhooks(c *core) *Webhooks {
+	s := &Webhooks{core: c, lookup: c.cfg.Webhooks.Resolve}
+	if s.lookup == nil {
+		s.lookup = net.DefaultResolver.LookupNetIP
+	}
+	s.client = &http.Client{
+		Timeout: WebhookTimeout,
+		Transport: &http.Transport{
+			Proxy:                 nil, // a proxy would dial for us, past the address check
+			DialContext:           s.dial,
+			TLSHandshakeTimeout:   WebhookTimeout,
+			ResponseHeaderTimeout: WebhookTimeout,
+			MaxIdleConnsPerHost:   2,
+			IdleConnTimeout:       time.Minute,
+		},
+		// A redirect is a failed attempt: following it would send the
+		// event somewhere the operator did not choose.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	return s
+}
+
+// dial resolves the receiver's host, refuses it if any address is not
+// allowed, and connects to a checked address, so what is dialled is what
+// was checked (DNS rebinding cannot slip a private address in between).
+// The dialer's Control checks the connected address once more.
+func (s *Webhooks) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	policy := s.cfg.Webhooks
+	var addrs []netip.Addr
+	if a, err := netip.ParseAddr(host); err == nil {
+		addrs = []netip.Addr{a}
+	} else if addrs, err = s.lookup(ctx, "ip", host); err != nil {
+		return nil, err
+	}
+	if len(addrs) == 0 {
+		return nil, fmt.Errorf("%s has no address", host)
+	}
+	for _, a := range addrs {
+		if why := policy.refuse(a); why != "" {
+			return nil, fmt.Errorf("refused: %s resolves to %s, which %s", host, a, why)
+		}
+	}
+	d := &net.Dialer{Timeout: WebhookTimeout, Control: func(_, address string, _ syscall.RawConn) error {
+		ap, err := netip.ParseAddrPort(address)
+		if err != nil {
+			return err
+		}
+		if why := policy.refuse(ap.Addr()); why != "" {
+			return fmt.Errorf("refused: %s %s", ap.Addr(), why)
+		}
+		return nil
+	}}
+	var last error
+	for _, a := range addrs {
+		c, err := d.DialContext(ctx, network, net.JoinHostPort(a.String(), port))
+		if err == nil {
+			return c, nil
+		}
+		last = err
+	}
+	return nil, last
+}
+
+// RunDeliverer delivers due events until ctx ends: rounds back to back
+// while there is a backlog, then one a second; owner names this replica in
+// the endpoints' leases. Deliveries run here, never in the request that
+// wrote the event.
+func (s *Webhooks) RunDeliverer(ctx context.Context, owner string) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		n, err := s.DeliverDue(ctx, owner)
+		if err != nil && ctx.Err() == nil {
+			s.log.Error("webhook delivery", "err", err)
+		}
+		if n > 0 && err == nil {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// DeliverDue runs one round: it leases the endpoints with a due event and
+// sends each its events in order, and says how many attempts it made.
+func (s *Webhooks) DeliverDue(ctx context.Context, owner string) (int, error) {
+	now := s.now()
+	var claimed []*steward.WebhookEndpoint
+	err := s.update(ctx, func(tx store.Tx) (err error) {
+		claimed, err = tx.ClaimWebhookEndpoints(ctx, owner, now, now.Add(webhookLease), webhookClaim)
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var sent int
+	var errs []error
+	for _, e := range claimed {
+		wg.Go(func() {
+			n, err := s.deliverEndpoint(ctx, owner, e)
+			mu.Lock()
+			defer mu.Unlock()
+			sent += n
+			errs = append(errs, err)
+		})
+	}
+	wg.Wait()
+	return sent, errors.Join(errs...)
+}
+
+// errLeaseLost: another replica took the endpoint over (this one was too
+// slow); what this one sent stays at least once.
+var errLeaseLost = errors.New("webhook endpoint lease lost")
+
+// deliverEndpoint sends e's events in seq order until one fails, none is
+// left, or the round's share is spent, then gives the lease back.
+func (s *Webhooks) deliverEndpoint(ctx context.Context, owner string, e *steward.WebhookEndpoint) (sent int, err error) {
+	defer func() {
+		rerr := s.settle(ctx, owner, e.ID, func(tx store.Tx, cur *steward.WebhookEndpoint) error {
+			cur.LeaseOwner, cur.LeaseUntil = "", nil
+			return nil
+		})
+		if !errors.Is(rerr, errLeaseLost) {
+			err = errors.Join(err, rerr)
+		}
+	}()
+	for sent < webhookRoundEvents {
+		evs, err := s.store.ListWebhookEvents(ctx, e.AfterSeq, webhookRoundEvents)
+		if err != nil || len(evs) == 0 {
+			return sent, err
+		}
+		i := 0
+		for i < len(evs) && !subscribes(e, evs[i].Type, evs[i].TenantID) {
+			i++
+		}
+		// A replay moves the cursor back while this replica sends; then
+		// the round ends without moving it, and the next starts there.
+		from, moved := e.AfterSeq, false
+		if i == len(evs) { // none of these is for e: move past them
+			last := evs[len(evs)-1].Seq
+			if err := s.settle(ctx, owner, e.ID, func(tx store.Tx, cur *steward.WebhookEndpoint) error {
+				if moved = cur.AfterSeq != from; !moved {
+					cur.AfterSeq, e.AfterSeq = last, last
+				}
+				return nil
+			}); err != nil || moved {
+				return sent, ignoreLost(err)
+			}
+			continue
+		}
+		ev := evs[i]
+		d := s.send(ctx, e, &ev, e.Attempts+1)
+		sent++
+		var disabled bool
+		err = s.settle(ctx, owner, e.ID, func(tx store.Tx, cur *steward.WebhookEndpoint) error {
+			if err := tx.InsertWebhookDelivery(ctx, d); err != nil {
+				return err
+			}
+			if moved = cur.AfterSeq != from; moved {
+				return nil
+			}
+			if d.Succeeded {
+				cur.AfterSeq, cur.Attempts, cur.NextAttemptAt = ev.Seq, 0, nil
+				until := s.now().Add(webhookLease)
+				cur.LeaseUntil = &until
+				return nil
+			}
+			cur.AfterSeq = ev.Seq - 1 // the events before it were not for e
+			cur.Attempts++
+			if cur.Attempts >= WebhookMaxAttempts {
+				cur.Enabled, cur.Attempts, cur.NextAttemptAt = false, 0, nil
+				cur.DisabledReason = fmt.Sprintf("%d failed attempts in a row to deliver %s", WebhookMaxAttempts, ev.ID)
+				disabled = true
+				return s.audit(steward.WithActor(ctx, steward.SystemActor), tx, event{Action: "webhook.disable",
+					TargetType: "webhook", TargetID: cur.ID, TenantID: cur.TenantID, Reason: cur.DisabledReason,
+					Metadata: map[string]any{"event_id": ev.ID, "attempts": WebhookMaxAttempts}})
+			}
+			next := s.now().Add(jitter(WebhookRetries[cur.Attempts-1]))
+			cur.NextAttemptAt = &next
+			return nil
+		})
+		if err != nil || !d.Succeeded || disabled || moved {
+			return sent, ignoreLost(err)
+		}
+		e.AfterSeq, e.Attempts = ev.Seq, 0
+	}
+	return sent, nil
+}
+
+func ignoreLost(err error) error {
+	if errors.Is(err, errLeaseLost) {
+		return nil
+	}
+	return err
+}
+
+// jitter spreads a wait by ±20%, so endpoints that failed together do not
+// retry together.
+func jitter(d time.Duration) time.Duration {
+	return d + time.Duration((rand.Float64()*0.4-0.2)*float64(d))
+}
+
+// settle changes the endpoint's delivery state in a transaction, if this
+// replica still holds its lease (errLeaseLost otherwise, or when the
+// endpoint was deleted). It starts from the stored row, so what an
+// operator changed meanwhile is kept.
+func (s *Webhooks) settle(ctx context.Context, owner, wid string, fn func(tx store.Tx, cur *steward.WebhookEndpoint) error) error {
+	return s.update(ctx, func(tx store.Tx) error {
+		cur, err := tx.GetWebhookEndpoint(ctx, wid)
+		if errors.Is(err, store.ErrNotFound) {
+			return errLeaseLost
+		}
+		if err != nil {
+			return err
+		}
+		if cur.LeaseOwner != owner {
+			return errLeaseLost
+		}
+		if err := fn(tx, cur); err != nil {
+			return err
+		}
+		return tx.UpdateWebhookEndpoint(ctx, cur)
+	})
+}
+
+// signature is the webhook-signature header: v1 with the current secret,
+// and with the previous one while it still signs.
+func signature(e *steward.WebhookEndpoint, msgID string, at time.Time, body []byte) (string, error) {
+	secrets := []string{e.SigningSecret}
+	if e.PreviousSecret != "" && e.PreviousSecretUntil != nil && at.Before(*e.PreviousSecretUntil) {
+		secrets = append(secrets, e.PreviousSecret)
+	}
+	sigs := make([]string, 0, len(secrets))
+	for _, secret := range secrets {
+		wh, err := standardwebhooks.NewWebhook(secret)
+		if err != nil {
+			return "", err
+		}
+		sig, err := wh.Sign(msgID, at, body)
+		if err != nil {
+			return "", err
+		}
+		sigs = append(sigs, sig)
+	}
+	return strings.Join(sigs, " "), nil
+}
+
+// send makes one attempt and describes it for the delivery log. A 2xx
+// answer is success; anything else, or no answer, is a failure.
+func (s *Webhooks) send(ctx context.Context, e *steward.WebhookEndpoint, ev *steward.WebhookEvent, attempt int) *steward.WebhookDelivery {
+	now := s.now()
+	d := &steward.WebhookDelivery{ID: id.New("dlv", now), EndpointID: e.ID, EventID: ev.ID, EventSeq: ev.Seq,
+		EventType: ev.Type, Attempt: attempt, CreatedAt: now}
+	sig, err := signature(e, ev.ID, now, ev.Payload)
+	if err != nil {
+		d.Error = "signing: " + err.Error()
+		return d
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.URL, bytes.NewReader(ev.Payload))
+	if err != nil {
+		d.Error = err.Error()
+		return d
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "Steward-Webhooks/1")
+	req.Header.Set(standardwebhooks.HeaderWebhookID, ev.ID)
+	req.Header.Set(standardwebhooks.HeaderWebhookTimestamp, strconv.FormatInt(now.Unix(), 10))
+	req.Header.Set(standardwebhooks.HeaderWebhookSignature, sig)
+	start := time.Now()
+	resp, err := s.client.Do(req)
+	if err != nil {
+		d.LatencyMS = float64(time.Since(start).Microseconds()) / 1000
+		d.Error = err.Error()
+		return d
+	}
+	defer resp.Body.Close()
+	excerpt, _ := io.ReadAll(io.LimitReader(resp.Body, webhookExcerpt))
+	d.LatencyMS = float64(time.Since(start).Microseconds()) / 1000
+	d.HTTPStatus, d.Response = resp.StatusCode, strings.ToValidUTF8(string(excerpt), "\uFFFD")
+	d.Succeeded = resp.StatusCode >= 200 && resp.StatusCode < 300
+	if !d.Succeeded {
+		d.Error = "answered " + resp.Status
+	}
+	return d
+}
+
+// subscribes says whether e receives events of type typ for tenantID.
+func subscribes(e *steward.WebhookEndpoint, typ, tenantID string) bool {
+	if e.TenantID != "" && e.TenantID != tenantID {
+		return false
+	}
+	noun := strings.SplitN(typ, ".", 2)[0]
+	for _, p := range e.EventTypes {
+		if p == "*" || p == typ || p == noun+".*" {
+			return true
+		}
+	}
+	return false
+}
+
+// ListWebhookDeliveries pages an endpoint's delivery log, newest first.
+func (s *Webhooks) ListWebhookDeliveries(ctx context.Context, wid string, p steward.ListParams) (*steward.Page[*steward.WebhookDelivery], error) {
+	if _, err := authorize(ctx, steward.PermConfigRead); err != nil {
+		return nil, err
+	}
+	limit, before, err := keyset(p)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.store.GetWebhookEndpoint(ctx, wid); err != nil {
+		return nil, notFound(err, "webhook", wid)
+	}
+	rows, err := s.store.ListWebhookDeliveries(ctx, wid, before, limit+1)
+	if err != nil {
+		return nil, err
+	}
+	return page(rows, limit, func(d *steward.WebhookDelivery) string { return encodeCursor(d.ID) }), nil
+}
+
+// RetryWebhookDelivery sends a logged delivery's event to its endpoint
+// again, now, outside the endpoint's order (an operator's explicit act),
+// and returns the new attempt's log row. The admin request waits for it,
+// at most WebhookTimeout; the receiver's address is checked as always.
+func (s *Webhooks) RetryWebhookDelivery(ctx context.Context, did string) (*steward.WebhookDelivery, error) {
+	if _, err := authorize(ctx, steward.PermConfigWrite); err != nil {
+		return nil, err
+	}
+	prev, err := s.store.GetWebhookDelivery(ctx, did)
+	if err != nil {
+		return nil, notFound(err, "delivery", did)
+	}
+	wid := prev.EndpointID
+	e, err := s.store.GetWebhookEndpoint(ctx, wid)
+	if err != nil {
+		return nil, notFound(err, "webhook", wid)
+	}
+	evs, err := s.store.ListWebhookEvents(ctx, prev.EventSeq-1, 1)
+	if err != nil {
+		return nil, err
+	}
+	if len(evs) == 0 || evs[0].ID != prev.EventID {
+		return nil, steward.Errorf(steward.CodeInvalidState, "event %s is no longer kept (webhook_deliveries retention)", prev.EventID)
+	}
+	d := s.send(ctx, e, &evs[0], prev.Attempt+1)
+	err = s.update(ctx, func(tx store.Tx) error {
+		if err := tx.InsertWebhookDelivery(ctx, d); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, event{Action: "webhook.retry", TargetType: "webhook", TargetID: wid, TenantID: e.TenantID,
+			Metadata: map[string]any{"delivery_id": did, "event_id": prev.EventID, "new_delivery_id": d.ID, "succeeded": d.Succeeded}})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// ReplayWebhook sends the endpoint again every event it subscribes to
+// written at or after since, in order, by the deliverer (this returns at
+// once): the endpoint's cursor moves back. Events are sent with their
+// own webhook-id, so a receiver that kept them can tell.
+func (s *Webhooks) ReplayWebhook(ctx context.Context, wid string, since time.Time) (*steward.WebhookEndpoint, error) {
+	if _, err := authorize(ctx, steward.PermConfigWrite); err != nil {
+		return nil, err
+	}
+	if since.IsZero() {
+		return nil, steward.FieldError("since", "is required: an RFC 3339 time")
+	}
+	var e *steward.WebhookEndpoint
+	err := s.update(ctx, func(tx store.Tx) error {
+		var err error
+		if e, err = tx.GetWebhookEndpoint(ctx, wid); err != nil {
+			return notFound(err, "webhook", wid)
+		}
+		seq, err := tx.WebhookEventSeqBefore(ctx, since)
+		if err != nil {
+			return err
+		}
+		if seq >= e.AfterSeq {
+			return nil // nothing sent since then yet
+		}
+		before := e.AfterSeq
+		e.AfterSeq, e.Attempts, e.NextAttemptAt, e.UpdatedAt = seq, 0, nil, s.now()
+		if err := tx.UpdateWebhookEndpoint(ctx, e); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, event{Action: "webhook.replay", TargetType: "webhook", TargetID: wid,
+			TenantID: e.TenantID, Metadata: map[string]any{"since": since, "from_seq": seq + 1, "was_after_seq": before}})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return e, nil
+}
