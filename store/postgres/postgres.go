@@ -403,6 +403,8 @@ var constraintFields = map[string]string{
 	"user_session_spend_pkey": "session_id",
 	// 00015_user_features.sql: written by upserts.
 	"user_features_pkey": "user_id",
+	// 00018_resources.sql: written by upserts.
+	"resources_pkey": "id",
 }
 
 // wrapErr, deferred by every store method, maps a driver error (mapErr) and

@@ -100,6 +100,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"RetentionAudit", testRetentionAudit},
 		{"RetentionActivityIdempotency", testRetentionActivityIdempotency},
 		{"UserSpending", testUserSpending},
+		{"Resources", testResources},
+		{"ResourceList", testResourceList},
+		{"ResourcePurgeStale", testResourcePurgeStale},
+		{"ResourceHolds", testResourceHolds},
 		{"UserFeatures", testUserFeatures},
 	}
 	for _, tc := range tests {
