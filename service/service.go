@@ -82,6 +82,9 @@ type Config struct {
 	// RetentionBatch is how many rows one purge transaction deletes;
 	// default DefaultRetentionBatch (retention.go).
 	RetentionBatch int
+	// ResourceStaleAfter is the default older_than of a stale resource
+	// purge; default DefaultResourceStaleAfter (resources.go).
+	ResourceStaleAfter time.Duration
 }
 
 // core is what every domain service shares: the store, the clock, the
@@ -199,6 +202,7 @@ type Service struct {
 	PlatformConfig *PlatformConfig
 	UserSpending   *UserSpending
 	Features       *Features
+	Resources      *Resources
 }
 
 var (
@@ -292,6 +296,7 @@ func New(cfg Config) *Service {
 	}}
 	svc.UserSpending = &UserSpending{core: s}
 	svc.Features = &Features{core: s}
+	svc.Resources = &Resources{core: s}
 	return svc
 }
 
