@@ -44,6 +44,9 @@ type Deps struct {
 	UserSpending steward.UserSpendingService
 	// Features answers the feature flag endpoints (docs/flags.md).
 	Features steward.FeatureService
+	// Resources answers /platform/resources and /admin/computers
+	// (docs/resources.md).
+	Resources steward.ResourceService
 	// Ready reports whether the database answers (for /readyz).
 	Ready  func(ctx context.Context) error
 	Logger *slog.Logger
