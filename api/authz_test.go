@@ -264,11 +264,11 @@ func authzTable() []authzRoute {
 			func(f *fix) (string, any) { return base + "/config", map[string]any{} }},
 		{"GET", base + "/computers", []steward.Permission{steward.PermTenantsRead},
 			func(f *fix) (string, any) { return base + "/computers?limit=5", nil }},
-		{"GET", base + "/computers/{id}", []steward.Permission{steward.PermTenantsRead}, onComputer(tenant, "", "", nil)},
-		{"DELETE", base + "/computers/{id}", []steward.Permission{steward.PermTenantsWrite}, onComputer(tenant, "", "", nil)},
-		{"POST", base + "/computers/{id}/suspend", []steward.Permission{steward.PermTenantsWrite}, onComputer(tenant, "", "/suspend", nil)},
-		{"POST", base + "/computers/{id}/resume", []steward.Permission{steward.PermTenantsWrite}, onComputer(tenant, "suspend", "/resume", nil)},
-		{"POST", base + "/computers/{id}/restart", []steward.Permission{steward.PermTenantsWrite}, onComputer(tenant, "", "/restart", M{})},
+		{"GET", base + "/computers/{resource_id}", []steward.Permission{steward.PermTenantsRead}, onComputer(tenant, "", "", nil)},
+		{"DELETE", base + "/computers/{resource_id}", []steward.Permission{steward.PermTenantsWrite}, onComputer(tenant, "", "", nil)},
+		{"POST", base + "/computers/{resource_id}/suspend", []steward.Permission{steward.PermTenantsWrite}, onComputer(tenant, "", "/suspend", nil)},
+		{"POST", base + "/computers/{resource_id}/resume", []steward.Permission{steward.PermTenantsWrite}, onComputer(tenant, "suspend", "/resume", nil)},
+		{"POST", base + "/computers/{resource_id}/restart", []steward.Permission{steward.PermTenantsWrite}, onComputer(tenant, "", "/restart", M{})},
 		{"POST", base + "/computers/purge-stale", []steward.Permission{steward.PermTenantsDelete},
 			func(f *fix) (string, any) { return base + "/computers/purge-stale", M{"older_than": "1h"} }},
 	}
@@ -506,7 +506,7 @@ func platformTable() []platformRoute {
 				},
 			}
 		}},
-		{"PUT", base + "/resources/{id}", steward.PermResourcesWrite, func(f *fix) platformCall {
+		{"PUT", base + "/resources/{resource_id}", steward.PermResourcesWrite, func(f *fix) platformCall {
 			t, err := f.a.Svc.Tenants.CreateTenant(apptest.System(), &steward.TenantCreate{Name: fmt.Sprintf("Platform %d", uniq.Add(1))})
 			f.ok(err)
 			id := fmt.Sprintf("platform-vm-%d", uniq.Add(1))
@@ -527,7 +527,7 @@ func platformTable() []platformRoute {
 				},
 			}
 		}},
-		{"GET", base + "/resources/{id}", steward.PermResourcesWrite, func(f *fix) platformCall {
+		{"GET", base + "/resources/{resource_id}", steward.PermResourcesWrite, func(f *fix) platformCall {
 			t, err := f.a.Svc.Tenants.CreateTenant(apptest.System(), &steward.TenantCreate{Name: fmt.Sprintf("Platform %d", uniq.Add(1))})
 			f.ok(err)
 			id := fmt.Sprintf("platform-vm-%d", uniq.Add(1))

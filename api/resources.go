@@ -7,6 +7,12 @@ import (
 	"github.com/stewardhq/steward"
 )
 
+// serviceChecksPath names the path wildcards whose values the service
+// validates itself: a resource id is the product's own (1-128 of
+// [A-Za-z0-9._:-], steward.ValidResourceID), wider than pathValueRe, and a
+// bad one is 422 naming id on PUT, 404 on reads.
+var serviceChecksPath = map[string]bool{"resource_id": true}
+
 // reportResource records what the product reports of one of its resources
 // (PUT /platform/resources/{id}): a heartbeat.
 func (s *server) reportResource(w http.ResponseWriter, r *http.Request) error {
@@ -14,7 +20,7 @@ func (s *server) reportResource(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &in, false); err != nil {
 		return err
 	}
-	v, err := s.Resources.ReportResource(r.Context(), r.PathValue("id"), &in)
+	v, err := s.Resources.ReportResource(r.Context(), r.PathValue("resource_id"), &in)
 	if err != nil {
 		return err
 	}
@@ -24,7 +30,7 @@ func (s *server) reportResource(w http.ResponseWriter, r *http.Request) error {
 
 // platformResource lets the product read a resource's desired state back.
 func (s *server) platformResource(w http.ResponseWriter, r *http.Request) error {
-	v, err := s.Resources.PlatformResource(r.Context(), r.PathValue("id"))
+	v, err := s.Resources.PlatformResource(r.Context(), r.PathValue("resource_id"))
 	if err != nil {
 		return err
 	}
@@ -48,7 +54,7 @@ func (s *server) listComputers(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *server) getComputer(w http.ResponseWriter, r *http.Request) error {
-	v, err := s.Resources.GetResource(r.Context(), r.PathValue("id"))
+	v, err := s.Resources.GetResource(r.Context(), r.PathValue("resource_id"))
 	if err != nil {
 		return err
 	}
@@ -62,7 +68,7 @@ func computerAction(w http.ResponseWriter, r *http.Request, act func(context.Con
 	if err := decode(r, &struct{}{}, true); err != nil {
 		return err
 	}
-	v, err := act(r.Context(), r.PathValue("id"))
+	v, err := act(r.Context(), r.PathValue("resource_id"))
 	if err != nil {
 		return err
 	}
