@@ -24,9 +24,9 @@ type ResourceTx interface {
 	// PutResource inserts r, or replaces every column of the row with its id.
 	PutResource(ctx context.Context, r *steward.Resource) error
 	// PurgeStaleResources deletes up to limit resources whose last_seen_at
-	// is before cutoff, the longest unseen first, and returns their ids in
-	// that order.
-	PurgeStaleResources(ctx context.Context, cutoff time.Time, limit int) ([]string, error)
+	// is before cutoff, the longest unseen first, and returns them in that
+	// order, as they were.
+	PurgeStaleResources(ctx context.Context, cutoff time.Time, limit int) ([]*steward.Resource, error)
 	// HoldTenantResources sets desired_status suspended, held_by_tenant,
 	// desired_at now and desired_by on every resource of the tenant whose
 	// desired_status is running, and returns how many.

@@ -111,21 +111,21 @@ func (t *tx) PutResource(ctx context.Context, r *steward.Resource) (err error) {
 	return err
 }
 
-func (t *tx) PurgeStaleResources(ctx context.Context, cutoff time.Time, limit int) (_ []string, err error) {
+func (t *tx) PurgeStaleResources(ctx context.Context, cutoff time.Time, limit int) (_ []*steward.Resource, err error) {
 	defer wrapErr(&err, "purge stale resources")
 	// The subquery locks the rows it picks; the answer keeps its order.
 	rows, err := t.q.Query(ctx, `WITH picked AS (
-			SELECT id, last_seen_at FROM resources WHERE last_seen_at < $1 ORDER BY last_seen_at, id LIMIT $2 FOR UPDATE),
-		gone AS (DELETE FROM resources r USING picked p WHERE r.id = p.id RETURNING r.id, p.last_seen_at)
-		SELECT id FROM gone ORDER BY last_seen_at, id`, cutoff, limit)
+			SELECT id FROM resources WHERE last_seen_at < $1 ORDER BY last_seen_at, id LIMIT $2 FOR UPDATE),
+		gone AS (DELETE FROM resources r USING picked p WHERE r.id = p.id RETURNING r.*)
+		SELECT `+resourceCols+` FROM gone ORDER BY last_seen_at, id`, cutoff, limit)
 	if err != nil {
 		return nil, err
 	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if ids == nil {
-		ids = []string{}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*steward.Resource, error) { return scanResource(r) })
+	if out == nil {
+		out = []*steward.Resource{}
 	}
-	return ids, err
+	return out, err
 }
 
 func (t *tx) HoldTenantResources(ctx context.Context, tenantID, by string, now time.Time) (_ int64, err error) {

@@ -109,20 +109,18 @@ func (t *tx) PutResource(ctx context.Context, r *steward.Resource) error {
 	return nil
 }
 
-func (t *tx) PurgeStaleResources(ctx context.Context, cutoff time.Time, limit int) ([]string, error) {
-	ids, err := queryAll(ctx, t.tx, func(sc scanner) (string, error) {
-		var id string
-		return id, sc.Scan(&id)
-	}, "SELECT id FROM resources WHERE last_seen_at < ? ORDER BY last_seen_at, id LIMIT ?", micros(cutoff), limit)
+func (t *tx) PurgeStaleResources(ctx context.Context, cutoff time.Time, limit int) ([]*steward.Resource, error) {
+	rs, err := queryAll(ctx, t.tx, scanResource, "SELECT "+resourceCols+
+		" FROM resources WHERE last_seen_at < ? ORDER BY last_seen_at, id LIMIT ?", micros(cutoff), limit)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: stale resources: %w", err)
 	}
-	for _, id := range ids {
-		if _, err := t.tx.ExecContext(ctx, "DELETE FROM resources WHERE id = ?", id); err != nil {
+	for _, r := range rs {
+		if _, err := t.tx.ExecContext(ctx, "DELETE FROM resources WHERE id = ?", r.ID); err != nil {
 			return nil, fmt.Errorf("sqlite: purge resource: %w", err)
 		}
 	}
-	return ids, nil
+	return rs, nil
 }
 
 func (t *tx) HoldTenantResources(ctx context.Context, tenantID, by string, now time.Time) (int64, error) {

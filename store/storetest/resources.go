@@ -129,17 +129,18 @@ func testResourcePurgeStale(t *testing.T, s store.Store) {
 	}
 	rs[0].LastSeenAt = at(4 * time.Minute) // vm-01 is as stale as vm-04: id breaks the tie
 	putResources(t, s, rs...)
-	var ids []string
+	var gone []*steward.Resource
 	update(t, s, func(tx store.Tx) (err error) {
-		ids, err = tx.PurgeStaleResources(ctx, at(4*time.Minute+time.Second), 3)
+		gone, err = tx.PurgeStaleResources(ctx, at(4*time.Minute+time.Second), 3)
 		return err
 	})
-	equal(t, "first purge", ids, []string{"vm-02", "vm-03", "vm-01"})
+	equal(t, "first purge", resourceIDs(gone), []string{"vm-02", "vm-03", "vm-01"})
+	equal(t, "a purged row as it was", gone[0], rs[1])
 	update(t, s, func(tx store.Tx) (err error) {
-		ids, err = tx.PurgeStaleResources(ctx, at(4*time.Minute+time.Second), 3)
+		gone, err = tx.PurgeStaleResources(ctx, at(4*time.Minute+time.Second), 3)
 		return err
 	})
-	equal(t, "second purge", ids, []string{"vm-04"})
+	equal(t, "second purge", resourceIDs(gone), []string{"vm-04"})
 	left, err := s.ListResources(ctx, steward.ResourceFilter{}, "", 10)
 	must(t, "ListResources", err)
 	equal(t, "left", resourceIDs(left), []string{"vm-05"})
