@@ -63,7 +63,7 @@ func newRootCmd(ctx context.Context, getenv func(string) string, stdout, stderr 
 			SecretKey: cfg.SecretKey, SecretKeyPrevious: cfg.SecretKeyPrevious, CheckpointInterval: cfg.CheckpointInterval,
 			HashConcurrency: cfg.HashConcurrency, HashQueueWait: cfg.HashQueueWait, TrustedIssuers: issuers,
 			ImpersonationMax: cfg.ImpersonationMax, ImpersonationHidden: !cfg.ImpersonationDisclose,
-			KeyUsageRetention: cfg.KeyUsageRetention})
+			KeyUsageRetention: cfg.KeyUsageRetention, ResourceStaleAfter: cfg.ResourceStaleAfter})
 		return svc, st, log, nil
 	}
 

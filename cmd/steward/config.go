@@ -56,6 +56,8 @@ type config struct {
 	ReplicaID string
 	// KeyUsageRetention is how long key-usage counts are kept (keyusage.go).
 	KeyUsageRetention time.Duration
+	// ResourceStaleAfter is the default age of a stale resource purge (resources.go).
+	ResourceStaleAfter time.Duration
 	// envErrs are environment values that did not parse; validate reports them.
 	envErrs []error
 	// ConfigFile is the TOML file (STEWARD_CONFIG); configfile.go reads it
@@ -119,6 +121,7 @@ func bindConfig(cmd *cobra.Command, getenv func(string) string, c *config) {
 	bindImpersonation(cmd, getenv, c)
 	bindReplica(cmd, getenv, c)
 	bindKeyUsage(cmd, getenv, c)
+	bindResources(cmd, getenv, c)
 	bindConfigFile(cmd, getenv, c)
 }
 
@@ -216,6 +219,9 @@ func (c *config) validateSettings() error {
 		return err
 	}
 	if err := c.validateKeyUsage(); err != nil {
+		return err
+	}
+	if err := c.validateResources(); err != nil {
 		return err
 	}
 	return c.validateAuditSettings()
