@@ -78,7 +78,7 @@ var (
 	adminPerms = append(slices.Clone(supportPerms),
 		PermUsersWrite, PermUsersBan, PermSessionsRevoke, PermKeysWrite, PermKeysVerify, PermSessionsVerify,
 		PermTenantsWrite, PermCreditsWrite, PermUsageWrite, PermAuditExport,
-		PermAuditCheckpoint, PermFeaturesRead)
+		PermAuditCheckpoint, PermFeaturesRead, PermResourcesWrite)
 	ownerPerms = append(slices.Clone(adminPerms),
 		PermUsersDelete, PermUsersRole, PermUsersImpersonate, PermUsersImpersonateWrite, PermTenantsDelete,
 		PermCreditsAdjust, PermConfigWrite, PermRetentionRun)

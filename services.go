@@ -419,6 +419,10 @@ type TenantCascade struct {
 	APIKeysDisabled int64   `json:"api_keys_disabled"`
 	UsersRestored   int64   `json:"users_restored"`
 	APIKeysRestored int64   `json:"api_keys_restored"`
+	// Resources whose desired state the cascade set to suspended, or back
+	// to running (docs/resources.md).
+	ResourcesSuspended int64 `json:"resources_suspended"`
+	ResourcesRestored  int64 `json:"resources_restored"`
 }
 
 // TenantPurgeResult is the answer of a purge.

@@ -311,6 +311,31 @@ func authzTable() []authzRoute {
 				f.ok(err)
 				return base + "/webhooks/deliveries/" + d[0].ID + "/retry", nil
 			}},
+		{"GET", base + "/computers", []steward.Permission{steward.PermTenantsRead},
+			func(f *fix) (string, any) { return base + "/computers?limit=5", nil }},
+		{"GET", base + "/computers/{resource_id}", []steward.Permission{steward.PermTenantsRead}, onComputer(tenant, "", "", nil)},
+		{"DELETE", base + "/computers/{resource_id}", []steward.Permission{steward.PermTenantsWrite}, onComputer(tenant, "", "", nil)},
+		{"POST", base + "/computers/{resource_id}/suspend", []steward.Permission{steward.PermTenantsWrite}, onComputer(tenant, "", "/suspend", nil)},
+		{"POST", base + "/computers/{resource_id}/resume", []steward.Permission{steward.PermTenantsWrite}, onComputer(tenant, "suspend", "/resume", nil)},
+		{"POST", base + "/computers/{resource_id}/restart", []steward.Permission{steward.PermTenantsWrite}, onComputer(tenant, "", "/restart", M{})},
+		{"POST", base + "/computers/purge-stale", []steward.Permission{steward.PermTenantsDelete},
+			func(f *fix) (string, any) { return base + "/computers/purge-stale", M{"older_than": "1h"} }},
+	}
+}
+
+// onComputer reports, as the system, a fresh resource of a fresh tenant,
+// suspended first when state is "suspend", and builds the request on it.
+func onComputer(tenant func(f *fix) string, state, suffix string, body any) func(f *fix) (string, any) {
+	return func(f *fix) (string, any) {
+		id := fmt.Sprintf("authz-vm-%d", uniq.Add(1))
+		_, err := f.a.Svc.Resources.ReportResource(apptest.System(), id, &steward.ResourceReport{Kind: "computer",
+			TenantID: tenant(f), Status: steward.ResourceRunning})
+		f.ok(err)
+		if state == "suspend" {
+			_, err = f.a.Svc.Resources.SuspendResource(apptest.System(), id)
+			f.ok(err)
+		}
+		return "/api/v1/admin/computers/" + id + suffix, body
 	}
 }
 
@@ -525,6 +550,45 @@ func platformTable() []platformRoute {
 				Answered: func(r *apptest.Response) string {
 					if r.Status != 200 || r.Get("user_id") != end.ID || r.Get("features.api_access") != true {
 						return "want 200 with the user's flags"
+					}
+					return ""
+				},
+			}
+		}},
+		{"PUT", base + "/resources/{resource_id}", steward.PermResourcesWrite, func(f *fix) platformCall {
+			t, err := f.a.Svc.Tenants.CreateTenant(apptest.System(), &steward.TenantCreate{Name: fmt.Sprintf("Platform %d", uniq.Add(1))})
+			f.ok(err)
+			id := fmt.Sprintf("platform-vm-%d", uniq.Add(1))
+			return platformCall{
+				Body: func() any { return M{"kind": "computer", "tenant_id": t.ID, "status": "running"} },
+				Path: base + "/resources/" + id,
+				Answered: func(r *apptest.Response) string {
+					if r.Status != 200 || r.Get("id") != id || r.Get("desired_status") != "running" {
+						return "want 200 with the resource recorded"
+					}
+					return ""
+				},
+				Done: func(answered int) {
+					_, err := f.a.Svc.Resources.GetResource(apptest.System(), id)
+					if (err == nil) != (answered > 0) {
+						f.t.Errorf("after %d answered calls: resource %s: %v; refused calls must record nothing", answered, id, err)
+					}
+				},
+			}
+		}},
+		{"GET", base + "/resources/{resource_id}", steward.PermResourcesWrite, func(f *fix) platformCall {
+			t, err := f.a.Svc.Tenants.CreateTenant(apptest.System(), &steward.TenantCreate{Name: fmt.Sprintf("Platform %d", uniq.Add(1))})
+			f.ok(err)
+			id := fmt.Sprintf("platform-vm-%d", uniq.Add(1))
+			_, err = f.a.Svc.Resources.ReportResource(apptest.System(), id, &steward.ResourceReport{Kind: "computer",
+				TenantID: t.ID, Status: steward.ResourceRunning})
+			f.ok(err)
+			return platformCall{
+				Body: func() any { return nil },
+				Path: base + "/resources/" + id,
+				Answered: func(r *apptest.Response) string {
+					if r.Status != 200 || r.Get("id") != id || r.Get("desired_status") != "running" {
+						return "want 200 with the desired state"
 					}
 					return ""
 				},

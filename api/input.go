@@ -134,7 +134,7 @@ func pathWildcards(pattern string) []string {
 // query parameter that breaks the text rule is 422 naming it.
 func checkRequest(r *http.Request, wildcards []string, q url.Values) error {
 	for _, name := range wildcards {
-		if v := r.PathValue(name); !pathValueRe.MatchString(v) {
+		if v := r.PathValue(name); !pathValueRe.MatchString(v) && !serviceChecksPath[name] {
 			return steward.Errorf(steward.CodeNotFound, "%s %q matches nothing: ids and slugs are letters, digits, '_' and '-'", name, v)
 		}
 	}

@@ -139,5 +139,15 @@ func (s *server) routes() []route {
 		{http.MethodGet, "/api/v1/admin/users/{id}/features", authAdmin, s.getUserFeatures},
 		{http.MethodPut, "/api/v1/admin/users/{id}/features", authAdmin, s.putUserFeatures},
 		{http.MethodGet, "/api/v1/platform/features", authPlatform, s.platformFeatures},
+
+		{http.MethodPut, "/api/v1/platform/resources/{resource_id}", authPlatform, s.reportResource},
+		{http.MethodGet, "/api/v1/platform/resources/{resource_id}", authPlatform, s.platformResource},
+		{http.MethodGet, "/api/v1/admin/computers", authAdmin, s.listComputers},
+		{http.MethodPost, "/api/v1/admin/computers/purge-stale", authAdmin, s.purgeStaleComputers},
+		{http.MethodGet, "/api/v1/admin/computers/{resource_id}", authAdmin, s.getComputer},
+		{http.MethodDelete, "/api/v1/admin/computers/{resource_id}", authAdmin, s.deleteComputer},
+		{http.MethodPost, "/api/v1/admin/computers/{resource_id}/suspend", authAdmin, s.suspendComputer},
+		{http.MethodPost, "/api/v1/admin/computers/{resource_id}/resume", authAdmin, s.resumeComputer},
+		{http.MethodPost, "/api/v1/admin/computers/{resource_id}/restart", authAdmin, s.restartComputer},
 	}
 }

@@ -46,6 +46,9 @@ type Deps struct {
 	Features steward.FeatureService
 	// Webhooks answers /admin/webhooks (docs/webhooks.md).
 	Webhooks steward.WebhookService
+	// Resources answers /platform/resources and /admin/computers
+	// (docs/resources.md).
+	Resources steward.ResourceService
 	// Ready reports whether the database answers (for /readyz).
 	Ready  func(ctx context.Context) error
 	Logger *slog.Logger

@@ -84,6 +84,9 @@ type Config struct {
 	RetentionBatch int
 	// Webhooks: see WebhookAddressPolicy (webhook_url.go).
 	Webhooks WebhookAddressPolicy
+	// ResourceStaleAfter is the default older_than of a stale resource
+	// purge; default DefaultResourceStaleAfter (resources.go).
+	ResourceStaleAfter time.Duration
 }
 
 // core is what every domain service shares: the store, the clock, the
@@ -202,6 +205,7 @@ type Service struct {
 	UserSpending   *UserSpending
 	Features       *Features
 	Webhooks       *Webhooks
+	Resources      *Resources
 }
 
 var (
@@ -296,6 +300,7 @@ func New(cfg Config) *Service {
 	svc.UserSpending = &UserSpending{core: s}
 	svc.Features = &Features{core: s}
 	svc.Webhooks = newWebhooks(s)
+	svc.Resources = &Resources{core: s}
 	return svc
 }
 

@@ -691,14 +691,17 @@ func (s *Tenants) cascade(ctx context.Context, tx store.Tx, t *steward.Tenant, r
 	if err := s.endImpersonationsFor(ctx, tx, store.ImpersonationEnd{TenantID: t.ID}, now, ender); err != nil {
 		return err
 	}
-	res.APIKeysDisabled, err = tx.HoldTenantKeys(ctx, t.ID, now)
-	return err
+	if res.APIKeysDisabled, err = tx.HoldTenantKeys(ctx, t.ID, now); err != nil {
+		return err
+	}
+	return holdResources(ctx, tx, t, now, res)
 }
 
 func cascadeCounts(res *steward.TenantCascade) map[string]any {
 	return map[string]any{"users_suspended": res.UsersSuspended, "sessions_revoked": res.SessionsRevoked,
 		"api_keys_disabled": res.APIKeysDisabled, "users_restored": res.UsersRestored,
-		"api_keys_restored": res.APIKeysRestored}
+		"api_keys_restored": res.APIKeysRestored, "resources_suspended": res.ResourcesSuspended,
+		"resources_restored": res.ResourcesRestored}
 }
 
 // beforeCascade authorizes a suspend or delete and checks its reason. It
@@ -746,7 +749,10 @@ func (s *Tenants) UnsuspendTenant(ctx context.Context, tid string) (*steward.Ten
 			}
 			t.Status, t.SuspensionReason, t.SuspendedAt = steward.TenantActive, "", nil
 			var err error
-			res.UsersRestored, res.APIKeysRestored, err = tx.ReleaseTenant(ctx, t.ID, s.now())
+			if res.UsersRestored, res.APIKeysRestored, err = tx.ReleaseTenant(ctx, t.ID, s.now()); err != nil {
+				return event{}, err
+			}
+			err = releaseResources(ctx, tx, t, s.now(), res)
 			return event{Action: "tenant.unsuspend", Metadata: cascadeCounts(res)}, err
 		}})
 }
@@ -794,6 +800,9 @@ func (s *Tenants) RestoreTenant(ctx context.Context, tid string) (*steward.Tenan
 			if t.Status == steward.TenantActive {
 				var err error
 				if res.UsersRestored, res.APIKeysRestored, err = tx.ReleaseTenant(ctx, t.ID, s.now()); err != nil {
+					return event{}, err
+				}
+				if err := releaseResources(ctx, tx, t, s.now(), res); err != nil {
 					return event{}, err
 				}
 			}

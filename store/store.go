@@ -70,6 +70,7 @@ type Queries interface {
 	FlagQueries
 	WebhookQueries
 	WebhookEndpointQueries
+	ResourceQueries
 }
 
 // Tx is one write transaction: every read, and every domain's writes.
@@ -94,6 +95,7 @@ type Tx interface {
 	FlagTx
 	WebhookTx
 	WebhookEndpointTx
+	ResourceTx
 }
 
 // UserQueries are the reads of users.

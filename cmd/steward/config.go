@@ -58,6 +58,8 @@ type config struct {
 	KeyUsageRetention time.Duration
 	// Webhooks are the receiver address settings (webhooks.go).
 	Webhooks service.WebhookAddressPolicy
+	// ResourceStaleAfter is the default age of a stale resource purge (resources.go).
+	ResourceStaleAfter time.Duration
 	// envErrs are environment values that did not parse; validate reports them.
 	envErrs []error
 	// ConfigFile is the TOML file (STEWARD_CONFIG); configfile.go reads it
@@ -122,6 +124,7 @@ func bindConfig(cmd *cobra.Command, getenv func(string) string, c *config) {
 	bindReplica(cmd, getenv, c)
 	bindKeyUsage(cmd, getenv, c)
 	bindWebhooks(cmd, getenv, c)
+	bindResources(cmd, getenv, c)
 	bindConfigFile(cmd, getenv, c)
 }
 
@@ -219,6 +222,9 @@ func (c *config) validateSettings() error {
 		return err
 	}
 	if err := c.validateKeyUsage(); err != nil {
+		return err
+	}
+	if err := c.validateResources(); err != nil {
 		return err
 	}
 	return c.validateAuditSettings()

@@ -70,6 +70,8 @@ func TestConfigPrecedence(t *testing.T) {
 			want: [4]string{"15m0s", "20m", "30m", "40m"}},
 		{key: "key_purposes", flag: "--key-purposes", env: "STEWARD_KEY_PURPOSES", file: `["api", "ci"]`, envV: "api,testing", flagV: "api,internal",
 			want: [4]string{"[]", "[api,ci]", "[api,testing]", "[api,internal]"}},
+		{key: "resource_stale_after", flag: "--resource-stale-after", env: "STEWARD_RESOURCE_STALE_AFTER", file: `"48h"`, envV: "72h", flagV: "96h",
+			want: [4]string{"168h0m0s", "48h0m0s", "72h0m0s", "96h0m0s"}},
 		{key: "log_level", flag: "--log-level", env: "STEWARD_LOG_LEVEL", file: `"warn"`, envV: "error", flagV: "debug",
 			want: [4]string{"info", "warn", "error", "debug"}},
 	}

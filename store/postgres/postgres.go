@@ -408,6 +408,8 @@ var constraintFields = map[string]string{
 	"webhook_events_id_key":   "id",
 	"webhook_endpoints_pkey":  "id",
 	"webhook_deliveries_pkey": "id",
+	// 00018_resources.sql: written by upserts.
+	"resources_pkey": "id",
 }
 
 // wrapErr, deferred by every store method, maps a driver error (mapErr) and

@@ -103,6 +103,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"WebhookEvents", testWebhookEvents},
 		{"WebhookEndpoints", testWebhookEndpoints},
 		{"WebhookClaims", testWebhookClaims},
+		{"Resources", testResources},
+		{"ResourceList", testResourceList},
+		{"ResourcePurgeStale", testResourcePurgeStale},
+		{"ResourceHolds", testResourceHolds},
 		{"UserFeatures", testUserFeatures},
 	}
 	for _, tc := range tests {
