@@ -68,6 +68,7 @@ type Queries interface {
 	PlatformConfigQueries
 	UserSpendingQueries
 	FlagQueries
+	ModelQueries
 }
 
 // Tx is one write transaction: every read, and every domain's writes.
@@ -90,6 +91,7 @@ type Tx interface {
 	PlatformConfigTx
 	UserSpendingTx
 	FlagTx
+	ModelTx
 }
 
 // UserQueries are the reads of users.

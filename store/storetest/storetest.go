@@ -101,6 +101,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"RetentionActivityIdempotency", testRetentionActivityIdempotency},
 		{"UserSpending", testUserSpending},
 		{"UserFeatures", testUserFeatures},
+		{"ActiveModel", testActiveModel},
+		{"ActiveModelSerialised", testActiveModelSerialised},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
