@@ -82,6 +82,9 @@ type Config struct {
 	// RetentionBatch is how many rows one purge transaction deletes;
 	// default DefaultRetentionBatch (retention.go).
 	RetentionBatch int
+	// Models is the model catalogue, already validated
+	// (steward.ValidateModels); empty: no models (models.go).
+	Models []*steward.Model
 }
 
 // core is what every domain service shares: the store, the clock, the
@@ -199,6 +202,7 @@ type Service struct {
 	PlatformConfig *PlatformConfig
 	UserSpending   *UserSpending
 	Features       *Features
+	Models         *Models
 }
 
 var (
@@ -292,11 +296,18 @@ func New(cfg Config) *Service {
 	}}
 	svc.UserSpending = &UserSpending{core: s}
 	svc.Features = &Features{core: s}
+	svc.Models = &Models{core: s}
 	return svc
 }
 
-// Start makes sure a current signing key exists, rotating an old one.
-func (s *Service) Start(ctx context.Context) error { return s.keys.ensure(ctx) }
+// Start makes sure a current signing key exists, rotating an old one, and
+// that a configured model catalogue has an active model (models.go).
+func (s *Service) Start(ctx context.Context) error {
+	if err := s.keys.ensure(ctx); err != nil {
+		return err
+	}
+	return s.Models.start(ctx)
+}
 
 // authorize returns the actor in ctx if it holds perm.
 func authorize(ctx context.Context, perm steward.Permission) (steward.Actor, error) {
