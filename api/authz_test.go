@@ -262,6 +262,12 @@ func authzTable() []authzRoute {
 			func(f *fix) (string, any) { return base + "/config", nil }},
 		{"PUT", base + "/config", []steward.Permission{steward.PermConfigWrite},
 			func(f *fix) (string, any) { return base + "/config", map[string]any{} }},
+		{"GET", base + "/optimal/status", []steward.Permission{steward.PermConfigRead},
+			func(f *fix) (string, any) { return base + "/optimal/status", nil }},
+		{"GET", base + "/optimal/models", []steward.Permission{steward.PermConfigRead},
+			func(f *fix) (string, any) { return base + "/optimal/models", nil }},
+		{"POST", base + "/optimal/models/switch", []steward.Permission{steward.PermConfigWrite},
+			func(f *fix) (string, any) { return base + "/optimal/models/switch", M{"model_id": "small-1"} }},
 	}
 }
 
@@ -408,7 +414,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 				t.Errorf("%s's session died during the matrix: %v", c.Name, err)
 			}
 		}
-	})
+	}, modelCatalogue())
 }
 
 // platformRoute is one platform endpoint and the permission a platform key
@@ -476,6 +482,17 @@ func platformTable() []platformRoute {
 				Answered: func(r *apptest.Response) string {
 					if r.Status != 200 || r.Get("user_id") != end.ID || r.Get("features.api_access") != true {
 						return "want 200 with the user's flags"
+					}
+					return ""
+				},
+			}
+		}},
+		{"GET", base + "/models/active", steward.PermModelsRead, func(f *fix) platformCall {
+			return platformCall{
+				Body: func() any { return nil },
+				Answered: func(r *apptest.Response) string {
+					if r.Status != 200 || r.Get("active.model_id") != "large-2" || r.Get("healthy") != true {
+						return "want 200 with large-2 active"
 					}
 					return ""
 				},
@@ -624,7 +641,7 @@ func TestPlatformRoutesTakeOnlyPlatformKeys(t *testing.T) {
 				}
 			})
 		}
-	})
+	}, modelCatalogue())
 }
 
 // authzImpersonation starts an impersonation of a fresh user by root.

@@ -129,5 +129,10 @@ func (s *server) routes() []route {
 		{http.MethodGet, "/api/v1/admin/users/{id}/features", authAdmin, s.getUserFeatures},
 		{http.MethodPut, "/api/v1/admin/users/{id}/features", authAdmin, s.putUserFeatures},
 		{http.MethodGet, "/api/v1/platform/features", authPlatform, s.platformFeatures},
+
+		{http.MethodGet, "/api/v1/admin/optimal/status", authAdmin, s.modelStatus},
+		{http.MethodGet, "/api/v1/admin/optimal/models", authAdmin, s.listModels},
+		{http.MethodPost, "/api/v1/admin/optimal/models/switch", authAdmin, s.switchModel},
+		{http.MethodGet, "/api/v1/platform/models/active", authPlatform, s.activeModel},
 	}
 }

@@ -44,6 +44,8 @@ type Deps struct {
 	UserSpending steward.UserSpendingService
 	// Features answers the feature flag endpoints (docs/flags.md).
 	Features steward.FeatureService
+	// Models answers the model catalogue endpoints (docs/models.md).
+	Models steward.ModelService
 	// Ready reports whether the database answers (for /readyz).
 	Ready  func(ctx context.Context) error
 	Logger *slog.Logger

@@ -69,6 +69,8 @@ type config struct {
 
 	// fileFlagDefs are the file's [[flags]] (flags.go).
 	fileFlagDefs []*steward.Flag
+	// fileModels are the file's [[models]], validated (models.go).
+	fileModels []*steward.Model
 }
 
 // bindConfig registers the flags; an environment variable fills a flag the

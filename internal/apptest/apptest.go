@@ -76,7 +76,8 @@ func New(t testing.TB, b testdb.Backend, opts ...Options) *App {
 	deps := api.Deps{Users: svc.Users, Sessions: svc.Sessions, Audit: svc.Audit, Auth: svc.Auth, Keys: svc.Keys, Tenants: svc.Tenants, Credits: svc.Credits, Idem: svc.Idempotency, Impersonations: svc.Impersonations,
 		Ready: st.Ping, Logger: log, Now: clk.Now, Health: svc.Health,
 		KeyUsage: svc.KeyUsage, Series: svc.Series, Stats: svc.Overview, Retention: svc.Retention,
-		PlatformConfig: svc.PlatformConfig, UserSpending: svc.UserSpending, Features: svc.Features}
+		PlatformConfig: svc.PlatformConfig, UserSpending: svc.UserSpending, Features: svc.Features,
+		Models: svc.Models}
 	for _, o := range opts {
 		if o.API != nil {
 			o.API(&deps)
