@@ -1,6 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -65,5 +69,63 @@ func TestConfigFileModels(t *testing.T) {
 	path := writeFile(t, "typo.toml", fileModels+"colour = \"red\"\n")
 	if _, err := runConfig(t, nil, "config", "check", path); err == nil || !strings.Contains(err.Error(), path+":17:1: key models.colour: unknown key") {
 		t.Errorf("an unknown key in [[models]]: %v", err)
+	}
+}
+
+// TestServeKeepsTheActiveModel: serve with [[models]] records the default
+// as active; a restart whose file disables it keeps it active and reports
+// the catalogue unhealthy.
+func TestServeKeepsTheActiveModel(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"STEWARD_DB": "sqlite:" + filepath.Join(dir, "s.db"), "STEWARD_BOOTSTRAP_PASSWORD": "models-test-password",
+		"STEWARD_CONFIG": writeFile(t, "steward.toml", fileModels)}
+	status := func(url string) map[string]any {
+		t.Helper()
+		body, _ := json.Marshal(map[string]string{"email": "admin@localhost", "password": env["STEWARD_BOOTSTRAP_PASSWORD"]})
+		resp, err := http.Post(url+"/api/v1/auth/login", "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var login struct {
+			AccessToken string `json:"access_token"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&login)
+		resp.Body.Close()
+		if err != nil || login.AccessToken == "" {
+			t.Fatalf("login: %d %v", resp.StatusCode, err)
+		}
+		req, _ := http.NewRequest("GET", url+"/api/v1/admin/optimal/status", nil)
+		req.Header.Set("Authorization", "Bearer "+login.AccessToken)
+		resp, err = http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var st map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&st); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("status: %d %v", resp.StatusCode, err)
+		}
+		return st
+	}
+	url, _, stop := boot(t, env)
+	st := status(url)
+	if active, _ := st["active"].(map[string]any); active["model_id"] != "large-2" || st["healthy"] != true {
+		t.Fatalf("status after the first start: %v", st)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	// large-2 disabled and small-1 the default now.
+	edited := strings.Replace(strings.Replace(fileModels, "enabled = true\ndefault = true", "enabled = false", 1),
+		"context_window = 32000", "context_window = 32000\ndefault = true", 1)
+	env["STEWARD_CONFIG"] = writeFile(t, "edited.toml", edited)
+	url, _, stop = boot(t, env)
+	defer stop()
+	st = status(url)
+	active, _ := st["active"].(map[string]any)
+	problems, _ := st["problems"].([]any)
+	if active["model_id"] != "large-2" || st["healthy"] != false || len(problems) != 1 ||
+		problems[0].(map[string]any)["code"] != "active_disabled" || st["default_model"] != "small-1" {
+		t.Fatalf("status after a restart disabling the active model: %v", st)
 	}
 }
