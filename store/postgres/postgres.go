@@ -403,6 +403,8 @@ var constraintFields = map[string]string{
 	"user_session_spend_pkey": "session_id",
 	// 00015_user_features.sql: written by upserts.
 	"user_features_pkey": "user_id",
+	// 00019_active_model.sql: one row, written by upserts.
+	"active_model_pkey": "singleton",
 }
 
 // wrapErr, deferred by every store method, maps a driver error (mapErr) and
