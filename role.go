@@ -78,7 +78,8 @@ var (
 	adminPerms = append(slices.Clone(supportPerms),
 		PermUsersWrite, PermUsersBan, PermSessionsRevoke, PermKeysWrite, PermKeysVerify, PermSessionsVerify,
 		PermTenantsWrite, PermCreditsWrite, PermUsageWrite, PermAuditExport,
-		PermAuditCheckpoint, PermFeaturesRead, PermResourcesWrite)
+		PermAuditCheckpoint, PermFeaturesRead, PermResourcesWrite,
+		PermModelsRead)
 	ownerPerms = append(slices.Clone(adminPerms),
 		PermUsersDelete, PermUsersRole, PermUsersImpersonate, PermUsersImpersonateWrite, PermTenantsDelete,
 		PermCreditsAdjust, PermConfigWrite, PermRetentionRun)

@@ -320,6 +320,12 @@ func authzTable() []authzRoute {
 		{"POST", base + "/computers/{resource_id}/restart", []steward.Permission{steward.PermTenantsWrite}, onComputer(tenant, "", "/restart", M{})},
 		{"POST", base + "/computers/purge-stale", []steward.Permission{steward.PermTenantsDelete},
 			func(f *fix) (string, any) { return base + "/computers/purge-stale", M{"older_than": "1h"} }},
+		{"GET", base + "/optimal/status", []steward.Permission{steward.PermConfigRead},
+			func(f *fix) (string, any) { return base + "/optimal/status", nil }},
+		{"GET", base + "/optimal/models", []steward.Permission{steward.PermConfigRead},
+			func(f *fix) (string, any) { return base + "/optimal/models", nil }},
+		{"POST", base + "/optimal/models/switch", []steward.Permission{steward.PermConfigWrite},
+			func(f *fix) (string, any) { return base + "/optimal/models/switch", M{"model_id": "small-1"} }},
 	}
 }
 
@@ -482,7 +488,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 				t.Errorf("%s's session died during the matrix: %v", c.Name, err)
 			}
 		}
-	})
+	}, modelCatalogue())
 }
 
 // platformRoute is one platform endpoint and the permission a platform key
@@ -589,6 +595,17 @@ func platformTable() []platformRoute {
 				Answered: func(r *apptest.Response) string {
 					if r.Status != 200 || r.Get("id") != id || r.Get("desired_status") != "running" {
 						return "want 200 with the desired state"
+					}
+					return ""
+				},
+			}
+		}},
+		{"GET", base + "/models/active", steward.PermModelsRead, func(f *fix) platformCall {
+			return platformCall{
+				Body: func() any { return nil },
+				Answered: func(r *apptest.Response) string {
+					if r.Status != 200 || r.Get("active.model_id") != "large-2" || r.Get("healthy") != true {
+						return "want 200 with large-2 active"
 					}
 					return ""
 				},
@@ -737,7 +754,7 @@ func TestPlatformRoutesTakeOnlyPlatformKeys(t *testing.T) {
 				}
 			})
 		}
-	})
+	}, modelCatalogue())
 }
 
 // authzImpersonation starts an impersonation of a fresh user by root.

@@ -149,5 +149,9 @@ func (s *server) routes() []route {
 		{http.MethodPost, "/api/v1/admin/computers/{resource_id}/suspend", authAdmin, s.suspendComputer},
 		{http.MethodPost, "/api/v1/admin/computers/{resource_id}/resume", authAdmin, s.resumeComputer},
 		{http.MethodPost, "/api/v1/admin/computers/{resource_id}/restart", authAdmin, s.restartComputer},
+		{http.MethodGet, "/api/v1/admin/optimal/status", authAdmin, s.modelStatus},
+		{http.MethodGet, "/api/v1/admin/optimal/models", authAdmin, s.listModels},
+		{http.MethodPost, "/api/v1/admin/optimal/models/switch", authAdmin, s.switchModel},
+		{http.MethodGet, "/api/v1/platform/models/active", authPlatform, s.activeModel},
 	}
 }

@@ -49,6 +49,8 @@ type Deps struct {
 	// Resources answers /platform/resources and /admin/computers
 	// (docs/resources.md).
 	Resources steward.ResourceService
+	// Models answers the model catalogue endpoints (docs/models.md).
+	Models steward.ModelService
 	// Ready reports whether the database answers (for /readyz).
 	Ready  func(ctx context.Context) error
 	Logger *slog.Logger

@@ -34,7 +34,7 @@ func DefaultUserKeyScopes() []string { return []string{"read", "write"} }
 // DefaultKeyPurposes returns the purposes a key may be created for unless
 // configured otherwise; a fresh slice on each call.
 func DefaultKeyPurposes() []string {
-	return []string{"api", "automation", "ci", "integration", "internal", "testing"}
+	return []string{"api", "automation", "ci", "integration", "internal", "optimal", "testing"}
 }
 
 // newKeySecret returns secretLen uniformly random base62 characters.

@@ -68,6 +68,7 @@ var eventCatalogue = []struct {
 	{"resource.restart_requested", "resource.restart_requested", "resource", "An operator asked for a restart (data.metadata.restart_id names the request)."},
 	{"resource.delete_requested", "resource.delete_requested", "resource", "An operator wants a resource deleted: tear it down."},
 	{"resource.purged", "resource.purged", "resource", "A stale resource's record was erased."},
+	{"model.switch", "model.switched", "model", "The active model was switched: use it for new work (data.changes.model_id has before and after)."},
 	{"usage.record", "usage.recorded", "usage", "Usage events were recorded."},
 	{"features.update", "features.updated", "tenant", "A tenant's or user's feature flags changed."},
 	{"config.update", "config.updated", "config", "The platform configuration changed."},

@@ -87,6 +87,9 @@ type Config struct {
 	// ResourceStaleAfter is the default older_than of a stale resource
 	// purge; default DefaultResourceStaleAfter (resources.go).
 	ResourceStaleAfter time.Duration
+	// Models is the model catalogue, already validated
+	// (steward.ValidateModels); empty: no models (models.go).
+	Models []*steward.Model
 }
 
 // core is what every domain service shares: the store, the clock, the
@@ -206,6 +209,7 @@ type Service struct {
 	Features       *Features
 	Webhooks       *Webhooks
 	Resources      *Resources
+	Models         *Models
 }
 
 var (
@@ -301,11 +305,18 @@ func New(cfg Config) *Service {
 	svc.Features = &Features{core: s}
 	svc.Webhooks = newWebhooks(s)
 	svc.Resources = &Resources{core: s}
+	svc.Models = &Models{core: s}
 	return svc
 }
 
-// Start makes sure a current signing key exists, rotating an old one.
-func (s *Service) Start(ctx context.Context) error { return s.keys.ensure(ctx) }
+// Start makes sure a current signing key exists, rotating an old one, and
+// that a configured model catalogue has an active model (models.go).
+func (s *Service) Start(ctx context.Context) error {
+	if err := s.keys.ensure(ctx); err != nil {
+		return err
+	}
+	return s.Models.start(ctx)
+}
 
 // authorize returns the actor in ctx if it holds perm.
 func authorize(ctx context.Context, perm steward.Permission) (steward.Actor, error) {

@@ -85,6 +85,7 @@ func (s *Credits) RecordUsage(ctx context.Context, in *steward.UsageBatch) (*ste
 			out.Results[i] = rejected(ev.ID, err)
 			continue
 		}
+		s.priceUsage(ev) // models_pricing.go
 		tenants = append(tenants, ev.TenantID)
 	}
 	slices.Sort(tenants)

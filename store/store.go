@@ -71,6 +71,7 @@ type Queries interface {
 	WebhookQueries
 	WebhookEndpointQueries
 	ResourceQueries
+	ModelQueries
 }
 
 // Tx is one write transaction: every read, and every domain's writes.
@@ -96,6 +97,7 @@ type Tx interface {
 	WebhookTx
 	WebhookEndpointTx
 	ResourceTx
+	ModelTx
 }
 
 // UserQueries are the reads of users.

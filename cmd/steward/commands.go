@@ -64,7 +64,8 @@ func newRootCmd(ctx context.Context, getenv func(string) string, stdout, stderr 
 			SecretKey: cfg.SecretKey, SecretKeyPrevious: cfg.SecretKeyPrevious, CheckpointInterval: cfg.CheckpointInterval,
 			HashConcurrency: cfg.HashConcurrency, HashQueueWait: cfg.HashQueueWait, TrustedIssuers: issuers,
 			ImpersonationMax: cfg.ImpersonationMax, ImpersonationHidden: !cfg.ImpersonationDisclose,
-			KeyUsageRetention: cfg.KeyUsageRetention, Webhooks: cfg.Webhooks, ResourceStaleAfter: cfg.ResourceStaleAfter})
+			KeyUsageRetention: cfg.KeyUsageRetention, Webhooks: cfg.Webhooks, ResourceStaleAfter: cfg.ResourceStaleAfter,
+			Models: cfg.fileModels})
 		return svc, st, log, nil
 	}
 
@@ -172,7 +173,7 @@ func serve(ctx context.Context, cfg config, svc *service.Service, st store.Store
 	conns := &connCounter{}
 	handler := api.NewServer(api.Deps{
 		Users: svc.Users, Sessions: svc.Sessions, Audit: svc.Audit, Auth: svc.Auth, Keys: svc.Keys, Tenants: svc.Tenants, Credits: svc.Credits, Idem: svc.Idempotency, Impersonations: svc.Impersonations,
-		Series: svc.Series, Stats: svc.Overview, Retention: svc.Retention, PlatformConfig: svc.PlatformConfig, UserSpending: svc.UserSpending, Features: svc.Features, Webhooks: svc.Webhooks, Resources: svc.Resources, Ready: st.Ping, Logger: log, Metrics: reg, AdminRatePerMinute: adminRate, AdminRateBurst: adminBurst, TrustedProxies: cfg.trustedProxies,
+		Series: svc.Series, Stats: svc.Overview, Retention: svc.Retention, PlatformConfig: svc.PlatformConfig, UserSpending: svc.UserSpending, Features: svc.Features, Webhooks: svc.Webhooks, Resources: svc.Resources, Models: svc.Models, Ready: st.Ping, Logger: log, Metrics: reg, AdminRatePerMinute: adminRate, AdminRateBurst: adminBurst, TrustedProxies: cfg.trustedProxies,
 		LongReads: cfg.longReads(),
 		Health:    svc.Health, Build: cfg.buildInfo(), HTTPConnections: func() (int, int) { return conns.Open(), cfg.MaxConnections },
 		KeyUsage: svc.KeyUsage,

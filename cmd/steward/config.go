@@ -73,6 +73,8 @@ type config struct {
 
 	// fileFlagDefs are the file's [[flags]] (flags.go).
 	fileFlagDefs []*steward.Flag
+	// fileModels are the file's [[models]], validated (models.go).
+	fileModels []*steward.Model
 }
 
 // bindConfig registers the flags; an environment variable fills a flag the
@@ -95,7 +97,7 @@ func bindConfig(cmd *cobra.Command, getenv func(string) string, c *config) {
 	f.StringSliceVar(&c.UserKeyScopes, "user-key-scopes", list(getenv("STEWARD_USER_KEY_SCOPES")),
 		"scopes end users' keys may carry, comma-separated (STEWARD_USER_KEY_SCOPES; default read,write)")
 	f.StringSliceVar(&c.KeyPurposes, "key-purposes", list(getenv("STEWARD_KEY_PURPOSES")),
-		"purposes a key may name, comma-separated (STEWARD_KEY_PURPOSES; default api,automation,ci,integration,internal,testing)")
+		"purposes a key may name, comma-separated (STEWARD_KEY_PURPOSES; default api,automation,ci,integration,internal,optimal,testing)")
 	f.IntVar(&c.AdminRateLimit, "admin-rate-limit", envInt(getenv, c, "STEWARD_ADMIN_RATE_LIMIT", api.DefaultAdminRatePerMinute),
 		"admin requests one credential may make per minute, per replica; 0 turns the limit off (STEWARD_ADMIN_RATE_LIMIT)")
 	f.IntVar(&c.AdminRateBurst, "admin-rate-burst", envInt(getenv, c, "STEWARD_ADMIN_RATE_BURST", 0),

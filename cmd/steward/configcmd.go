@@ -130,6 +130,9 @@ func (c *config) show(flags *pflag.FlagSet, w io.Writer) error {
 		}
 		fmt.Fprintf(tw, "[[flags]]\t%s\t%s\n", strings.Join(keys, ","), sourceFile)
 	}
+	if len(c.fileModels) > 0 {
+		fmt.Fprintf(tw, "[[models]]\t%s\t%s\n", modelIDs(c.fileModels), sourceFile)
+	}
 	return tw.Flush()
 }
 

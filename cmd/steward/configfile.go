@@ -105,7 +105,8 @@ func newFileSchema(flags *pflag.FlagSet) fileSchema {
 	fields = append(fields, reflect.StructField{Name: "Plans", Type: reflect.SliceOf(tomlCopy(reflect.TypeFor[steward.Plan]())),
 		Tag: `toml:"plans"`}, reflect.StructField{Name: "TrustedIssuers",
 		Type: reflect.SliceOf(tomlCopy(reflect.TypeFor[service.TrustedIssuer]())), Tag: `toml:"trusted_issuers"`},
-		reflect.StructField{Name: "Flags", Type: reflect.SliceOf(tomlCopy(reflect.TypeFor[steward.Flag]())), Tag: `toml:"flags"`})
+		reflect.StructField{Name: "Flags", Type: reflect.SliceOf(tomlCopy(reflect.TypeFor[steward.Flag]())), Tag: `toml:"flags"`},
+		reflect.StructField{Name: "Models", Type: reflect.SliceOf(tomlCopy(reflect.TypeFor[steward.ModelConfig]())), Tag: `toml:"models"`})
 	s.typ = reflect.StructOf(fields)
 	return s
 }
@@ -174,6 +175,7 @@ type configFile struct {
 	plans   []*steward.Plan
 	issuers []service.TrustedIssuer
 	flags   []*steward.Flag
+	models  []*steward.Model
 }
 
 var mismatchRe = regexp.MustCompile(`cannot decode TOML (\w+) into .* of type (.+)$`)
@@ -219,6 +221,11 @@ func readConfigFile(path string, s fileSchema) (*configFile, error) {
 	}
 	if flags := v.Elem().FieldByName("Flags"); flags.Len() > 0 {
 		if cf.flags, err = parseFileFlags(flags.Interface()); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	if models := v.Elem().FieldByName("Models"); models.Len() > 0 {
+		if cf.models, err = parseFileModels(models.Interface()); err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 	}
@@ -280,6 +287,7 @@ func (c *config) loadConfigFile(root *cobra.Command, getenv func(string) string)
 			return err
 		}
 		c.filePlans, c.fileIssuers, c.fileFlagDefs = cf.plans, cf.issuers, cf.flags
+		c.fileModels = cf.models
 	}
 	c.sources, c.fileFlags = map[string]string{}, nil
 	var errs []error

@@ -410,6 +410,8 @@ var constraintFields = map[string]string{
 	"webhook_deliveries_pkey": "id",
 	// 00018_resources.sql: written by upserts.
 	"resources_pkey": "id",
+	// 00019_active_model.sql: one row, written by upserts.
+	"active_model_pkey": "singleton",
 }
 
 // wrapErr, deferred by every store method, maps a driver error (mapErr) and

@@ -108,6 +108,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ResourcePurgeStale", testResourcePurgeStale},
 		{"ResourceHolds", testResourceHolds},
 		{"UserFeatures", testUserFeatures},
+		{"ActiveModel", testActiveModel},
+		{"ActiveModelSerialised", testActiveModelSerialised},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
