@@ -47,12 +47,20 @@ func fuzzApps(f *testing.F) []*fuzzApp {
 			}
 			return r.Get("id").(string), r.Get("key").(string)
 		}
-		_, platform := key("usage:write", "keys:verify")
+		_, platform := key("usage:write", "keys:verify", "resources:write")
 		spare, _ := key("usage:write")
 		spare2, _ := key("usage:write")
 		a.EnsureTenant(f, "ten_fuzz2") // suspended, deleted and restored by the fuzzer, not {t}
+		r := a.Do(http.MethodPost, "/api/v1/admin/webhooks", a.RootToken, M{"url": "https://hooks.example.com/fuzz", "event_types": []string{"*"}})
+		if r.Status != http.StatusCreated {
+			f.Fatalf("%s: creating a webhook endpoint: %d %s", b.Name, r.Status, r.Raw)
+		}
+		whk := r.Get("id").(string)
+		if r = a.Do(http.MethodPut, "/api/v1/platform/resources/fuzz-vm", platform, M{"kind": "computer", "tenant_id": "ten_fuzz", "status": "running"}); r.Status != http.StatusOK {
+			f.Fatalf("%s: reporting a resource: %d %s", b.Name, r.Status, r.Raw)
+		}
 		x.repl = strings.NewReplacer("{target}", target.ID, "{t}", "ten_fuzz", "{t2}", "ten_fuzz2",
-			"{spare}", spare, "{spare2}", spare2, "{root_id}", a.Root.ID)
+			"{spare}", spare, "{spare2}", spare2, "{root_id}", a.Root.ID, "{whk}", whk)
 		x.tok = map[string]string{"root": a.RootToken, "platform": platform, "none": ""}
 		apps = append(apps, x)
 	}
@@ -135,6 +143,18 @@ var jsonEndpoints = []struct {
 	{http.MethodPost, tenantsPath + "/{t2}/unsuspend", "root", `{}`},
 	{http.MethodDelete, tenantsPath + "/{t2}", "root", `{"reason":"r"}`},
 	{http.MethodPost, tenantsPath + "/{t2}/restore", "root", `{}`},
+	{http.MethodPut, "/api/v1/admin/config", "root", `{"features":{"sso":true},"quotas":{"max_users":100},"spending":{"daily_cap":null}}`},
+	{http.MethodPut, tenantsPath + "/{t}/features", "root", `{"sso":true,"audit_log_days":null}`},
+	{http.MethodPut, usersPath + "/{target}/features", "root", `{"priority_support":true}`},
+	{http.MethodPut, usersPath + "/{target}/spending", "root", `{"monthly_cap":100,"daily_cap":null}`},
+	{http.MethodPut, "/api/v1/admin/retention", "root", `{"sessions":30,"usage_events":"never"}`},
+	{http.MethodPost, "/api/v1/admin/webhooks", "root", `{"url":"https://hooks.example.com/h","event_types":["user.*"],"tenant_id":"{t}","description":"d"}`},
+	{http.MethodPatch, "/api/v1/admin/webhooks/{whk}", "root", `{"event_types":["*"],"enabled":true,"description":"d"}`},
+	{http.MethodPost, "/api/v1/admin/webhooks/{whk}/replay", "root", `{"since":"2026-01-01T00:00:00Z"}`},
+	{http.MethodPut, "/api/v1/platform/resources/fuzz-vm", "platform", `{"kind":"computer","tenant_id":"{t}","status":"running","name":"n","metadata":{"a":1}}`},
+	{http.MethodPost, "/api/v1/admin/computers/fuzz-vm/restart", "root", `{}`},
+	{http.MethodPost, "/api/v1/admin/computers/purge-stale", "root", `{"older_than":"720h"}`},
+	{http.MethodPost, "/api/v1/admin/optimal/models/switch", "root", `{"model_id":"large-2"}`},
 }
 
 // FuzzJSONBodies sends fuzzed bodies to every endpoint that decodes one.
@@ -170,7 +190,8 @@ var queryEndpoints = []string{
 	usersPath, "/api/v1/admin/admins", tenantsPath, keysPath, keysPath + "/stats", "/api/v1/admin/sessions",
 	"/api/v1/admin/audit-log", "/api/v1/admin/audit-log/export", creditsPath + "/{t}/history", "/api/v1/admin/usage",
 	usersPath + "/{target}/api-keys", usersPath + "/{target}/sessions", usersPath + "/{target}/audit-log",
-	tenantsPath + "/{t}/plan-changes",
+	tenantsPath + "/{t}/plan-changes", "/api/v1/admin/computers", "/api/v1/admin/webhooks",
+	"/api/v1/admin/webhooks/{whk}/deliveries",
 }
 
 // FuzzQuery sends fuzzed query strings to every endpoint that reads one.
@@ -204,7 +225,9 @@ var pathEndpoints = []struct{ method, path string }{
 	{http.MethodPost, usersPath + "/%s/unsuspend"}, {http.MethodGet, tenantsPath + "/%s"},
 	{http.MethodGet, tenantsPath + "/%s/detail"}, {http.MethodGet, creditsPath + "/%s/balance"},
 	{http.MethodGet, creditsPath + "/%s/history"}, {http.MethodGet, keysPath + "/%s"},
-	{http.MethodDelete, "/api/v1/admin/sessions/%s"},
+	{http.MethodDelete, "/api/v1/admin/sessions/%s"}, {http.MethodGet, "/api/v1/admin/computers/%s"},
+	{http.MethodPost, "/api/v1/admin/computers/%s/suspend"}, {http.MethodGet, "/api/v1/admin/webhooks/%s"},
+	{http.MethodPost, "/api/v1/admin/webhooks/%s/rotate-secret"}, {http.MethodGet, tenantsPath + "/%s/features"},
 }
 
 // FuzzPathValue sends fuzzed ids and slugs in the path.

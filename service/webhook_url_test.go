@@ -2,6 +2,8 @@ package service
 
 import (
 	"errors"
+	"net/netip"
+	"net/url"
 	"testing"
 
 	"github.com/stewardhq/steward"
@@ -57,4 +59,40 @@ func TestWebhookURLPolicy(t *testing.T) {
 			t.Errorf("checkURL(%q): %v, want a VALIDATION_FAILED naming url", c.url, err)
 		}
 	}
+}
+
+// FuzzWebhookURL: whatever the input, checkURL never panics, and what it
+// accepts is an absolute http(s) URL without credentials whose literal
+// address (if any) the policy allows; http only to loopback with
+// AllowInsecure.
+func FuzzWebhookURL(f *testing.F) {
+	for _, s := range []string{"https://hooks.example.com/h", "http://127.0.0.1:9/h", "https://[fe80::1%25eth0]/",
+		"https://2130706433/", "https://0x7f.1/", "https://[::ffff:127.0.0.1]/", "https://a@b/", "https://h:99999/",
+		"https:///x", "HTTPS://EXAMPLE.COM", "https://example.com:0/", "https://\x00/"} {
+		f.Add(s, false)
+		f.Add(s, true)
+	}
+	f.Fuzz(func(t *testing.T, raw string, insecure bool) {
+		p := WebhookAddressPolicy{AllowInsecure: insecure}
+		got, err := p.checkURL(raw)
+		if err != nil {
+			return
+		}
+		u, perr := url.Parse(got)
+		if perr != nil || u.User != nil || u.Host == "" {
+			t.Fatalf("checkURL(%q) accepted %q", raw, got)
+		}
+		switch u.Scheme {
+		case "https":
+		case "http":
+			if !insecure {
+				t.Fatalf("checkURL(%q) accepted http without AllowInsecure", raw)
+			}
+		default:
+			t.Fatalf("checkURL(%q) accepted scheme %q", raw, u.Scheme)
+		}
+		if a, err := netip.ParseAddr(u.Hostname()); err == nil && p.refuse(a) != "" {
+			t.Fatalf("checkURL(%q) accepted a refused address %s", raw, a)
+		}
+	})
 }
