@@ -38,6 +38,14 @@ var statusOf = map[string]int{
 	steward.CodeRateLimited:              http.StatusTooManyRequests,
 	steward.CodeUnavailable:              http.StatusServiceUnavailable,
 	steward.CodeInternal:                 http.StatusInternalServerError,
+	steward.CodeModelNotFound:            http.StatusNotFound,
+	steward.CodeUnsupportedFilterOp:      http.StatusBadRequest,
+	steward.CodeFieldRedacted:            http.StatusUnprocessableEntity,
+	steward.CodeFieldReadOnly:            http.StatusUnprocessableEntity,
+	steward.CodeDeleteDenied:             http.StatusForbidden,
+	steward.CodePreconditionFailed:       http.StatusPreconditionFailed,
+	steward.CodeActionNotFound:           http.StatusNotFound,
+	steward.CodeActionFailed:             http.StatusBadGateway,
 	codeClientClosed:                     StatusClientClosed,
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/stewardhq/steward/internal/id"
 	"github.com/stewardhq/steward/internal/password"
 	"github.com/stewardhq/steward/store"
+	"github.com/stewardhq/steward/store/datatables"
 )
 
 // Config wires a Service. Zero values get the documented defaults.
@@ -87,6 +88,11 @@ type Config struct {
 	// ResourceStaleAfter is the default older_than of a stale resource
 	// purge; default DefaultResourceStaleAfter (resources.go).
 	ResourceStaleAfter time.Duration
+	// Data is the data admin's sources and tables ([data] in the
+	// configuration file; docs/data-admin.md).
+	Data datatables.Config
+	// Actions are the custom admin actions ([[actions]]).
+	Actions []steward.AdminAction
 	// Models is the model catalogue, already validated
 	// (steward.ValidateModels); empty: no models (models.go).
 	Models []*steward.Model

@@ -72,6 +72,7 @@ type Queries interface {
 	WebhookEndpointQueries
 	ResourceQueries
 	ModelQueries
+	RawQueries
 }
 
 // Tx is one write transaction: every read, and every domain's writes.

@@ -103,6 +103,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"WebhookEvents", testWebhookEvents},
 		{"WebhookEndpoints", testWebhookEndpoints},
 		{"WebhookClaims", testWebhookClaims},
+		{"Raw", testRaw},
 		{"Resources", testResources},
 		{"ResourceList", testResourceList},
 		{"ResourcePurgeStale", testResourcePurgeStale},
