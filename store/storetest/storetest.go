@@ -107,6 +107,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ResourceList", testResourceList},
 		{"ResourcePurgeStale", testResourcePurgeStale},
 		{"ResourceHolds", testResourceHolds},
+		{"ResourceCounters", testResourceCounters},
+		{"CountStaleResources", testCountStaleResources},
 		{"UserFeatures", testUserFeatures},
 		{"ActiveModel", testActiveModel},
 		{"ActiveModelSerialised", testActiveModelSerialised},
