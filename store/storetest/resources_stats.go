@@ -102,3 +102,38 @@ func testCountStaleResources(t *testing.T, s store.Store) {
 		equal(t, "stale before "+tc.cutoff.Sub(t0).String(), n, tc.want)
 	}
 }
+
+// testTenantResourceCounts: CountTenantHolds counts the tenant's resources
+// held by its suspension (not an operator's own suspension, not another
+// tenant's), and PurgeTenant counts the resources it erases, whatever
+// their state, and only the tenant's.
+func testTenantResourceCounts(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	createTenants(t, s, newTenant(1), newTenant(2))
+	run, own, gone, other := newResource(1, tenantID(1)), newResource(2, tenantID(1)), newResource(3, tenantID(1)), newResource(4, tenantID(2))
+	run2 := newResource(5, tenantID(1))
+	own.DesiredStatus, gone.DesiredStatus = steward.DesiredSuspended, steward.DesiredDeleted
+	putResources(t, s, run, run2, own, gone, other)
+	equal(t, "holds before the hold", holds(t, s, tenantID(1)), steward.TenantHoldCounts{})
+	update(t, s, func(tx store.Tx) error {
+		for _, tn := range []string{tenantID(1), tenantID(2)} {
+			if _, err := tx.HoldTenantResources(ctx, tn, "usr_op", at(time.Hour)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	equal(t, "holds of tenant 1", holds(t, s, tenantID(1)), steward.TenantHoldCounts{Resources: 2})
+	equal(t, "holds of tenant 2", holds(t, s, tenantID(2)), steward.TenantHoldCounts{Resources: 1})
+
+	var c steward.TenantPurgeCounts
+	update(t, s, func(tx store.Tx) (err error) {
+		c, err = tx.PurgeTenant(ctx, tenantID(1))
+		return err
+	})
+	equal(t, "PurgeTenant counts", c, steward.TenantPurgeCounts{Resources: 4})
+	left, err := s.ListResources(ctx, steward.ResourceFilter{}, "", 10)
+	must(t, "ListResources", err)
+	equal(t, "resources left", resourceIDs(left), []string{"vm-04"})
+	equal(t, "holds after the purge", holds(t, s, tenantID(1)), steward.TenantHoldCounts{})
+}

@@ -109,6 +109,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ResourceHolds", testResourceHolds},
 		{"ResourceCounters", testResourceCounters},
 		{"CountStaleResources", testCountStaleResources},
+		{"TenantResourceCounts", testTenantResourceCounts},
 		{"UserFeatures", testUserFeatures},
 		{"ActiveModel", testActiveModel},
 		{"ActiveModelSerialised", testActiveModelSerialised},

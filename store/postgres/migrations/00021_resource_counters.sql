@@ -9,6 +9,10 @@
 -- resources_last_seen (00018).
 
 -- +goose Up
+-- The tenant detail's held.resources counts a tenant's held resources
+-- through this index: only held rows are in it.
+CREATE INDEX resources_held ON resources (tenant_id) WHERE held_by_tenant;
+
 -- +goose StatementBegin
 CREATE FUNCTION stat_resources_ins() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -72,6 +76,7 @@ UNION ALL SELECT 'resources.held', '', 0, count(*) FROM resources WHERE held_by_
 ON CONFLICT (name, key, shard) DO UPDATE SET value = stat_counters.value + excluded.value;
 
 -- +goose Down
+DROP INDEX resources_held;
 DROP TRIGGER resources_stat_del ON resources;
 DROP TRIGGER resources_stat_upd ON resources;
 DROP TRIGGER resources_stat_ins ON resources;

@@ -8,6 +8,11 @@
 -- through resources_last_seen (00018).
 
 -- +goose Up
+-- The tenant detail's held.resources counts a tenant's held resources
+-- through this index: only held rows are in it (held_by_tenant in it too so
+-- that SQLite reads the index alone).
+CREATE INDEX resources_held ON resources (tenant_id, held_by_tenant) WHERE held_by_tenant;
+
 -- +goose StatementBegin
 CREATE TRIGGER resources_stat_ai AFTER INSERT ON resources BEGIN
     INSERT INTO stat_counters (name, key, shard, value) VALUES
@@ -44,6 +49,7 @@ UNION ALL SELECT 'resources.held', '', 0, count(*) FROM resources WHERE held_by_
 ON CONFLICT (name, key, shard) DO UPDATE SET value = value + excluded.value;
 
 -- +goose Down
+DROP INDEX resources_held;
 DROP TRIGGER resources_stat_ad;
 DROP TRIGGER resources_stat_au;
 DROP TRIGGER resources_stat_ai;
