@@ -14,6 +14,7 @@ type Stats struct {
 	Credits        CreditStats        `json:"credits"`
 	Usage          UsageStats         `json:"usage"`
 	Impersonations ImpersonationStats `json:"impersonations"`
+	Resources      ResourceStats      `json:"resources"`
 	// Month is the calendar month the monthly figures cover ("2026-12"),
 	// and TZ the zone its days and months are counted in.
 	Month       string    `json:"month"`

@@ -76,6 +76,20 @@ type Resource struct {
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
+// ResourceStats is GET /admin/stats' resources: every stored resource by
+// reported and by desired status (every value present, 0 where none), those
+// held by their tenant's suspension, and those not reported for StaleAfter
+// (STEWARD_RESOURCE_STALE_AFTER, a Go duration), which a stale purge with
+// no older_than would erase.
+type ResourceStats struct {
+	Total        int64                     `json:"total"`
+	ByStatus     map[ResourceStatus]int64  `json:"by_status"`
+	ByDesired    map[ResourceDesired]int64 `json:"by_desired_status"`
+	HeldByTenant int64                     `json:"held_by_tenant"`
+	Stale        int64                     `json:"stale"`
+	StaleAfter   string                    `json:"stale_after"`
+}
+
 // ResourceReport is the body of PUT /platform/resources/{id}.
 type ResourceReport struct {
 	Kind     string         `json:"kind"`

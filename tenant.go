@@ -133,6 +133,8 @@ type PlanChange struct {
 type TenantHoldCounts struct {
 	Users   int64 `json:"users"`
 	APIKeys int64 `json:"api_keys"`
+	// Resources whose desired suspension the tenant holds (held_by_tenant).
+	Resources int64 `json:"resources"`
 }
 
 // TenantPurgeCounts says what erasing a tenant removed.
@@ -145,6 +147,8 @@ type TenantPurgeCounts struct {
 	// and blocks.
 	LedgerEntries int64 `json:"ledger_entries_purged"`
 	UsageEvents   int64 `json:"usage_events_purged"`
+	// Resources go with the tenant, whatever their state.
+	Resources int64 `json:"resources_purged"`
 }
 
 var slugRe = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9-]{0,46}[a-z0-9])?$`)

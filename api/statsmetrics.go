@@ -29,6 +29,7 @@ type statsCollector struct {
 	users, usersByRole, tenants, tenantsByPlan, keys, keysByType *prometheus.Desc
 	sessions, impersonations, credits, up                        *prometheus.Desc
 	creditsMonth, usageMonth, sessionsToday                      *prometheus.Desc
+	resources, resourcesByDesired, resourcesHeld, resourcesStale *prometheus.Desc
 }
 
 // NewStatsCollector returns a prometheus.Collector of the platform gauges
@@ -60,12 +61,18 @@ func NewStatsCollector(stats steward.StatsService, now func() time.Time, log *sl
 			"kind"),
 		usageMonth:    d("usage_events_month_to_date", "Usage events that occurred since the start of the UTC month, by metric.", "metric"),
 		sessionsToday: d("sessions_started_today", "Sessions started since the start of the UTC day."),
+		resources:     d("resources", "Stored resources by reported status.", "status"),
+		resourcesByDesired: d("resources_by_desired_status", "Stored resources by desired status.",
+			"desired_status"),
+		resourcesHeld:  d("resources_held", "Resources held suspended by their tenant's suspension or deletion."),
+		resourcesStale: d("resources_stale", "Resources not reported for STEWARD_RESOURCE_STALE_AFTER."),
 	}
 }
 
 func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.users, c.usersByRole, c.tenants, c.tenantsByPlan, c.keys, c.keysByType,
-		c.sessions, c.impersonations, c.credits, c.up, c.creditsMonth, c.usageMonth, c.sessionsToday} {
+		c.sessions, c.impersonations, c.credits, c.up, c.creditsMonth, c.usageMonth, c.sessionsToday,
+		c.resources, c.resourcesByDesired, c.resourcesHeld, c.resourcesStale} {
 		ch <- d
 	}
 }
@@ -94,6 +101,10 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.usageMonth, prometheus.GaugeValue, float64(u.Events), metric)
 	}
 	ch <- prometheus.MustNewConstMetric(c.sessionsToday, prometheus.GaugeValue, float64(st.Sessions.StartedToday))
+	gauges(ch, c.resources, st.Resources.ByStatus)
+	gauges(ch, c.resourcesByDesired, st.Resources.ByDesired)
+	ch <- prometheus.MustNewConstMetric(c.resourcesHeld, prometheus.GaugeValue, float64(st.Resources.HeldByTenant))
+	ch <- prometheus.MustNewConstMetric(c.resourcesStale, prometheus.GaugeValue, float64(st.Resources.Stale))
 }
 
 // read returns the cached stats when younger than StatsCacheTTL. The lock

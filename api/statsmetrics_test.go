@@ -40,6 +40,8 @@ func (f *fakeStats) Stats(ctx context.Context, _ *time.Location) (*steward.Stats
 		Credits: steward.CreditStats{Outstanding: 12345, Granted: 500, Deducted: 120, Refunded: 20, Used: 100,
 			Expired: 5, Adjusted: -2},
 		Usage: steward.UsageStats{Events: 9, ByMetric: map[string]steward.MetricUsage{"tokens": {Events: 9, Quantity: 40}}},
+		Resources: steward.ResourceStats{Total: 3, ByStatus: map[steward.ResourceStatus]int64{"running": 2, "error": 1},
+			ByDesired: map[steward.ResourceDesired]int64{"running": 1, "suspended": 2}, HeldByTenant: 1, Stale: 1},
 	}, nil
 }
 
@@ -72,6 +74,20 @@ steward_credits_outstanding 12345
 # HELP steward_impersonations_active Impersonations neither ended nor expired.
 # TYPE steward_impersonations_active gauge
 steward_impersonations_active 1
+# HELP steward_resources Stored resources by reported status.
+# TYPE steward_resources gauge
+steward_resources{status="error"} 1
+steward_resources{status="running"} 2
+# HELP steward_resources_by_desired_status Stored resources by desired status.
+# TYPE steward_resources_by_desired_status gauge
+steward_resources_by_desired_status{desired_status="running"} 1
+steward_resources_by_desired_status{desired_status="suspended"} 2
+# HELP steward_resources_held Resources held suspended by their tenant's suspension or deletion.
+# TYPE steward_resources_held gauge
+steward_resources_held 1
+# HELP steward_resources_stale Resources not reported for STEWARD_RESOURCE_STALE_AFTER.
+# TYPE steward_resources_stale gauge
+steward_resources_stale 1
 # HELP steward_sessions_active Sessions neither revoked nor expired.
 # TYPE steward_sessions_active gauge
 steward_sessions_active 7

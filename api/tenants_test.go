@@ -231,7 +231,7 @@ func tenantReadScenarios() []scenario {
 			},
 			Status: 200,
 			Want: M{"tenant.id": "{t}", "plan.id": "starter", "members": M{"active": 2, "suspended": 1, "deleted": 1},
-				"members_total": 3, "active_api_keys": 1, "held": M{"users": 0, "api_keys": 0},
+				"members_total": 3, "active_api_keys": 1, "held": M{"users": 0, "api_keys": 0, "resources": 0},
 				"effective_features":  M{"api_access": true, "sso": true, "priority_support": false, "audit_log_days": 30},
 				"recent_plan_changes": length(0), "recent_audit.0.action": "api_key.revoke", "recent_audit.0.tenant_id": "{t}"}},
 	}

@@ -60,6 +60,9 @@ func (s *Overview) Stats(ctx context.Context, loc *time.Location) (*steward.Stat
 		TZ:             loc.String(),
 		GeneratedAt:    now,
 	}
+	if st.Resources, err = s.resourceStats(ctx, g, now); err != nil {
+		return nil, err
+	}
 	st.Credits.Outstanding = g.Counters[store.Counter{Name: store.CounterCredits}]
 	st.Users.Total = sum(st.Users.ByStatus)
 	st.Tenants.Total = sum(st.Tenants.ByStatus)

@@ -68,6 +68,7 @@ func recountStats(t *testing.T, a *apptest.App) *steward.Stats {
 	for _, tl := range totals {
 		st.Credits.Outstanding += tl.Account
 	}
+	st.Resources = recountResources(t, a)
 	return st
 }
 
@@ -86,6 +87,16 @@ func checkStats(t *testing.T, a *apptest.App, when string) *steward.Stats {
 		maps.Equal(got.APIKeys.ByType, want.APIKeys.ByType) &&
 		got.Sessions.Active == want.Sessions.Active && got.Impersonations.Active == want.Impersonations.Active &&
 		got.Credits.Outstanding == want.Credits.Outstanding
+	// Stale is the rows last seen before now less the configured age.
+	if d, err := time.ParseDuration(got.Resources.StaleAfter); err != nil {
+		t.Fatalf("%s: stale_after %q: %v", when, got.Resources.StaleAfter, err)
+	} else {
+		want.Resources.Stale = staleResources(t, a, a.Clock.Now().Add(-d))
+	}
+	if gr, wr := got.Resources, want.Resources; gr.Total != wr.Total || !maps.Equal(gr.ByStatus, wr.ByStatus) ||
+		!maps.Equal(gr.ByDesired, wr.ByDesired) || gr.HeldByTenant != wr.HeldByTenant || gr.Stale != wr.Stale {
+		t.Fatalf("%s: resources %+v, recount %+v", when, gr, wr)
+	}
 	if !same {
 		t.Fatalf("%s: Stats disagrees with the recount\n stats:   users %+v tenants %+v keys %+v sessions %d imps %d credits %d\n recount: users %+v tenants %+v keys %+v sessions %d imps %d credits %d",
 			when, got.Users, got.Tenants, got.APIKeys, got.Sessions.Active, got.Impersonations.Active, got.Credits.Outstanding,
@@ -276,12 +287,41 @@ func TestStatsMatchRecountAfterRandomSequence(t *testing.T) {
 					refused(t, "refund", err)
 				}
 			}},
+			{"report resource", func() {
+				id := fmt.Sprintf("vm-%d", rng.IntN(12))
+				in := &steward.ResourceReport{Kind: "computer", TenantID: pick(tenants),
+					Status: steward.ResourceStatuses[rng.IntN(len(steward.ResourceStatuses))]}
+				if r, err := a.Store.GetResource(ctx, id); err == nil {
+					in.TenantID = r.TenantID // a resource cannot change tenant
+				}
+				_, err := a.Svc.Resources.ReportResource(sys, id, in)
+				refused(t, "report resource", err)
+			}},
+			{"resource action", func() {
+				id := fmt.Sprintf("vm-%d", rng.IntN(12))
+				var err error
+				switch rng.IntN(4) {
+				case 0:
+					_, err = a.Svc.Resources.SuspendResource(sys, id)
+				case 1:
+					_, err = a.Svc.Resources.ResumeResource(sys, id)
+				case 2:
+					_, err = a.Svc.Resources.RestartResource(sys, id)
+				default:
+					_, err = a.Svc.Resources.DeleteResource(sys, id)
+				}
+				refused(t, "resource action", err)
+			}},
+			{"purge stale resources", func() {
+				_, err := a.Svc.Resources.PurgeStaleResources(sys, "")
+				refused(t, "purge stale resources", err)
+			}},
 			{"time passes", func() { a.Clock.Advance(time.Duration(rng.IntN(90)) * time.Minute) }},
 			{"maintain", func() { must(t, a.Svc.Maintain(ctx)) }},
 		}
 		// Creations weigh more, so the sequence keeps enough rows to move.
 		for _, name := range []string{"create user", "create user", "create key", "create key", "login", "login",
-			"start impersonation", "grant", "deduct", "create tenant"} {
+			"start impersonation", "grant", "deduct", "create tenant", "report resource", "report resource"} {
 			for _, o := range ops {
 				if o.name == name {
 					ops = append(ops, o)
@@ -304,9 +344,10 @@ func TestStatsMatchRecountAfterRandomSequence(t *testing.T) {
 		checkStats(t, a, "everything lapsed")
 		must(t, a.Svc.Maintain(ctx))
 		st := checkStats(t, a, "swept")
-		t.Logf("users %v, tenants %v, keys %v, sessions active %d, outstanding %d",
-			st.Users.ByStatus, st.Tenants.ByStatus, st.APIKeys.ByStatus, st.Sessions.Active, st.Credits.Outstanding)
-	}, apptest.Options{Service: func(c *service.Config) { c.SessionTTL = 3 * time.Hour }}) // sessions expire mid-sequence
+		t.Logf("users %v, tenants %v, keys %v, sessions active %d, outstanding %d, resources %+v",
+			st.Users.ByStatus, st.Tenants.ByStatus, st.APIKeys.ByStatus, st.Sessions.Active, st.Credits.Outstanding, st.Resources)
+		// Sessions expire and resources go stale mid-sequence.
+	}, apptest.Options{Service: func(c *service.Config) { c.SessionTTL, c.ResourceStaleAfter = 3*time.Hour, 2*time.Hour }})
 }
 
 // TestStatsMatchRecountUnderConcurrentWriters runs goroutines that create,

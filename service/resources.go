@@ -25,9 +25,13 @@ type Resources struct{ *core }
 
 var _ steward.ResourceService = (*Resources)(nil)
 
-func (s *Resources) staleAfter() time.Duration {
-	if s.cfg.ResourceStaleAfter > 0 {
-		return s.cfg.ResourceStaleAfter
+func (s *Resources) staleAfter() time.Duration { return resourceStaleAfter(s.cfg) }
+
+// resourceStaleAfter is the configured stale age: a stale purge's default
+// older_than, and what GET /admin/stats counts as stale.
+func resourceStaleAfter(cfg Config) time.Duration {
+	if cfg.ResourceStaleAfter > 0 {
+		return cfg.ResourceStaleAfter
 	}
 	return DefaultResourceStaleAfter
 }

@@ -16,6 +16,10 @@ type ResourceQueries interface {
 	// non-zero field), id ascending, with id above after when after is
 	// not "".
 	ListResources(ctx context.Context, f steward.ResourceFilter, after string, limit int) ([]*steward.Resource, error)
+	// CountStaleResources counts the resources whose last_seen_at is before
+	// cutoff, through resources_last_seen: it reads the stale rows' index
+	// entries only, for GET /admin/stats.
+	CountStaleResources(ctx context.Context, cutoff time.Time) (int64, error)
 }
 
 // ResourceTx write them. The tenant cascade's two set moves are here so a

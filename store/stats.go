@@ -22,6 +22,11 @@ const (
 	CounterSessionsOpen  = "sessions.open" // not revoked, not marked lapsed
 	CounterImpersonating = "impersonations.open"
 	CounterCredits       = "credits.outstanding" // the sum of every account's balance
+	// Resources (migration 00021): by reported status, by desired status,
+	// and those held by their tenant's suspension.
+	CounterResourceStatus  = "resources.status"
+	CounterResourceDesired = "resources.desired"
+	CounterResourceHeld    = "resources.held"
 )
 
 // Gauges are the stat figures at one instant, read from the counters.

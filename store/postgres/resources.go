@@ -83,6 +83,12 @@ func (q *queries) ListResources(ctx context.Context, f steward.ResourceFilter, a
 	return out, err
 }
 
+func (q *queries) CountStaleResources(ctx context.Context, cutoff time.Time) (n int64, err error) {
+	defer wrapErr(&err, "count stale resources")
+	err = q.q.QueryRow(ctx, "SELECT count(*) FROM resources WHERE last_seen_at < $1", cutoff).Scan(&n)
+	return n, err
+}
+
 func (t *tx) PutResource(ctx context.Context, r *steward.Resource) (err error) {
 	defer wrapErr(&err, "put resource")
 	meta := r.Metadata

@@ -42,7 +42,10 @@ UNION ALL SELECT 'api_keys.status', ` + keyStateSQL + `, count(*) FROM api_keys 
 UNION ALL SELECT 'api_keys.type', key_type, count(*) FROM api_keys GROUP BY key_type
 UNION ALL SELECT 'sessions.open', '', count(*) FROM sessions WHERE revoked_at IS NULL AND NOT lapsed
 UNION ALL SELECT 'impersonations.open', '', count(*) FROM impersonations WHERE ended_at IS NULL
-UNION ALL SELECT 'credits.outstanding', '', coalesce(sum(balance), 0)::bigint FROM credit_accounts`
+UNION ALL SELECT 'credits.outstanding', '', coalesce(sum(balance), 0)::bigint FROM credit_accounts
+UNION ALL SELECT 'resources.status', status, count(*) FROM resources GROUP BY status
+UNION ALL SELECT 'resources.desired', desired_status, count(*) FROM resources GROUP BY desired_status
+UNION ALL SELECT 'resources.held', '', count(*) FROM resources WHERE held_by_tenant`
 
 // readGaugesSQL reads the counters and every time correction in one
 // statement, so in one snapshot: a sweep or a write committing meanwhile is
@@ -120,7 +123,7 @@ func (q *queries) ReadGauges(ctx context.Context, now time.Time) (*store.Gauges,
 // LockCounted takes SHARE locks, which every INSERT, UPDATE and DELETE
 // waits behind, in a fixed order.
 func (t *tx) LockCounted(ctx context.Context) error {
-	if _, err := t.q.Exec(ctx, `LOCK TABLE users, tenants, api_keys, sessions, impersonations, credit_accounts IN SHARE MODE`); err != nil {
+	if _, err := t.q.Exec(ctx, `LOCK TABLE users, tenants, api_keys, sessions, impersonations, credit_accounts, resources IN SHARE MODE`); err != nil {
 		return fmt.Errorf("postgres: lock counted tables: %w", err)
 	}
 	return nil

@@ -118,7 +118,8 @@ func (q *queries) CountTenantHolds(ctx context.Context, tenantID string) (_ stew
 	defer wrapErr(&err, "count tenant holds")
 	var c steward.TenantHoldCounts
 	err = q.q.QueryRow(ctx, `SELECT (SELECT count(*) FROM tenant_held_users WHERE tenant_id = $1),
-		(SELECT count(*) FROM tenant_held_keys WHERE tenant_id = $1)`, tenantID).Scan(&c.Users, &c.APIKeys)
+		(SELECT count(*) FROM tenant_held_keys WHERE tenant_id = $1),
+		(SELECT count(*) FROM resources WHERE tenant_id = $1 AND held_by_tenant)`, tenantID).Scan(&c.Users, &c.APIKeys, &c.Resources)
 	if err != nil {
 		return steward.TenantHoldCounts{}, mapErr(err)
 	}
@@ -258,7 +259,8 @@ const (
 			OR k.user_id IN (SELECT id FROM users WHERE tenant_id = $1)),
 		(SELECT count(*) FROM tenant_plan_changes WHERE tenant_id = $1),
 		(SELECT count(*) FROM credit_entries WHERE tenant_id = $1),
-		(SELECT count(*) FROM usage_events WHERE tenant_id = $1)
+		(SELECT count(*) FROM usage_events WHERE tenant_id = $1),
+		(SELECT count(*) FROM resources WHERE tenant_id = $1)
 	FROM tenants WHERE id = $1 FOR UPDATE`
 )
 
@@ -314,7 +316,7 @@ func (t *tx) PurgeTenant(ctx context.Context, tenantID string) (_ steward.Tenant
 	defer wrapErr(&err, "purge tenant")
 	var c steward.TenantPurgeCounts
 	err = t.q.QueryRow(ctx, purgeCountsSQL, tenantID).Scan(&c.Users, &c.Sessions, &c.APIKeys, &c.PlanChanges,
-		&c.LedgerEntries, &c.UsageEvents)
+		&c.LedgerEntries, &c.UsageEvents, &c.Resources)
 	if err != nil {
 		return steward.TenantPurgeCounts{}, mapErr(err) // ErrNotFound without the tenant
 	}

@@ -79,6 +79,17 @@ func (q queries) ListResources(ctx context.Context, f steward.ResourceFilter, af
 	return list, nil
 }
 
+// countStaleResourcesSQL reads resources_last_seen's stale entries only.
+const countStaleResourcesSQL = "SELECT count(*) FROM resources WHERE last_seen_at < ?"
+
+func (q queries) CountStaleResources(ctx context.Context, cutoff time.Time) (int64, error) {
+	var n int64
+	if err := q.db.QueryRowContext(ctx, countStaleResourcesSQL, micros(cutoff)).Scan(&n); err != nil {
+		return 0, fmt.Errorf("sqlite: count stale resources: %w", err)
+	}
+	return n, nil
+}
+
 func (t *tx) PutResource(ctx context.Context, r *steward.Resource) error {
 	meta := r.Metadata
 	if meta == nil {

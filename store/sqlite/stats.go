@@ -42,7 +42,10 @@ UNION ALL SELECT 'api_keys.status', ` + keyStateSQL + `, count(*) FROM api_keys 
 UNION ALL SELECT 'api_keys.type', key_type, count(*) FROM api_keys GROUP BY key_type
 UNION ALL SELECT 'sessions.open', '', count(*) FROM sessions WHERE revoked_at IS NULL AND lapsed = 0
 UNION ALL SELECT 'impersonations.open', '', count(*) FROM impersonations WHERE ended_at IS NULL
-UNION ALL SELECT 'credits.outstanding', '', coalesce(sum(balance), 0) FROM credit_accounts`
+UNION ALL SELECT 'credits.outstanding', '', coalesce(sum(balance), 0) FROM credit_accounts
+UNION ALL SELECT 'resources.status', status, count(*) FROM resources GROUP BY status
+UNION ALL SELECT 'resources.desired', desired_status, count(*) FROM resources GROUP BY desired_status
+UNION ALL SELECT 'resources.held', '', count(*) FROM resources WHERE held_by_tenant`
 
 // readGaugesSQL reads the counters and every time correction in one
 // statement, so in one snapshot: a sweep or a write committing meanwhile is

@@ -193,11 +193,12 @@ func (q queries) CountTenantMembers(ctx context.Context, tenantID string) (map[s
 
 // countTenantHoldsSQL counts both kinds of hold in their primary keys.
 const countTenantHoldsSQL = "SELECT (SELECT count(*) FROM tenant_held_users WHERE tenant_id = ?1), " +
-	"(SELECT count(*) FROM tenant_held_keys WHERE tenant_id = ?1)"
+	"(SELECT count(*) FROM tenant_held_keys WHERE tenant_id = ?1), " +
+	"(SELECT count(*) FROM resources WHERE tenant_id = ?1 AND held_by_tenant)"
 
 func (q queries) CountTenantHolds(ctx context.Context, tenantID string) (steward.TenantHoldCounts, error) {
 	var c steward.TenantHoldCounts
-	if err := q.db.QueryRowContext(ctx, countTenantHoldsSQL, tenantID).Scan(&c.Users, &c.APIKeys); err != nil {
+	if err := q.db.QueryRowContext(ctx, countTenantHoldsSQL, tenantID).Scan(&c.Users, &c.APIKeys, &c.Resources); err != nil {
 		return steward.TenantHoldCounts{}, fmt.Errorf("sqlite: count tenant holds: %w", err)
 	}
 	return c, nil
@@ -311,7 +312,8 @@ const (
 		"(SELECT 1 FROM users u WHERE u.id = k.user_id AND u.tenant_id = ?1)), " +
 		"(SELECT count(*) FROM tenant_plan_changes WHERE tenant_id = ?1), " +
 		"(SELECT count(*) FROM credit_entries WHERE tenant_id = ?1), " +
-		"(SELECT count(*) FROM usage_events WHERE tenant_id = ?1) " +
+		"(SELECT count(*) FROM usage_events WHERE tenant_id = ?1), " +
+		"(SELECT count(*) FROM resources WHERE tenant_id = ?1) " +
 		"FROM tenants WHERE id = ?1"
 	// Sessions, keys and holds of the users go by ON DELETE CASCADE; the
 	// search index and user_tags by the users' delete triggers.
@@ -397,7 +399,7 @@ func (t *tx) ReleaseTenant(ctx context.Context, tenantID string, now time.Time) 
 func (t *tx) PurgeTenant(ctx context.Context, tenantID string) (steward.TenantPurgeCounts, error) {
 	var c steward.TenantPurgeCounts
 	err := t.tx.QueryRowContext(ctx, purgeCountsSQL, tenantID).Scan(&c.Users, &c.Sessions, &c.APIKeys, &c.PlanChanges,
-		&c.LedgerEntries, &c.UsageEvents)
+		&c.LedgerEntries, &c.UsageEvents, &c.Resources)
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, store.ErrNotFound
 	}
