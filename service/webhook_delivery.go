@@ -194,7 +194,7 @@ func (s *Webhooks) deliverEndpoint(ctx context.Context, owner string, e *steward
 			return sent, err
 		}
 		i := 0
-		for i < len(evs) && !subscribes(e, evs[i].Type, evs[i].TenantID) {
+		for i < len(evs) && (!subscribes(e, evs[i].Type, evs[i].TenantID) || replaySkips(e, evs[i].Seq)) {
 			i++
 		}
 		// A replay moves the cursor back while this replica sends; then
@@ -204,7 +204,8 @@ func (s *Webhooks) deliverEndpoint(ctx context.Context, owner string, e *steward
 			last := evs[len(evs)-1].Seq
 			if err := s.settle(ctx, owner, e.ID, func(tx store.Tx, cur *steward.WebhookEndpoint) error {
 				if moved = cur.AfterSeq != from; !moved {
-					cur.AfterSeq, e.AfterSeq = last, last
+					advance(cur, last)
+					e.AfterSeq, e.ReplayToSeq, e.ReplayResumeSeq = cur.AfterSeq, cur.ReplayToSeq, cur.ReplayResumeSeq
 				}
 				return nil
 			}); err != nil || moved {
@@ -224,12 +225,14 @@ func (s *Webhooks) deliverEndpoint(ctx context.Context, owner string, e *steward
 				return nil
 			}
 			if d.Succeeded {
-				cur.AfterSeq, cur.Attempts, cur.NextAttemptAt = ev.Seq, 0, nil
+				advance(cur, ev.Seq)
+				cur.Attempts, cur.NextAttemptAt = 0, nil
+				e.AfterSeq, e.ReplayToSeq, e.ReplayResumeSeq = cur.AfterSeq, cur.ReplayToSeq, cur.ReplayResumeSeq
 				until := s.now().Add(webhookLease)
 				cur.LeaseUntil = &until
 				return nil
 			}
-			cur.AfterSeq = ev.Seq - 1 // the events before it were not for e
+			advance(cur, ev.Seq-1) // the events before it were not for e
 			cur.Attempts++
 			if cur.Attempts >= WebhookMaxAttempts {
 				cur.Enabled, cur.Attempts, cur.NextAttemptAt = false, 0, nil
@@ -246,7 +249,7 @@ func (s *Webhooks) deliverEndpoint(ctx context.Context, owner string, e *steward
 		if err != nil || !d.Succeeded || disabled || moved {
 			return sent, ignoreLost(err)
 		}
-		e.AfterSeq, e.Attempts = ev.Seq, 0
+		e.Attempts = 0
 	}
 	return sent, nil
 }
@@ -420,15 +423,22 @@ func (s *Webhooks) RetryWebhookDelivery(ctx context.Context, did string) (*stewa
 }
 
 // ReplayWebhook sends the endpoint again every event it subscribes to
-// written at or after since, in order, by the deliverer (this returns at
-// once): the endpoint's cursor moves back. Events are sent with their
-// own webhook-id, so a receiver that kept them can tell.
-func (s *Webhooks) ReplayWebhook(ctx context.Context, wid string, since time.Time) (*steward.WebhookEndpoint, error) {
+// written from since to until (zero: now), in order, by the deliverer
+// (this returns at once): the endpoint's cursor moves back to since and,
+// past until, jumps to where it had got to, so what it was sent after the
+// range is not sent again. Events keep their webhook-id, so a receiver
+// that kept them can tell. A replay replaces one still running.
+func (s *Webhooks) ReplayWebhook(ctx context.Context, wid string, since, until time.Time) (*steward.WebhookEndpoint, error) {
 	if _, err := authorize(ctx, steward.PermConfigWrite); err != nil {
 		return nil, err
 	}
 	if since.IsZero() {
 		return nil, steward.FieldError("since", "is required: an RFC 3339 time")
+	}
+	if until.IsZero() {
+		until = s.now()
+	} else if until.Before(since) {
+		return nil, steward.FieldError("until", "must not be before since")
 	}
 	var e *steward.WebhookEndpoint
 	err := s.update(ctx, func(tx store.Tx) error {
@@ -436,23 +446,54 @@ func (s *Webhooks) ReplayWebhook(ctx context.Context, wid string, since time.Tim
 		if e, err = tx.GetWebhookEndpoint(ctx, wid); err != nil {
 			return notFound(err, "webhook", wid)
 		}
-		seq, err := tx.WebhookEventSeqBefore(ctx, since)
+		from, err := tx.WebhookEventSeqBefore(ctx, since)
 		if err != nil {
 			return err
 		}
-		if seq >= e.AfterSeq {
-			return nil // nothing sent since then yet
+		// The last event written at or before until (times are kept to
+		// the microsecond).
+		to, err := tx.WebhookEventSeqBefore(ctx, until.Add(time.Microsecond))
+		if err != nil {
+			return err
+		}
+		resume := e.AfterSeq
+		if e.ReplayToSeq > 0 {
+			resume = max(resume, e.ReplayResumeSeq)
+		}
+		if from >= resume || to <= from {
+			return nil // nothing of the range was sent yet, or it is empty
 		}
 		before := e.AfterSeq
-		e.AfterSeq, e.Attempts, e.NextAttemptAt, e.UpdatedAt = seq, 0, nil, s.now()
+		e.AfterSeq, e.Attempts, e.NextAttemptAt, e.UpdatedAt = from, 0, nil, s.now()
+		e.ReplayToSeq, e.ReplayResumeSeq = to, resume
+		if to >= resume { // the range reaches the present: nothing to jump over
+			e.ReplayToSeq, e.ReplayResumeSeq = 0, 0
+		}
 		if err := tx.UpdateWebhookEndpoint(ctx, e); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, event{Action: "webhook.replay", TargetType: "webhook", TargetID: wid,
-			TenantID: e.TenantID, Metadata: map[string]any{"since": since, "from_seq": seq + 1, "was_after_seq": before}})
+			TenantID: e.TenantID, Metadata: map[string]any{"since": since, "until": until, "from_seq": from + 1,
+				"to_seq": to, "was_after_seq": before}})
 	})
 	if err != nil {
 		return nil, err
 	}
 	return e, nil
+}
+
+// replaySkips says whether seq lies between a replayed range and where
+// the endpoint had got to: already sent, not sent again.
+func replaySkips(e *steward.WebhookEndpoint, seq int64) bool {
+	return e.ReplayToSeq > 0 && seq > e.ReplayToSeq && seq <= e.ReplayResumeSeq
+}
+
+// advance moves e's cursor to seq and, once past a replayed range, on to
+// where the endpoint had got to before the replay.
+func advance(e *steward.WebhookEndpoint, seq int64) {
+	e.AfterSeq = seq
+	if e.ReplayToSeq > 0 && seq >= e.ReplayToSeq {
+		e.AfterSeq = max(seq, e.ReplayResumeSeq)
+		e.ReplayToSeq, e.ReplayResumeSeq = 0, 0
+	}
 }
