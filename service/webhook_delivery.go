@@ -177,7 +177,14 @@ func (s *Webhooks) DeliverDue(ctx context.Context, owner string) (int, error) {
 var errLeaseLost = errors.New("webhook endpoint lease lost")
 
 // deliverEndpoint sends e's events in seq order until one fails, none is
-// left, or the round's share is spent, then gives the lease back.
+// left, or the round's share is spent, then gives the lease back. The
+// outcomes of consecutive sends are recorded together, in one transaction
+// per batch (webhookBatchSends sends or webhookBatchTime, whichever
+// first): a crash before it commits re-sends the batch with the same
+// webhook-ids, which receivers drop; a lost lease records nothing and
+// stops; a failure ends the batch. When ctx ends (the replica stops) what
+// was sent is still recorded, so a stop re-sends at most the attempt it
+// cut off.
 func (s *Webhooks) deliverEndpoint(ctx context.Context, owner string, e *steward.WebhookEndpoint) (sent int, err error) {
 	defer func() {
 		rerr := s.settle(ctx, owner, e.ID, func(tx store.Tx, cur *steward.WebhookEndpoint) error {
@@ -188,70 +195,116 @@ func (s *Webhooks) deliverEndpoint(ctx context.Context, owner string, e *steward
 			err = errors.Join(err, rerr)
 		}
 	}()
+	b := &webhookBatch{from: e.AfterSeq, start: s.now()}
+	// record records b (and failed's retry, if given) and starts the next
+	// batch; stop says the round ends.
+	record := func(failed *steward.WebhookEvent) (stop bool, err error) {
+		stop, err = s.recordBatch(context.WithoutCancel(ctx), owner, e, b, failed)
+		b = &webhookBatch{from: e.AfterSeq, start: s.now()}
+		return stop || err != nil, ignoreLost(err)
+	}
+	defer func() {
+		if e.AfterSeq != b.from || len(b.sent) > 0 {
+			_, rerr := record(nil)
+			err = errors.Join(err, rerr)
+		}
+	}()
 	for sent < webhookRoundEvents {
 		evs, err := s.store.ListWebhookEvents(ctx, e.AfterSeq, webhookRoundEvents)
 		if err != nil || len(evs) == 0 {
 			return sent, err
 		}
-		i := 0
-		for i < len(evs) && (!subscribes(e, evs[i].Type, evs[i].TenantID) || replaySkips(e, evs[i].Seq)) {
-			i++
-		}
-		// A replay moves the cursor back while this replica sends; then
-		// the round ends without moving it, and the next starts there.
-		from, moved := e.AfterSeq, false
-		if i == len(evs) { // none of these is for e: move past them
-			last := evs[len(evs)-1].Seq
-			if err := s.settle(ctx, owner, e.ID, func(tx store.Tx, cur *steward.WebhookEndpoint) error {
-				if moved = cur.AfterSeq != from; !moved {
-					advance(cur, last)
-					e.AfterSeq, e.ReplayToSeq, e.ReplayResumeSeq = cur.AfterSeq, cur.ReplayToSeq, cur.ReplayResumeSeq
-				}
-				return nil
-			}); err != nil || moved {
-				return sent, ignoreLost(err)
+		for _, ev := range evs {
+			if ev.Seq <= e.AfterSeq || !subscribes(e, ev.Type, ev.TenantID) || replaySkips(e, ev.Seq) {
+				advance(e, max(e.AfterSeq, ev.Seq)) // not for e: move past it
+				continue
 			}
-			continue
+			d := s.send(ctx, e, &ev, e.Attempts+1)
+			sent++
+			if !d.Succeeded {
+				if ctx.Err() != nil {
+					return sent, nil // cut off by the stop, not the receiver's failure
+				}
+				b.sent = append(b.sent, d)
+				_, err := record(&ev)
+				return sent, err
+			}
+			b.sent = append(b.sent, d)
+			advance(e, ev.Seq)
+			e.Attempts = 0
+			if len(b.sent) >= webhookBatchSends || s.now().Sub(b.start) >= webhookBatchTime || sent >= webhookRoundEvents {
+				if stop, err := record(nil); stop || sent >= webhookRoundEvents {
+					return sent, err
+				}
+			}
 		}
-		ev := evs[i]
-		d := s.send(ctx, e, &ev, e.Attempts+1)
-		sent++
-		var disabled bool
-		err = s.settle(ctx, owner, e.ID, func(tx store.Tx, cur *steward.WebhookEndpoint) error {
+		// A long run of events not for e is recorded as it goes too, so
+		// the lease is renewed and the progress kept.
+		if e.AfterSeq != b.from && s.now().Sub(b.start) >= webhookBatchTime {
+			if stop, err := record(nil); stop {
+				return sent, err
+			}
+		}
+	}
+	return sent, nil
+}
+
+// Batching of delivery outcomes (see deliverEndpoint).
+const (
+	webhookBatchSends = 50
+	webhookBatchTime  = 250 * time.Millisecond
+)
+
+// webhookBatch is what a replica has sent to one endpoint since it last
+// recorded: the cursor it started from and the attempts.
+type webhookBatch struct {
+	from  int64
+	start time.Time
+	sent  []*steward.WebhookDelivery
+}
+
+// recordBatch records b's attempts and e's cursor in one transaction, if
+// this replica still holds the lease (errLeaseLost, nothing recorded,
+// otherwise). failed is the event whose attempt, the batch's last, failed:
+// its retry is scheduled, or the endpoint disabled. stop says the round
+// must end: an operator's replay moved the cursor meanwhile (the attempts
+// are logged, the cursor left where the replay put it), or the endpoint was
+// disabled.
+func (s *Webhooks) recordBatch(ctx context.Context, owner string, e *steward.WebhookEndpoint, b *webhookBatch, failed *steward.WebhookEvent) (stop bool, err error) {
+	err = s.settle(ctx, owner, e.ID, func(tx store.Tx, cur *steward.WebhookEndpoint) error {
+		for _, d := range b.sent {
 			if err := tx.InsertWebhookDelivery(ctx, d); err != nil {
 				return err
 			}
-			if moved = cur.AfterSeq != from; moved {
-				return nil
-			}
-			if d.Succeeded {
-				advance(cur, ev.Seq)
-				cur.Attempts, cur.NextAttemptAt = 0, nil
-				e.AfterSeq, e.ReplayToSeq, e.ReplayResumeSeq = cur.AfterSeq, cur.ReplayToSeq, cur.ReplayResumeSeq
-				until := s.now().Add(webhookLease)
-				cur.LeaseUntil = &until
-				return nil
-			}
-			advance(cur, ev.Seq-1) // the events before it were not for e
-			cur.Attempts++
-			if cur.Attempts >= WebhookMaxAttempts {
-				cur.Enabled, cur.Attempts, cur.NextAttemptAt = false, 0, nil
-				cur.DisabledReason = fmt.Sprintf("%d failed attempts in a row to deliver %s", WebhookMaxAttempts, ev.ID)
-				disabled = true
-				return s.audit(steward.WithActor(ctx, steward.SystemActor), tx, event{Action: "webhook.disable",
-					TargetType: "webhook", TargetID: cur.ID, TenantID: cur.TenantID, Reason: cur.DisabledReason,
-					Metadata: map[string]any{"event_id": ev.ID, "attempts": WebhookMaxAttempts}})
-			}
-			next := s.now().Add(jitter(WebhookRetries[cur.Attempts-1]))
-			cur.NextAttemptAt = &next
-			return nil
-		})
-		if err != nil || !d.Succeeded || disabled || moved {
-			return sent, ignoreLost(err)
 		}
-		e.Attempts = 0
-	}
-	return sent, nil
+		if cur.AfterSeq != b.from {
+			stop = true
+			return nil
+		}
+		if failed != nil {
+			advance(e, failed.Seq-1) // the events before it were not for e, or were sent
+		}
+		cur.AfterSeq, cur.ReplayToSeq, cur.ReplayResumeSeq = e.AfterSeq, e.ReplayToSeq, e.ReplayResumeSeq
+		if failed == nil {
+			cur.Attempts, cur.NextAttemptAt = 0, nil
+			until := s.now().Add(webhookLease)
+			cur.LeaseUntil = &until
+			return nil
+		}
+		stop = true
+		cur.Attempts = e.Attempts + 1
+		if cur.Attempts >= WebhookMaxAttempts {
+			cur.Enabled, cur.Attempts, cur.NextAttemptAt = false, 0, nil
+			cur.DisabledReason = fmt.Sprintf("%d failed attempts in a row to deliver %s", WebhookMaxAttempts, failed.ID)
+			return s.audit(steward.WithActor(ctx, steward.SystemActor), tx, event{Action: "webhook.disable",
+				TargetType: "webhook", TargetID: cur.ID, TenantID: cur.TenantID, Reason: cur.DisabledReason,
+				Metadata: map[string]any{"event_id": failed.ID, "attempts": WebhookMaxAttempts}})
+		}
+		next := s.now().Add(jitter(WebhookRetries[cur.Attempts-1]))
+		cur.NextAttemptAt = &next
+		return nil
+	})
+	return stop, err
 }
 
 func ignoreLost(err error) error {
