@@ -345,7 +345,11 @@ func (s *Webhooks) settle(ctx context.Context, owner, wid string, fn func(tx sto
 
 // signature is the webhook-signature header: v1 with the current secret,
 // and with the previous one while it still signs.
-func signature(e *steward.WebhookEndpoint, msgID string, at time.Time, body []byte) (string, error) {
+func (s *Webhooks) signature(e *steward.WebhookEndpoint, msgID string, at time.Time, body []byte) (string, error) {
+	e, err := s.openWebhookSecrets(e)
+	if err != nil {
+		return "", err
+	}
 	secrets := []string{e.SigningSecret}
 	if e.PreviousSecret != "" && e.PreviousSecretUntil != nil && at.Before(*e.PreviousSecretUntil) {
 		secrets = append(secrets, e.PreviousSecret)
@@ -371,7 +375,7 @@ func (s *Webhooks) send(ctx context.Context, e *steward.WebhookEndpoint, ev *ste
 	now := s.now()
 	d := &steward.WebhookDelivery{ID: id.New("dlv", now), EndpointID: e.ID, EventID: ev.ID, EventSeq: ev.Seq,
 		EventType: ev.Type, Attempt: attempt, CreatedAt: now}
-	sig, err := signature(e, ev.ID, now, ev.Payload)
+	sig, err := s.signature(e, ev.ID, now, ev.Payload)
 	if err != nil {
 		d.Error = "signing: " + err.Error()
 		return d
