@@ -36,6 +36,11 @@ type WebhookEndpoint struct {
 	// LeaseOwner is the replica sending to the endpoint, until LeaseUntil.
 	LeaseOwner string     `json:"-"`
 	LeaseUntil *time.Time `json:"-"`
+	// ReplayToSeq is the last seq of a replayed range while one runs, and
+	// ReplayResumeSeq where the endpoint had got to before it: the cursor
+	// jumps there once past the range (0, 0: no range replay runs).
+	ReplayToSeq     int64 `json:"-"`
+	ReplayResumeSeq int64 `json:"-"`
 }
 
 // WebhookDelivery is one attempt to send an event to an endpoint: the
@@ -95,8 +100,9 @@ type WebhookService interface {
 	ListWebhookDeliveries(ctx context.Context, id string, p ListParams) (*Page[*WebhookDelivery], error)
 	// RetryWebhookDelivery sends a logged delivery's event again now.
 	RetryWebhookDelivery(ctx context.Context, deliveryID string) (*WebhookDelivery, error)
-	// ReplayWebhook sends again the events written since since.
-	ReplayWebhook(ctx context.Context, id string, since time.Time) (*WebhookEndpoint, error)
+	// ReplayWebhook sends again the events written from since to until
+	// (zero until: now).
+	ReplayWebhook(ctx context.Context, id string, since, until time.Time) (*WebhookEndpoint, error)
 }
 
 // WebhookSecretOverlap is how long a rotated-out secret keeps signing

@@ -96,10 +96,11 @@ func (s *server) retryWebhookDelivery(w http.ResponseWriter, r *http.Request) er
 func (s *server) replayWebhook(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
 		Since time.Time `json:"since"`
+		Until time.Time `json:"until"`
 	}
 	if err := decode(r, &in, false); err != nil {
 		return err
 	}
-	e, err := s.Webhooks.ReplayWebhook(r.Context(), r.PathValue("id"), in.Since)
+	e, err := s.Webhooks.ReplayWebhook(r.Context(), r.PathValue("id"), in.Since, in.Until)
 	return webhookResult(w, e, err)
 }

@@ -165,7 +165,13 @@ func derive(purpose, scope, key string) []byte {
 	return h.Sum(nil)
 }
 
-func sealBytes(key, plain []byte) ([]byte, error) {
+func sealBytes(key, plain []byte) ([]byte, error) { return sealBound(key, plain, nil) }
+
+func open(key, sealed []byte) ([]byte, error) { return openBound(key, sealed, nil) }
+
+// sealBound seals plain with AES-256-GCM under key, the nonce first; aad
+// (may be nil) binds the result to its place, such as a row's id.
+func sealBound(key, plain, aad []byte) ([]byte, error) {
 	gcm, err := newGCM(key)
 	if err != nil {
 		return nil, err
@@ -174,18 +180,19 @@ func sealBytes(key, plain []byte) ([]byte, error) {
 	if _, err := rand.Read(nonce); err != nil {
 		return nil, err
 	}
-	return gcm.Seal(nonce, nonce, plain, nil), nil
+	return gcm.Seal(nonce, nonce, plain, aad), nil
 }
 
-func open(key, sealed []byte) ([]byte, error) {
+// openBound opens what sealBound sealed with the same key and aad.
+func openBound(key, sealed, aad []byte) ([]byte, error) {
 	gcm, err := newGCM(key)
 	if err != nil {
 		return nil, err
 	}
 	if len(sealed) < gcm.NonceSize() {
-		return nil, errors.New("idempotency: sealed answer too short")
+		return nil, errors.New("sealed value too short")
 	}
-	return gcm.Open(nil, sealed[:gcm.NonceSize()], sealed[gcm.NonceSize():], nil)
+	return gcm.Open(nil, sealed[:gcm.NonceSize()], sealed[gcm.NonceSize():], aad)
 }
 
 func newGCM(key []byte) (cipher.AEAD, error) {

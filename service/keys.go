@@ -78,6 +78,9 @@ func (k *keyRing) ensure(ctx context.Context) error {
 			if err := k.s.seal(ctx, tx, keys); err != nil {
 				return err
 			}
+			if err := k.s.sealWebhookSecrets(ctx, tx); err != nil {
+				return err
+			}
 		}
 		if len(keys) > 0 {
 			newest := keys[len(keys)-1]

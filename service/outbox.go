@@ -88,7 +88,7 @@ var notAnnounced = []string{
 	"retention.run", "counters.repair",
 	// The endpoints themselves: operators' plumbing, not the product's.
 	"webhook.create", "webhook.update", "webhook.delete", "webhook.rotate_secret", "webhook.disable",
-	"webhook.replay", "webhook.retry",
+	"webhook.replay", "webhook.retry", "webhook.seal_secrets",
 }
 
 // eventTypeOf maps an audit action to its event type; "" when the action

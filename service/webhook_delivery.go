@@ -177,7 +177,14 @@ func (s *Webhooks) DeliverDue(ctx context.Context, owner string) (int, error) {
 var errLeaseLost = errors.New("webhook endpoint lease lost")
 
 // deliverEndpoint sends e's events in seq order until one fails, none is
-// left, or the round's share is spent, then gives the lease back.
+// left, or the round's share is spent, then gives the lease back. The
+// outcomes of consecutive sends are recorded together, in one transaction
+// per batch (webhookBatchSends sends or webhookBatchTime, whichever
+// first): a crash before it commits re-sends the batch with the same
+// webhook-ids, which receivers drop; a lost lease records nothing and
+// stops; a failure ends the batch. When ctx ends (the replica stops) what
+// was sent is still recorded, so a stop re-sends at most the attempt it
+// cut off.
 func (s *Webhooks) deliverEndpoint(ctx context.Context, owner string, e *steward.WebhookEndpoint) (sent int, err error) {
 	defer func() {
 		rerr := s.settle(ctx, owner, e.ID, func(tx store.Tx, cur *steward.WebhookEndpoint) error {
@@ -188,67 +195,116 @@ func (s *Webhooks) deliverEndpoint(ctx context.Context, owner string, e *steward
 			err = errors.Join(err, rerr)
 		}
 	}()
+	b := &webhookBatch{from: e.AfterSeq, start: s.now()}
+	// record records b (and failed's retry, if given) and starts the next
+	// batch; stop says the round ends.
+	record := func(failed *steward.WebhookEvent) (stop bool, err error) {
+		stop, err = s.recordBatch(context.WithoutCancel(ctx), owner, e, b, failed)
+		b = &webhookBatch{from: e.AfterSeq, start: s.now()}
+		return stop || err != nil, ignoreLost(err)
+	}
+	defer func() {
+		if e.AfterSeq != b.from || len(b.sent) > 0 {
+			_, rerr := record(nil)
+			err = errors.Join(err, rerr)
+		}
+	}()
 	for sent < webhookRoundEvents {
 		evs, err := s.store.ListWebhookEvents(ctx, e.AfterSeq, webhookRoundEvents)
 		if err != nil || len(evs) == 0 {
 			return sent, err
 		}
-		i := 0
-		for i < len(evs) && !subscribes(e, evs[i].Type, evs[i].TenantID) {
-			i++
-		}
-		// A replay moves the cursor back while this replica sends; then
-		// the round ends without moving it, and the next starts there.
-		from, moved := e.AfterSeq, false
-		if i == len(evs) { // none of these is for e: move past them
-			last := evs[len(evs)-1].Seq
-			if err := s.settle(ctx, owner, e.ID, func(tx store.Tx, cur *steward.WebhookEndpoint) error {
-				if moved = cur.AfterSeq != from; !moved {
-					cur.AfterSeq, e.AfterSeq = last, last
-				}
-				return nil
-			}); err != nil || moved {
-				return sent, ignoreLost(err)
+		for _, ev := range evs {
+			if ev.Seq <= e.AfterSeq || !subscribes(e, ev.Type, ev.TenantID) || replaySkips(e, ev.Seq) {
+				advance(e, max(e.AfterSeq, ev.Seq)) // not for e: move past it
+				continue
 			}
-			continue
+			d := s.send(ctx, e, &ev, e.Attempts+1)
+			sent++
+			if !d.Succeeded {
+				if ctx.Err() != nil {
+					return sent, nil // cut off by the stop, not the receiver's failure
+				}
+				b.sent = append(b.sent, d)
+				_, err := record(&ev)
+				return sent, err
+			}
+			b.sent = append(b.sent, d)
+			advance(e, ev.Seq)
+			e.Attempts = 0
+			if len(b.sent) >= webhookBatchSends || s.now().Sub(b.start) >= webhookBatchTime || sent >= webhookRoundEvents {
+				if stop, err := record(nil); stop || sent >= webhookRoundEvents {
+					return sent, err
+				}
+			}
 		}
-		ev := evs[i]
-		d := s.send(ctx, e, &ev, e.Attempts+1)
-		sent++
-		var disabled bool
-		err = s.settle(ctx, owner, e.ID, func(tx store.Tx, cur *steward.WebhookEndpoint) error {
+		// A long run of events not for e is recorded as it goes too, so
+		// the lease is renewed and the progress kept.
+		if e.AfterSeq != b.from && s.now().Sub(b.start) >= webhookBatchTime {
+			if stop, err := record(nil); stop {
+				return sent, err
+			}
+		}
+	}
+	return sent, nil
+}
+
+// Batching of delivery outcomes (see deliverEndpoint).
+const (
+	webhookBatchSends = 50
+	webhookBatchTime  = 250 * time.Millisecond
+)
+
+// webhookBatch is what a replica has sent to one endpoint since it last
+// recorded: the cursor it started from and the attempts.
+type webhookBatch struct {
+	from  int64
+	start time.Time
+	sent  []*steward.WebhookDelivery
+}
+
+// recordBatch records b's attempts and e's cursor in one transaction, if
+// this replica still holds the lease (errLeaseLost, nothing recorded,
+// otherwise). failed is the event whose attempt, the batch's last, failed:
+// its retry is scheduled, or the endpoint disabled. stop says the round
+// must end: an operator's replay moved the cursor meanwhile (the attempts
+// are logged, the cursor left where the replay put it), or the endpoint was
+// disabled.
+func (s *Webhooks) recordBatch(ctx context.Context, owner string, e *steward.WebhookEndpoint, b *webhookBatch, failed *steward.WebhookEvent) (stop bool, err error) {
+	err = s.settle(ctx, owner, e.ID, func(tx store.Tx, cur *steward.WebhookEndpoint) error {
+		for _, d := range b.sent {
 			if err := tx.InsertWebhookDelivery(ctx, d); err != nil {
 				return err
 			}
-			if moved = cur.AfterSeq != from; moved {
-				return nil
-			}
-			if d.Succeeded {
-				cur.AfterSeq, cur.Attempts, cur.NextAttemptAt = ev.Seq, 0, nil
-				until := s.now().Add(webhookLease)
-				cur.LeaseUntil = &until
-				return nil
-			}
-			cur.AfterSeq = ev.Seq - 1 // the events before it were not for e
-			cur.Attempts++
-			if cur.Attempts >= WebhookMaxAttempts {
-				cur.Enabled, cur.Attempts, cur.NextAttemptAt = false, 0, nil
-				cur.DisabledReason = fmt.Sprintf("%d failed attempts in a row to deliver %s", WebhookMaxAttempts, ev.ID)
-				disabled = true
-				return s.audit(steward.WithActor(ctx, steward.SystemActor), tx, event{Action: "webhook.disable",
-					TargetType: "webhook", TargetID: cur.ID, TenantID: cur.TenantID, Reason: cur.DisabledReason,
-					Metadata: map[string]any{"event_id": ev.ID, "attempts": WebhookMaxAttempts}})
-			}
-			next := s.now().Add(jitter(WebhookRetries[cur.Attempts-1]))
-			cur.NextAttemptAt = &next
-			return nil
-		})
-		if err != nil || !d.Succeeded || disabled || moved {
-			return sent, ignoreLost(err)
 		}
-		e.AfterSeq, e.Attempts = ev.Seq, 0
-	}
-	return sent, nil
+		if cur.AfterSeq != b.from {
+			stop = true
+			return nil
+		}
+		if failed != nil {
+			advance(e, failed.Seq-1) // the events before it were not for e, or were sent
+		}
+		cur.AfterSeq, cur.ReplayToSeq, cur.ReplayResumeSeq = e.AfterSeq, e.ReplayToSeq, e.ReplayResumeSeq
+		if failed == nil {
+			cur.Attempts, cur.NextAttemptAt = 0, nil
+			until := s.now().Add(webhookLease)
+			cur.LeaseUntil = &until
+			return nil
+		}
+		stop = true
+		cur.Attempts = e.Attempts + 1
+		if cur.Attempts >= WebhookMaxAttempts {
+			cur.Enabled, cur.Attempts, cur.NextAttemptAt = false, 0, nil
+			cur.DisabledReason = fmt.Sprintf("%d failed attempts in a row to deliver %s", WebhookMaxAttempts, failed.ID)
+			return s.audit(steward.WithActor(ctx, steward.SystemActor), tx, event{Action: "webhook.disable",
+				TargetType: "webhook", TargetID: cur.ID, TenantID: cur.TenantID, Reason: cur.DisabledReason,
+				Metadata: map[string]any{"event_id": failed.ID, "attempts": WebhookMaxAttempts}})
+		}
+		next := s.now().Add(jitter(WebhookRetries[cur.Attempts-1]))
+		cur.NextAttemptAt = &next
+		return nil
+	})
+	return stop, err
 }
 
 func ignoreLost(err error) error {
@@ -289,7 +345,11 @@ func (s *Webhooks) settle(ctx context.Context, owner, wid string, fn func(tx sto
 
 // signature is the webhook-signature header: v1 with the current secret,
 // and with the previous one while it still signs.
-func signature(e *steward.WebhookEndpoint, msgID string, at time.Time, body []byte) (string, error) {
+func (s *Webhooks) signature(e *steward.WebhookEndpoint, msgID string, at time.Time, body []byte) (string, error) {
+	e, err := s.openWebhookSecrets(e)
+	if err != nil {
+		return "", err
+	}
 	secrets := []string{e.SigningSecret}
 	if e.PreviousSecret != "" && e.PreviousSecretUntil != nil && at.Before(*e.PreviousSecretUntil) {
 		secrets = append(secrets, e.PreviousSecret)
@@ -315,7 +375,7 @@ func (s *Webhooks) send(ctx context.Context, e *steward.WebhookEndpoint, ev *ste
 	now := s.now()
 	d := &steward.WebhookDelivery{ID: id.New("dlv", now), EndpointID: e.ID, EventID: ev.ID, EventSeq: ev.Seq,
 		EventType: ev.Type, Attempt: attempt, CreatedAt: now}
-	sig, err := signature(e, ev.ID, now, ev.Payload)
+	sig, err := s.signature(e, ev.ID, now, ev.Payload)
 	if err != nil {
 		d.Error = "signing: " + err.Error()
 		return d
@@ -420,15 +480,22 @@ func (s *Webhooks) RetryWebhookDelivery(ctx context.Context, did string) (*stewa
 }
 
 // ReplayWebhook sends the endpoint again every event it subscribes to
-// written at or after since, in order, by the deliverer (this returns at
-// once): the endpoint's cursor moves back. Events are sent with their
-// own webhook-id, so a receiver that kept them can tell.
-func (s *Webhooks) ReplayWebhook(ctx context.Context, wid string, since time.Time) (*steward.WebhookEndpoint, error) {
+// written from since to until (zero: now), in order, by the deliverer
+// (this returns at once): the endpoint's cursor moves back to since and,
+// past until, jumps to where it had got to, so what it was sent after the
+// range is not sent again. Events keep their webhook-id, so a receiver
+// that kept them can tell. A replay replaces one still running.
+func (s *Webhooks) ReplayWebhook(ctx context.Context, wid string, since, until time.Time) (*steward.WebhookEndpoint, error) {
 	if _, err := authorize(ctx, steward.PermConfigWrite); err != nil {
 		return nil, err
 	}
 	if since.IsZero() {
 		return nil, steward.FieldError("since", "is required: an RFC 3339 time")
+	}
+	if until.IsZero() {
+		until = s.now()
+	} else if until.Before(since) {
+		return nil, steward.FieldError("until", "must not be before since")
 	}
 	var e *steward.WebhookEndpoint
 	err := s.update(ctx, func(tx store.Tx) error {
@@ -436,23 +503,54 @@ func (s *Webhooks) ReplayWebhook(ctx context.Context, wid string, since time.Tim
 		if e, err = tx.GetWebhookEndpoint(ctx, wid); err != nil {
 			return notFound(err, "webhook", wid)
 		}
-		seq, err := tx.WebhookEventSeqBefore(ctx, since)
+		from, err := tx.WebhookEventSeqBefore(ctx, since)
 		if err != nil {
 			return err
 		}
-		if seq >= e.AfterSeq {
-			return nil // nothing sent since then yet
+		// The last event written at or before until (times are kept to
+		// the microsecond).
+		to, err := tx.WebhookEventSeqBefore(ctx, until.Add(time.Microsecond))
+		if err != nil {
+			return err
+		}
+		resume := e.AfterSeq
+		if e.ReplayToSeq > 0 {
+			resume = max(resume, e.ReplayResumeSeq)
+		}
+		if from >= resume || to <= from {
+			return nil // nothing of the range was sent yet, or it is empty
 		}
 		before := e.AfterSeq
-		e.AfterSeq, e.Attempts, e.NextAttemptAt, e.UpdatedAt = seq, 0, nil, s.now()
+		e.AfterSeq, e.Attempts, e.NextAttemptAt, e.UpdatedAt = from, 0, nil, s.now()
+		e.ReplayToSeq, e.ReplayResumeSeq = to, resume
+		if to >= resume { // the range reaches the present: nothing to jump over
+			e.ReplayToSeq, e.ReplayResumeSeq = 0, 0
+		}
 		if err := tx.UpdateWebhookEndpoint(ctx, e); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, event{Action: "webhook.replay", TargetType: "webhook", TargetID: wid,
-			TenantID: e.TenantID, Metadata: map[string]any{"since": since, "from_seq": seq + 1, "was_after_seq": before}})
+			TenantID: e.TenantID, Metadata: map[string]any{"since": since, "until": until, "from_seq": from + 1,
+				"to_seq": to, "was_after_seq": before}})
 	})
 	if err != nil {
 		return nil, err
 	}
 	return e, nil
+}
+
+// replaySkips says whether seq lies between a replayed range and where
+// the endpoint had got to: already sent, not sent again.
+func replaySkips(e *steward.WebhookEndpoint, seq int64) bool {
+	return e.ReplayToSeq > 0 && seq > e.ReplayToSeq && seq <= e.ReplayResumeSeq
+}
+
+// advance moves e's cursor to seq and, once past a replayed range, on to
+// where the endpoint had got to before the replay.
+func advance(e *steward.WebhookEndpoint, seq int64) {
+	e.AfterSeq = seq
+	if e.ReplayToSeq > 0 && seq >= e.ReplayToSeq {
+		e.AfterSeq = max(seq, e.ReplayResumeSeq)
+		e.ReplayToSeq, e.ReplayResumeSeq = 0, 0
+	}
 }

@@ -460,7 +460,7 @@ func TestWebhookRetryAndReplay(t *testing.T) {
 			t.Error("retry of an unknown delivery succeeded")
 		}
 
-		if _, err := a.Svc.Webhooks.ReplayWebhook(ctx, e.ID, times[1]); err != nil {
+		if _, err := a.Svc.Webhooks.ReplayWebhook(ctx, e.ID, times[1], time.Time{}); err != nil {
 			t.Fatal(err)
 		}
 		if n := drain(t, a, "r1"); n != 2 {

@@ -118,9 +118,12 @@ func (s *Webhooks) CreateWebhook(ctx context.Context, in steward.WebhookEndpoint
 		return nil, err
 	}
 	now := s.now()
+	secret := newWebhookSecret()
 	e := &steward.WebhookEndpoint{ID: id.New("whk", now), URL: u, EventTypes: types, TenantID: in.TenantID,
-		Description: in.Description, Enabled: in.Enabled == nil || *in.Enabled, SigningSecret: newWebhookSecret(),
-		CreatedAt: now, UpdatedAt: now}
+		Description: in.Description, Enabled: in.Enabled == nil || *in.Enabled, CreatedAt: now, UpdatedAt: now}
+	if e.SigningSecret, err = s.wrapWebhookSecret(e.ID, secret); err != nil {
+		return nil, err
+	}
 	err = s.update(ctx, func(tx store.Tx) error {
 		if err := checkTenantFilter(ctx, tx, e.TenantID); err != nil {
 			return err
@@ -147,7 +150,7 @@ func (s *Webhooks) CreateWebhook(ctx context.Context, in steward.WebhookEndpoint
 	if err != nil {
 		return nil, err
 	}
-	e.Secret = e.SigningSecret
+	e.Secret = secret
 	return e, nil
 }
 
@@ -295,6 +298,7 @@ func (s *Webhooks) RotateWebhookSecret(ctx context.Context, wid string) (*stewar
 		return nil, err
 	}
 	var e *steward.WebhookEndpoint
+	var secret string
 	err := s.update(ctx, func(tx store.Tx) error {
 		var err error
 		if e, err = tx.GetWebhookEndpoint(ctx, wid); err != nil {
@@ -302,8 +306,12 @@ func (s *Webhooks) RotateWebhookSecret(ctx context.Context, wid string) (*stewar
 		}
 		now := s.now()
 		until := now.Add(steward.WebhookSecretOverlap)
-		e.PreviousSecret, e.PreviousSecretUntil = e.SigningSecret, &until
-		e.SigningSecret, e.UpdatedAt = newWebhookSecret(), now
+		e.PreviousSecret, e.PreviousSecretUntil = e.SigningSecret, &until // as stored: sealed or not
+		secret = newWebhookSecret()
+		if e.SigningSecret, err = s.wrapWebhookSecret(wid, secret); err != nil {
+			return err
+		}
+		e.UpdatedAt = now
 		if err := tx.UpdateWebhookEndpoint(ctx, e); err != nil {
 			return err
 		}
@@ -313,6 +321,6 @@ func (s *Webhooks) RotateWebhookSecret(ctx context.Context, wid string) (*stewar
 	if err != nil {
 		return nil, err
 	}
-	e.Secret = e.SigningSecret
+	e.Secret = secret
 	return e, nil
 }

@@ -82,6 +82,12 @@ func doctor(ctx context.Context, svc *service.Service, outside []*steward.AuditC
 			keys.Keys, keys.Keys-keys.Sealed)
 	}
 
+	if ok, err := doctorWebhookSecrets(ctx, svc, out); err != nil {
+		return err
+	} else if !ok {
+		healthy = false
+	}
+
 	res, err := svc.Audit.VerifyChainWith(ctx, outside)
 	if err != nil {
 		return err

@@ -13,14 +13,14 @@ import (
 
 const webhookEndpointCols = `id, url, event_types, tenant_id, description, enabled, disabled_reason, secret,
 	previous_secret, previous_secret_until, after_seq, attempts, next_attempt_at, lease_owner, lease_until,
-	created_at, updated_at`
+	created_at, updated_at, replay_to_seq, replay_resume_seq`
 
 func scanWebhookEndpoint(row pgx.Row) (*steward.WebhookEndpoint, error) {
 	var e steward.WebhookEndpoint
 	var types string
 	err := row.Scan(&e.ID, &e.URL, &types, &e.TenantID, &e.Description, &e.Enabled, &e.DisabledReason,
 		&e.SigningSecret, &e.PreviousSecret, &e.PreviousSecretUntil, &e.AfterSeq, &e.Attempts, &e.NextAttemptAt,
-		&e.LeaseOwner, &e.LeaseUntil, &e.CreatedAt, &e.UpdatedAt)
+		&e.LeaseOwner, &e.LeaseUntil, &e.CreatedAt, &e.UpdatedAt, &e.ReplayToSeq, &e.ReplayResumeSeq)
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -75,9 +75,10 @@ func (t *tx) CreateWebhookEndpoint(ctx context.Context, e *steward.WebhookEndpoi
 		return err
 	}
 	_, err = t.q.Exec(ctx, "INSERT INTO webhook_endpoints ("+webhookEndpointCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`, e.ID, e.URL,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`, e.ID, e.URL,
 		string(types), e.TenantID, e.Description, e.Enabled, e.DisabledReason, e.SigningSecret, e.PreviousSecret,
-		e.PreviousSecretUntil, e.AfterSeq, e.Attempts, e.NextAttemptAt, e.LeaseOwner, e.LeaseUntil, e.CreatedAt, e.UpdatedAt)
+		e.PreviousSecretUntil, e.AfterSeq, e.Attempts, e.NextAttemptAt, e.LeaseOwner, e.LeaseUntil, e.CreatedAt, e.UpdatedAt,
+		e.ReplayToSeq, e.ReplayResumeSeq)
 	return mapErr(err)
 }
 
@@ -90,10 +91,10 @@ func (t *tx) UpdateWebhookEndpoint(ctx context.Context, e *steward.WebhookEndpoi
 	tag, err := t.q.Exec(ctx, `UPDATE webhook_endpoints SET url = $1, event_types = $2, tenant_id = $3,
 		description = $4, enabled = $5, disabled_reason = $6, secret = $7, previous_secret = $8,
 		previous_secret_until = $9, after_seq = $10, attempts = $11, next_attempt_at = $12, lease_owner = $13,
-		lease_until = $14, updated_at = $15 WHERE id = $16`,
+		lease_until = $14, updated_at = $15, replay_to_seq = $16, replay_resume_seq = $17 WHERE id = $18`,
 		e.URL, string(types), e.TenantID, e.Description, e.Enabled, e.DisabledReason, e.SigningSecret,
 		e.PreviousSecret, e.PreviousSecretUntil, e.AfterSeq, e.Attempts, e.NextAttemptAt, e.LeaseOwner,
-		e.LeaseUntil, e.UpdatedAt, e.ID)
+		e.LeaseUntil, e.UpdatedAt, e.ReplayToSeq, e.ReplayResumeSeq, e.ID)
 	if err != nil {
 		return mapErr(err)
 	}

@@ -14,7 +14,7 @@ import (
 
 const webhookEndpointCols = `id, url, event_types, tenant_id, description, enabled, disabled_reason, secret,
 	previous_secret, previous_secret_until, after_seq, attempts, next_attempt_at, lease_owner, lease_until,
-	created_at, updated_at`
+	created_at, updated_at, replay_to_seq, replay_resume_seq`
 
 func scanWebhookEndpoint(row interface{ Scan(...any) error }) (*steward.WebhookEndpoint, error) {
 	var e steward.WebhookEndpoint
@@ -23,7 +23,7 @@ func scanWebhookEndpoint(row interface{ Scan(...any) error }) (*steward.WebhookE
 	var created, updated int64
 	err := row.Scan(&e.ID, &e.URL, &types, &e.TenantID, &e.Description, &e.Enabled, &e.DisabledReason,
 		&e.SigningSecret, &e.PreviousSecret, &until, &e.AfterSeq, &e.Attempts, &next, &e.LeaseOwner, &lease,
-		&created, &updated)
+		&created, &updated, &e.ReplayToSeq, &e.ReplayResumeSeq)
 	if err != nil {
 		return nil, err
 	}
@@ -81,10 +81,10 @@ func (t *tx) CreateWebhookEndpoint(ctx context.Context, e *steward.WebhookEndpoi
 		return err
 	}
 	_, err = t.tx.ExecContext(ctx, "INSERT INTO webhook_endpoints ("+webhookEndpointCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, e.ID, e.URL, string(types), e.TenantID, e.Description,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, e.ID, e.URL, string(types), e.TenantID, e.Description,
 		e.Enabled, e.DisabledReason, e.SigningSecret, e.PreviousSecret, nullMicros(e.PreviousSecretUntil),
 		e.AfterSeq, e.Attempts, nullMicros(e.NextAttemptAt), e.LeaseOwner, nullMicros(e.LeaseUntil),
-		micros(e.CreatedAt), micros(e.UpdatedAt))
+		micros(e.CreatedAt), micros(e.UpdatedAt), e.ReplayToSeq, e.ReplayResumeSeq)
 	if err != nil {
 		return fmt.Errorf("sqlite: create webhook endpoint: %w", mapError(err))
 	}
@@ -99,10 +99,10 @@ func (t *tx) UpdateWebhookEndpoint(ctx context.Context, e *steward.WebhookEndpoi
 	res, err := t.tx.ExecContext(ctx, `UPDATE webhook_endpoints SET url = ?, event_types = ?, tenant_id = ?,
 		description = ?, enabled = ?, disabled_reason = ?, secret = ?, previous_secret = ?,
 		previous_secret_until = ?, after_seq = ?, attempts = ?, next_attempt_at = ?, lease_owner = ?,
-		lease_until = ?, updated_at = ? WHERE id = ?`,
+		lease_until = ?, updated_at = ?, replay_to_seq = ?, replay_resume_seq = ? WHERE id = ?`,
 		e.URL, string(types), e.TenantID, e.Description, e.Enabled, e.DisabledReason, e.SigningSecret,
 		e.PreviousSecret, nullMicros(e.PreviousSecretUntil), e.AfterSeq, e.Attempts, nullMicros(e.NextAttemptAt),
-		e.LeaseOwner, nullMicros(e.LeaseUntil), micros(e.UpdatedAt), e.ID)
+		e.LeaseOwner, nullMicros(e.LeaseUntil), micros(e.UpdatedAt), e.ReplayToSeq, e.ReplayResumeSeq, e.ID)
 	if err != nil {
 		return fmt.Errorf("sqlite: update webhook endpoint: %w", mapError(err))
 	}
