@@ -46,19 +46,7 @@ func (q *queries) GetWebhookEndpoint(ctx context.Context, id string) (_ *steward
 func (q *queries) ListWebhookEndpoints(ctx context.Context) (_ []*steward.WebhookEndpoint, err error) {
 	defer wrapErr(&err, "list webhook endpoints")
 	rows, err := q.q.Query(ctx, "SELECT "+webhookEndpointCols+" FROM webhook_endpoints ORDER BY created_at, id")
-	if err != nil {
-		return nil, mapErr(err)
-	}
-	defer rows.Close()
-	var out []*steward.WebhookEndpoint
-	for rows.Next() {
-		e, err := scanWebhookEndpoint(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, mapErr(rows.Err())
+	return collectAll(rows, err, scanWebhookEndpoint)
 }
 
 func (q *queries) LastWebhookEventSeq(ctx context.Context) (_ int64, err error) {
@@ -123,19 +111,7 @@ func (t *tx) ClaimWebhookEndpoints(ctx context.Context, owner string, now, lease
 		AND (next_attempt_at IS NULL OR next_attempt_at <= $3)
 		AND EXISTS (SELECT 1 FROM webhook_events w WHERE w.seq > e.after_seq)
 		ORDER BY id LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING `+webhookEndpointCols, owner, leaseUntil, now, limit)
-	if err != nil {
-		return nil, mapErr(err)
-	}
-	defer rows.Close()
-	var out []*steward.WebhookEndpoint
-	for rows.Next() {
-		e, err := scanWebhookEndpoint(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, mapErr(rows.Err())
+	return collectAll(rows, err, scanWebhookEndpoint)
 }
 
 const webhookDeliveryCols = `id, endpoint_id, event_id, event_seq, event_type, attempt, succeeded, http_status,
@@ -174,19 +150,7 @@ func (q *queries) ListWebhookDeliveries(ctx context.Context, endpointID, before 
 	defer wrapErr(&err, "list webhook deliveries")
 	rows, err := q.q.Query(ctx, "SELECT "+webhookDeliveryCols+` FROM webhook_deliveries
 		WHERE endpoint_id = $1 AND ($2 = '' OR id < $2) ORDER BY id DESC LIMIT $3`, endpointID, before, limit)
-	if err != nil {
-		return nil, mapErr(err)
-	}
-	defer rows.Close()
-	var out []*steward.WebhookDelivery
-	for rows.Next() {
-		d, err := scanWebhookDelivery(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, d)
-	}
-	return out, mapErr(rows.Err())
+	return collectAll(rows, err, scanWebhookDelivery)
 }
 
 func (q *queries) WebhookEventSeqBefore(ctx context.Context, t time.Time) (_ int64, err error) {
