@@ -92,6 +92,21 @@ func Load(ctx context.Context, own store.Store, cfg Config) (_ *Catalog, err err
 		if err != nil {
 			return nil, fmt.Errorf("data table %q: reading its columns: %w", tc.Name, err)
 		}
+		if !src.Own() && ownTables[strings.ToLower(tc.Name)] {
+			// A source may be a Steward database too (this one by another
+			// path, or another instance's): its tables are as much
+			// Steward's.
+			var steward bool
+			if err := src.Read(ctx, func(q store.RawQuerier) (err error) {
+				steward, err = besideStewardTables(ctx, q, schema, tc.Name)
+				return err
+			}); err != nil {
+				return nil, fmt.Errorf("data table %q: %w", tc.Name, err)
+			}
+			if steward {
+				return nil, fmt.Errorf("data table %q: source %q is a Steward database and the table is Steward's own; it is managed through Steward's API, never the data admin", tc.Name, tc.Source)
+			}
+		}
 		dt, err := apply(tc, cols, isReadOnly(src))
 		if err != nil {
 			return nil, fmt.Errorf("data table %q: %w", tc.Name, err)
@@ -132,6 +147,32 @@ func ownTableNames(dialect string) map[string]bool {
 		m[strings.ToLower(n)] = true
 	}
 	return m
+}
+
+// stewardMarker is a table only Steward's migrations create: a table of
+// Steward's name beside it is Steward's.
+const stewardMarker = "audit_anchor"
+
+// besideStewardTables reports whether the table's schema (its database, on
+// SQLite) holds Steward's tables.
+func besideStewardTables(ctx context.Context, q store.RawQuerier, schema, table string) (bool, error) {
+	var rows [][]any
+	var err error
+	if q.Dialect() == "postgres" {
+		_, rows, err = q.QueryRaw(ctx, `SELECT 1 FROM pg_class m WHERE m.relname = $1
+AND m.relnamespace = (SELECT c.relnamespace FROM pg_class c WHERE c.oid = to_regclass($2))`, stewardMarker, qualified(schema, table))
+	} else {
+		_, rows, err = q.QueryRaw(ctx, "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?", stewardMarker)
+	}
+	return len(rows) > 0, err
+}
+
+// qualified is a table's name as PostgreSQL's regclass reads it.
+func qualified(schema, table string) string {
+	if schema == "" {
+		return quoteIdent(table)
+	}
+	return quoteIdent(schema) + "." + quoteIdent(table)
 }
 
 // introspect reads a table's columns, primary key and indexes.
@@ -211,10 +252,7 @@ func introspectSQLite(ctx context.Context, q store.RawQuerier, table string) ([]
 }
 
 func introspectPostgres(ctx context.Context, q store.RawQuerier, schema, table string) ([]steward.DataColumn, error) {
-	name := quoteIdent(table)
-	if schema != "" {
-		name = quoteIdent(schema) + "." + name
-	}
+	name := qualified(schema, table)
 	// to_regclass is NULL for a missing table (and for a missing schema)
 	// instead of an error.
 	_, rows, err := q.QueryRaw(ctx,

@@ -622,3 +622,54 @@ func TestCatalogClose(t *testing.T) {
 		t.Errorf("Steward's own database after Close: %v", err)
 	}
 }
+
+// TestStewardDatabaseAsASource: a source that is a Steward database (this
+// one by another name) cannot expose Steward's tables either; a product
+// table of the same name elsewhere can be exposed.
+func TestStewardDatabaseAsASource(t *testing.T) {
+	ctx := context.Background()
+	for _, b := range testdb.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			s := b.Open(t)
+			b.Exec(t, s, "CREATE TABLE widgets (id integer PRIMARY KEY)")
+			var src datatables.SourceConfig
+			if ls, ok := s.(*sqlite.Store); ok {
+				src.DSN = "sqlite:" + ls.Path()
+			} else {
+				_, rows, err := s.Raw().QueryRaw(ctx, "SELECT current_schema()")
+				if err != nil {
+					t.Fatal(err)
+				}
+				src = datatables.SourceConfig{DSN: os.Getenv(testdb.EnvPostgres), Schema: rows[0][0].(string)}
+			}
+			cfg := datatables.Config{Sources: map[string]datatables.SourceConfig{"again": src}}
+			for _, name := range []string{"users", "audit_log"} {
+				cfg.Tables = []datatables.TableConfig{{Name: name, Source: "again"}}
+				_, err := datatables.Load(ctx, s, cfg)
+				if err == nil || !strings.Contains(err.Error(), `source "again" is a Steward database`) {
+					t.Errorf("%s through a second source: %v", name, err)
+				}
+			}
+			// The product's own table in Steward's database is fine through
+			// either door.
+			cfg.Tables = []datatables.TableConfig{{Name: "widgets", Source: "again"}}
+			loadOK(t, s, cfg)
+		})
+	}
+	// A product table named like one of Steward's, in a database that is
+	// not Steward's, is the product's.
+	path := filepath.Join(t.TempDir(), "app.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec("CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT UNIQUE)"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	cat := loadOK(t, ownSQLite(t), datatables.Config{
+		Sources: map[string]datatables.SourceConfig{"app": {DSN: "sqlite:" + path}},
+		Tables:  []datatables.TableConfig{{Name: "users", Source: "app"}},
+	})
+	eq(t, "users search", table(t, cat, "users").SearchFields, []string{"email"})
+}
