@@ -153,3 +153,26 @@ func TestConfigFileDataErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestDocumentedDataConfigExample: the example of docs/data-admin.md's
+// Configuration section passes `config check`.
+func TestDocumentedDataConfigExample(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/data-admin.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, _ := strings.Cut(string(doc), "\n## Configuration\n")
+	_, example, ok := strings.Cut(section, "```toml\n")
+	example, _, _ = strings.Cut(example, "```")
+	if !ok || !strings.Contains(example, "[[data.tables]]") {
+		t.Fatal("no toml example in docs/data-admin.md#configuration")
+	}
+	path := writeFile(t, "doc.toml", example)
+	if out, err := runConfig(t, nil, "config", "check", path); err != nil {
+		t.Fatalf("the documented example does not pass: %v %s\n%s", err, out, example)
+	}
+	m := shown(t, map[string]string{"STEWARD_CONFIG": path})
+	if got := m["[[data.tables]]"][0]; got != "orders,invoices" {
+		t.Errorf("tables shown %q", got)
+	}
+}

@@ -673,3 +673,24 @@ func TestStewardDatabaseAsASource(t *testing.T) {
 	})
 	eq(t, "users search", table(t, cat, "users").SearchFields, []string{"email"})
 }
+
+// TestLoadView: a view is exposed read-only (it has no primary key), its
+// columns typed as the table's.
+func TestLoadView(t *testing.T) {
+	for _, b := range testdb.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			s := b.Open(t)
+			b.Exec(t, s, "CREATE TABLE items (id integer PRIMARY KEY, title text NOT NULL, price_cents integer)")
+			b.Exec(t, s, "CREATE VIEW cheap_items AS SELECT id, title, price_cents FROM items WHERE price_cents < 100")
+			cat := loadOK(t, s, datatables.Config{Tables: []datatables.TableConfig{{Name: "cheap_items"}}})
+			v := table(t, cat, "cheap_items")
+			if !v.ReadOnly || v.ReadOnlyReason != datatables.ReasonNoPrimaryKey || len(v.Columns) != 3 {
+				t.Errorf("view: read-only %v %q, %d columns", v.ReadOnly, v.ReadOnlyReason, len(v.Columns))
+			}
+			if c := col(t, v, "price_cents"); c.Type != steward.DataInteger {
+				t.Errorf("price_cents type %s", c.Type)
+			}
+			eq(t, "view list", v.ListFields, []string{"title", "id", "price_cents"})
+		})
+	}
+}
