@@ -104,6 +104,9 @@ func (r *fileRole) UnmarshalText(b []byte) error {
 	return nil
 }
 
+// arrayIndex is the index in a key of dataPositions.
+var arrayIndex = regexp.MustCompile(`\[\d+\]`)
+
 // dataTableName is what a table's name may be: it is a path segment too.
 var dataTableName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
 
@@ -116,7 +119,7 @@ func parseFileData(path string, data []byte, v any) (datatables.Config, error) {
 	at := func(key string, format string, args ...any) error {
 		p, ok := pos[key]
 		// The decoder's keys have no index: data.tables.source.
-		generic := regexp.MustCompile(`\[\d+\]`).ReplaceAllString(key, "")
+		generic := arrayIndex.ReplaceAllString(key, "")
 		if !ok {
 			return fmt.Errorf("%s: key %s: %s", path, generic, fmt.Sprintf(format, args...))
 		}
@@ -126,6 +129,9 @@ func parseFileData(path string, data []byte, v any) (datatables.Config, error) {
 	for _, name := range slices.Sorted(maps.Keys(fd.Sources)) {
 		s := fd.Sources[name]
 		key := "data.sources." + name
+		if name == "" {
+			return cfg, at(key, "a source needs a name")
+		}
 		if s.DSN == nil {
 			return cfg, at(key, "dsn is required")
 		}

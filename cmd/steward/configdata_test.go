@@ -119,6 +119,7 @@ func TestConfigFileDataErrors(t *testing.T) {
 		{"unknown table key", src + "[[data.tables]]\nname = \"t\"\nhidden = true\n", ":5:1: key data.tables.hidden: unknown key"},
 		{"bad dsn", "[data.sources.app]\ndsn = \"mysql://x\"\n", `:2:7: key data.sources.app.dsn: want "sqlite:<path>" or "postgres://…"`},
 		{"empty sqlite path", "[data.sources.app]\ndsn = \"sqlite:\"\n", `:2:7: key data.sources.app.dsn: want "sqlite:<path>"`},
+		{"empty source name", "[data.sources.\"\"]\ndsn = \"sqlite:/x.db\"\n", "key data.sources.: a source needs a name"},
 		{"no dsn", "[data.sources.app]\nschema = \"s\"\n", ":1:2: key data.sources.app: dsn is required"},
 		{"schema on sqlite", "[data.sources.app]\ndsn = \"sqlite:/x.db\"\nschema = \"s\"\n", ":3:1: key data.sources.app.schema: schema applies to PostgreSQL sources only"},
 		{"no name", src + "[[data.tables]]\nlabel = \"T\"\n", ":3:3: key data.tables: name is required"},
