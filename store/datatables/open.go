@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -22,6 +23,10 @@ import (
 // is a handful of operators, and the product's database is not Steward's to
 // crowd.
 const maxSourceConns = 4
+
+// sourceConnectTimeout bounds a connection attempt to a PostgreSQL source
+// whose DSN sets no connect_timeout.
+const sourceConnectTimeout = 10 * time.Second
 
 // readOnlySource is implemented by the sources that take no writes: opened
 // read-only, or a PostgreSQL server whose transactions are read-only (a
@@ -95,6 +100,11 @@ func openPostgres(ctx context.Context, name, dsn string, readOnly bool) (Source,
 		return nil, fmt.Errorf("data source %q: invalid postgres dsn", name)
 	}
 	cfg.MaxConns = maxSourceConns
+	// A host that drops packets must not hold start-up (or a request)
+	// for the operating system's TCP timeout.
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = sourceConnectTimeout
+	}
 	cfg.MinConns = 0
 	if readOnly {
 		cfg.ConnConfig.RuntimeParams["default_transaction_read_only"] = "on"
