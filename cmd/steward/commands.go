@@ -65,7 +65,7 @@ func newRootCmd(ctx context.Context, getenv func(string) string, stdout, stderr 
 			HashConcurrency: cfg.HashConcurrency, HashQueueWait: cfg.HashQueueWait, TrustedIssuers: issuers,
 			ImpersonationMax: cfg.ImpersonationMax, ImpersonationHidden: !cfg.ImpersonationDisclose,
 			KeyUsageRetention: cfg.KeyUsageRetention, Webhooks: cfg.Webhooks, ResourceStaleAfter: cfg.ResourceStaleAfter,
-			Models: cfg.fileModels})
+			Models: cfg.fileModels, Data: cfg.fileData})
 		return svc, st, log, nil
 	}
 

@@ -15,6 +15,7 @@ import (
 	"github.com/stewardhq/steward"
 	"github.com/stewardhq/steward/api"
 	"github.com/stewardhq/steward/service"
+	"github.com/stewardhq/steward/store/datatables"
 )
 
 // config is every setting, read from flags with environment fallbacks.
@@ -75,6 +76,8 @@ type config struct {
 	fileFlagDefs []*steward.Flag
 	// fileModels are the file's [[models]], validated (models.go).
 	fileModels []*steward.Model
+	// fileData is the file's [data] (configdata.go).
+	fileData datatables.Config
 }
 
 // bindConfig registers the flags; an environment variable fills a flag the

@@ -133,6 +133,9 @@ func (c *config) show(flags *pflag.FlagSet, w io.Writer) error {
 	if len(c.fileModels) > 0 {
 		fmt.Fprintf(tw, "[[models]]\t%s\t%s\n", modelIDs(c.fileModels), sourceFile)
 	}
+	if sources, tables := dataSummary(c.fileData); sources != "" || tables != "" {
+		fmt.Fprintf(tw, "[data.sources]\t%s\t%s\n[[data.tables]]\t%s\t%s\n", sources, sourceFile, tables, sourceFile)
+	}
 	return tw.Flush()
 }
 

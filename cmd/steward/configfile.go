@@ -18,6 +18,7 @@ import (
 
 	"github.com/stewardhq/steward"
 	"github.com/stewardhq/steward/service"
+	"github.com/stewardhq/steward/store/datatables"
 )
 
 // Where a setting's value came from, as `steward config show` prints it.
@@ -106,7 +107,8 @@ func newFileSchema(flags *pflag.FlagSet) fileSchema {
 		Tag: `toml:"plans"`}, reflect.StructField{Name: "TrustedIssuers",
 		Type: reflect.SliceOf(tomlCopy(reflect.TypeFor[service.TrustedIssuer]())), Tag: `toml:"trusted_issuers"`},
 		reflect.StructField{Name: "Flags", Type: reflect.SliceOf(tomlCopy(reflect.TypeFor[steward.Flag]())), Tag: `toml:"flags"`},
-		reflect.StructField{Name: "Models", Type: reflect.SliceOf(tomlCopy(reflect.TypeFor[steward.ModelConfig]())), Tag: `toml:"models"`})
+		reflect.StructField{Name: "Models", Type: reflect.SliceOf(tomlCopy(reflect.TypeFor[steward.ModelConfig]())), Tag: `toml:"models"`},
+		reflect.StructField{Name: "Data", Type: dataType, Tag: `toml:"data"`})
 	s.typ = reflect.StructOf(fields)
 	return s
 }
@@ -176,6 +178,7 @@ type configFile struct {
 	issuers []service.TrustedIssuer
 	flags   []*steward.Flag
 	models  []*steward.Model
+	data    datatables.Config // [data] (configdata.go)
 }
 
 var mismatchRe = regexp.MustCompile(`cannot decode TOML (\w+) into .* of type (.+)$`)
@@ -227,6 +230,11 @@ func readConfigFile(path string, s fileSchema) (*configFile, error) {
 	if models := v.Elem().FieldByName("Models"); models.Len() > 0 {
 		if cf.models, err = parseFileModels(models.Interface()); err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	if d := v.Elem().FieldByName("Data"); !d.IsNil() {
+		if cf.data, err = parseFileData(path, data, d.Elem().Interface()); err != nil {
+			return nil, err
 		}
 	}
 	return cf, nil
@@ -287,7 +295,7 @@ func (c *config) loadConfigFile(root *cobra.Command, getenv func(string) string)
 			return err
 		}
 		c.filePlans, c.fileIssuers, c.fileFlagDefs = cf.plans, cf.issuers, cf.flags
-		c.fileModels = cf.models
+		c.fileModels, c.fileData = cf.models, cf.data
 	}
 	c.sources, c.fileFlags = map[string]string{}, nil
 	var errs []error

@@ -117,7 +117,7 @@ func TestConfigFileErrors(t *testing.T) {
 		{"plan feature type", "[[plans]]\nid = \"p\"\nname = \"P\"\n[plans.features]\nsso = 1\n", `plan "p": features.sso: want true or false`},
 		{"plan feature tier", "[[flags]]\nkey = \"beta\"\ntype = \"bool\"\ndefault = false\ntiers = [\"user\"]\n[[plans]]\nid = \"p\"\nname = \"P\"\n[plans.features]\nbeta = true\n", `plan "p": features.beta: cannot be set at the plan tier (allowed: user)`},
 		{"redefined flag breaks built-in plans", "[[flags]]\nkey = \"sso\"\ntype = \"int\"\ndefault = 0\ntiers = [\"plan\"]\n", `plan "free": features.sso: want a whole number`},
-		{"data not this version", "[data]\nx = 1\n", ":1:2: key data: unknown key"},
+		{"unknown data key", "[data]\nx = 1\n", ":2:1: key data.x: unknown key"},
 		{"string for int", "admin_rate_limit = \"many\"\n", ":1:20: key admin_rate_limit: want a whole number"},
 		{"int for string", "\naddr = 8080\n", ":2:8: key addr: want a string"},
 		{"int in a list", "key_purposes = [\"api\", 2]\n", "key key_purposes: want a list of strings"},

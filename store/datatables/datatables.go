@@ -81,6 +81,8 @@ type Table struct {
 type Catalog struct {
 	Tables   []*Table
 	LoadedAt time.Time
+	// sources are the sources Load opened, by name, for Close.
+	sources map[string]Source
 }
 
 // Table returns the exposed table of that name.
