@@ -40,7 +40,9 @@ func CheckAdminActions(actions []steward.AdminAction, tables []string, p Webhook
 	seen := map[string]bool{}
 	out := make([]steward.AdminAction, 0, len(actions))
 	for i, a := range actions {
-		bad := func(key, msg string) { probs = append(probs, ActionProblem{Index: i, Name: a.Name, Key: key, Msg: msg}) }
+		bad := func(key, msg string) {
+			probs = append(probs, ActionProblem{Index: i, Name: a.Name, Key: key, Msg: msg})
+		}
 		switch {
 		case !actionNameRe.MatchString(a.Name):
 			bad("name", "must be 1 to 64 of a-z, 0-9, _ and -")

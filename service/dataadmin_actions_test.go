@@ -177,7 +177,7 @@ func TestActionRunSignedAndAudited(t *testing.T) {
 		}
 		want := map[string]any{"action": "refund_last_order", "target": "user", "target_id": u.ID,
 			"payload": map[string]any{"reason": "double charge", "amount": 3.0},
-			"actor": map[string]any{"id": op.ID, "role": "admin"}, "request_id": "req_abc"}
+			"actor":   map[string]any{"id": op.ID, "role": "admin"}, "request_id": "req_abc"}
 		if b1, b2 := mustJSON(c.body), mustJSON(want); b1 != b2 {
 			t.Errorf("body %s, want %s", b1, b2)
 		}
