@@ -75,6 +75,8 @@ type config struct {
 	fileFlagDefs []*steward.Flag
 	// fileModels are the file's [[models]], validated (models.go).
 	fileModels []*steward.Model
+	// fileActions are the file's [[actions]] (configactions.go).
+	fileActions *fileActions
 }
 
 // bindConfig registers the flags; an environment variable fills a flag the

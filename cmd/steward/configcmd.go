@@ -27,16 +27,7 @@ func configCmd(root *cobra.Command, cfg *config, getenv func(string) string, std
 		if err := cfg.loadConfigFile(root, getenv); err != nil {
 			return err
 		}
-		if err := cfg.validate(); err != nil {
-			return err
-		}
-		if _, err := cfg.logger(io.Discard); err != nil {
-			return err
-		}
-		if _, _, err := cfg.catalogue(); err != nil {
-			return err
-		}
-		_, err := cfg.trustedIssuers()
+		_, err := cfg.serviceConfig(io.Discard)
 		return err
 	}
 	cmd.AddCommand(&cobra.Command{
@@ -133,6 +124,7 @@ func (c *config) show(flags *pflag.FlagSet, w io.Writer) error {
 	if len(c.fileModels) > 0 {
 		fmt.Fprintf(tw, "[[models]]\t%s\t%s\n", modelIDs(c.fileModels), sourceFile)
 	}
+	c.showActions(tw)
 	return tw.Flush()
 }
 

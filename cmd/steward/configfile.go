@@ -107,6 +107,7 @@ func newFileSchema(flags *pflag.FlagSet) fileSchema {
 		Type: reflect.SliceOf(tomlCopy(reflect.TypeFor[service.TrustedIssuer]())), Tag: `toml:"trusted_issuers"`},
 		reflect.StructField{Name: "Flags", Type: reflect.SliceOf(tomlCopy(reflect.TypeFor[steward.Flag]())), Tag: `toml:"flags"`},
 		reflect.StructField{Name: "Models", Type: reflect.SliceOf(tomlCopy(reflect.TypeFor[steward.ModelConfig]())), Tag: `toml:"models"`})
+	fields = append(fields, actionsField())
 	s.typ = reflect.StructOf(fields)
 	return s
 }
@@ -176,6 +177,7 @@ type configFile struct {
 	issuers []service.TrustedIssuer
 	flags   []*steward.Flag
 	models  []*steward.Model
+	actions *fileActions
 }
 
 var mismatchRe = regexp.MustCompile(`cannot decode TOML (\w+) into .* of type (.+)$`)
@@ -229,6 +231,7 @@ func readConfigFile(path string, s fileSchema) (*configFile, error) {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 	}
+	cf.actions = readFileActions(path, v.Elem(), data)
 	return cf, nil
 }
 
@@ -288,6 +291,7 @@ func (c *config) loadConfigFile(root *cobra.Command, getenv func(string) string)
 		}
 		c.filePlans, c.fileIssuers, c.fileFlagDefs = cf.plans, cf.issuers, cf.flags
 		c.fileModels = cf.models
+		c.fileActions = cf.actions.withEnv(getenv)
 	}
 	c.sources, c.fileFlags = map[string]string{}, nil
 	var errs []error
