@@ -104,10 +104,17 @@ func (s *Actions) For(target string, role steward.Role) []steward.AdminAction {
 	out := []steward.AdminAction{}
 	for _, a := range s.list {
 		if a.Target == target && mayRun(role, a) {
-			out = append(out, a)
+			out = append(out, shown(a))
 		}
 	}
 	return out
+}
+
+// shown is a without what callers never see (its URL, timeout and
+// secret), so that no answer can carry them whatever encodes it.
+func shown(a steward.AdminAction) steward.AdminAction {
+	a.URL, a.Timeout, a.Secret = "", 0, ""
+	return a
 }
 
 func mayRun(role steward.Role, a steward.AdminAction) bool {
@@ -124,7 +131,7 @@ func (s *Actions) ListActions(ctx context.Context) (map[string][]steward.AdminAc
 	out := map[string][]steward.AdminAction{}
 	for _, act := range s.list {
 		if mayRun(a.Role, act) {
-			out[act.Target] = append(out[act.Target], act)
+			out[act.Target] = append(out[act.Target], shown(act))
 		}
 	}
 	return out, nil
@@ -147,13 +154,20 @@ type actionActor struct {
 
 // RunAction implements steward.AdminActionService.
 func (s *Actions) RunAction(ctx context.Context, name string, call steward.AdminActionCall) (json.RawMessage, error) {
-	if _, err := authorize(ctx, steward.PermUsersRead); err != nil {
+	caller, err := authorize(ctx, steward.PermUsersRead)
+	if err != nil {
 		return nil, err
 	}
 	act, ok := s.byName[name]
 	if !ok {
 		return nil, &steward.Error{Code: steward.CodeActionNotFound, Message: "no admin action named " + strconv.Quote(name),
 			Details: map[string]any{"action": name}}
+	}
+	// The role first, so that a caller who may not run the action learns
+	// nothing from the validation of its input; re-checked in the
+	// transaction against the stored role.
+	if err := roleAllows(caller, act); err != nil {
+		return nil, err
 	}
 	payload, err := checkActionCall(call)
 	if err != nil {
@@ -165,10 +179,8 @@ func (s *Actions) RunAction(ctx context.Context, name string, call steward.Admin
 		if err != nil {
 			return err
 		}
-		if !mayRun(a.Role, *act) {
-			return &steward.Error{Code: steward.CodeInsufficientRole,
-				Message: "the action " + act.Name + " needs the role " + string(act.MinRole) + " or higher",
-				Details: map[string]any{"action": act.Name, "min_role": string(act.MinRole), "your_role": string(a.Role)}}
+		if err := roleAllows(a, act); err != nil {
+			return err
 		}
 		if a.ImpersonatorID != "" && !act.ReadOnly {
 			sess, err := tx.GetSession(ctx, a.CredentialID)
@@ -203,6 +215,17 @@ func (s *Actions) RunAction(ctx context.Context, name string, call steward.Admin
 		return nil, callErr
 	}
 	return answer, nil
+}
+
+// roleAllows is INSUFFICIENT_ROLE when a's role is below the action's
+// min_role.
+func roleAllows(a steward.Actor, act *steward.AdminAction) error {
+	if mayRun(a.Role, *act) {
+		return nil
+	}
+	return &steward.Error{Code: steward.CodeInsufficientRole,
+		Message: "the action " + act.Name + " needs the role " + string(act.MinRole) + " or higher",
+		Details: map[string]any{"action": act.Name, "min_role": string(act.MinRole), "your_role": string(a.Role)}}
 }
 
 // checkActionCall validates target_id and the payload (a JSON object,

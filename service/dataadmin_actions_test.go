@@ -229,6 +229,7 @@ func TestActionRefusals(t *testing.T) {
 		}{
 			{"unknown action", "nope", apptest.As(admin), steward.AdminActionCall{TargetID: u.ID}, steward.CodeActionNotFound, ""},
 			{"role below min_role", "ban_everywhere", apptest.As(admin), steward.AdminActionCall{TargetID: u.ID}, steward.CodeInsufficientRole, ""},
+			{"role checked before the input", "ban_everywhere", apptest.As(support), steward.AdminActionCall{Payload: json.RawMessage(`[1]`)}, steward.CodeInsufficientRole, ""},
 			{"support on an admin action", "resync", apptest.As(support), steward.AdminActionCall{TargetID: u.ID}, steward.CodeInsufficientRole, ""},
 			{"no actor", "resync", context.Background(), steward.AdminActionCall{TargetID: u.ID}, steward.CodeUnauthenticated, ""},
 			{"end user", "resync", apptest.As(u), steward.AdminActionCall{TargetID: u.ID}, steward.CodeForbidden, ""},
@@ -446,6 +447,11 @@ func TestActionsFor(t *testing.T) {
 		r := by["user"][1]
 		if r.Label != "reset" || r.MinRole != steward.RoleAdmin || r.ReadOnly {
 			t.Errorf("defaults: %+v", r)
+		}
+		for _, x := range append(acts.For("user", steward.RoleOwner), by["orders"]...) {
+			if x.URL != "" || x.Secret != "" || x.Timeout != 0 {
+				t.Errorf("%s carries its URL, secret or timeout: %+v", x.Name, x)
+			}
 		}
 		shown := mustJSON(by)
 		if strings.Contains(shown, "whsec_") || strings.Contains(shown, p.srv.URL) {
