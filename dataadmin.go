@@ -193,9 +193,11 @@ type AdminAction struct {
 	Target   string `json:"target"`
 	MinRole  Role   `json:"min_role"`
 	ReadOnly bool   `json:"read_only"`
-	// URL and Timeout are not shown to callers.
+	// URL, Timeout and Secret are not shown to callers.
 	URL     string `json:"-"`
 	Timeout int64  `json:"-"` // milliseconds
+	// Secret signs the calls ("whsec_…", the webhook scheme).
+	Secret string `json:"-"`
 }
 
 // AdminActionCall is a request to run a custom admin action.
@@ -238,4 +240,6 @@ type AdminActionService interface {
 	// impersonation; audits the call with its payload; calls the product
 	// and returns its JSON answer (ACTION_FAILED when it fails).
 	RunAction(ctx context.Context, name string, call AdminActionCall) (json.RawMessage, error)
+	// ListActions lists the actions the caller's role may run, by target.
+	ListActions(ctx context.Context) (map[string][]AdminAction, error)
 }

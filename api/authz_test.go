@@ -328,6 +328,12 @@ func authzTable() []authzRoute {
 			func(f *fix) (string, any) { return base + "/optimal/models", nil }},
 		{"POST", base + "/optimal/models/switch", []steward.Permission{steward.PermConfigWrite},
 			func(f *fix) (string, any) { return base + "/optimal/models/switch", M{"model_id": "small-1"} }},
+		// Custom admin actions: users:read is the base permission, the
+		// action's min_role the gate (authzActions: support).
+		{"GET", base + "/actions", []steward.Permission{steward.PermUsersRead},
+			func(f *fix) (string, any) { return base + "/actions", nil }},
+		{"POST", base + "/actions/{name}", []steward.Permission{steward.PermUsersRead},
+			func(f *fix) (string, any) { return base + "/actions/" + authzAction, M{"target_id": target(f)} }},
 	}
 }
 
@@ -491,7 +497,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 			}
 		}
 		outboxMatchesAudit(t, a)
-	}, modelCatalogue())
+	}, modelCatalogue(), authzActions(t))
 }
 
 // outboxMatchesAudit: after the matrix has made every kind of change the

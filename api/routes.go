@@ -152,6 +152,8 @@ func (s *server) routes() []route {
 		{http.MethodGet, "/api/v1/admin/optimal/status", authAdmin, s.modelStatus},
 		{http.MethodGet, "/api/v1/admin/optimal/models", authAdmin, s.listModels},
 		{http.MethodPost, "/api/v1/admin/optimal/models/switch", authAdmin, s.switchModel},
+		{http.MethodGet, "/api/v1/admin/actions", authAdmin, s.listActions},
+		{http.MethodPost, "/api/v1/admin/actions/{name}", authAdmin, s.runAction},
 		{http.MethodGet, "/api/v1/platform/models/active", authPlatform, s.activeModel},
 	}
 }

@@ -89,6 +89,9 @@ var notAnnounced = []string{
 	// The endpoints themselves: operators' plumbing, not the product's.
 	"webhook.create", "webhook.update", "webhook.delete", "webhook.rotate_secret", "webhook.disable",
 	"webhook.replay", "webhook.retry", "webhook.seal_secrets",
+	// Custom admin actions call the product directly: an event too would
+	// tell it twice (dataadmin_actions.go).
+	"action.run", "action.result",
 }
 
 // eventTypeOf maps an audit action to its event type; "" when the action

@@ -216,6 +216,7 @@ type Service struct {
 	Webhooks       *Webhooks
 	Resources      *Resources
 	Models         *Models
+	Actions        *Actions // custom admin actions (dataadmin_actions.go)
 }
 
 var (
@@ -312,6 +313,7 @@ func New(cfg Config) *Service {
 	svc.Webhooks = newWebhooks(s)
 	svc.Resources = &Resources{core: s}
 	svc.Models = &Models{core: s}
+	svc.Actions = newActions(s, svc.Webhooks)
 	return svc
 }
 

@@ -354,6 +354,12 @@ func (s *Webhooks) signature(e *steward.WebhookEndpoint, msgID string, at time.T
 	if e.PreviousSecret != "" && e.PreviousSecretUntil != nil && at.Before(*e.PreviousSecretUntil) {
 		secrets = append(secrets, e.PreviousSecret)
 	}
+	return signWith(secrets, msgID, at, body)
+}
+
+// signWith signs per Standard Webhooks with each secret, space-separated
+// (webhooks and custom admin actions share it).
+func signWith(secrets []string, msgID string, at time.Time, body []byte) (string, error) {
 	sigs := make([]string, 0, len(secrets))
 	for _, secret := range secrets {
 		wh, err := standardwebhooks.NewWebhook(secret)

@@ -19,6 +19,37 @@ import (
 	"github.com/stewardhq/steward/store"
 )
 
+// serviceConfig checks everything start-up checks, short of opening the
+// database, and builds the service's configuration without its store:
+// the commands that open the database and `config check|show` share it.
+func (c *config) serviceConfig(logTo io.Writer) (service.Config, error) {
+	if err := c.validate(); err != nil {
+		return service.Config{}, err
+	}
+	log, err := c.logger(logTo)
+	if err != nil {
+		return service.Config{}, err
+	}
+	plans, flags, err := c.catalogue()
+	if err != nil {
+		return service.Config{}, err
+	}
+	issuers, err := c.trustedIssuers()
+	if err != nil {
+		return service.Config{}, err
+	}
+	sc := service.Config{Logger: log, KeyPrefix: c.KeyPrefix,
+		UserKeyScopes: c.UserKeyScopes, KeyPurposes: c.KeyPurposes, Plans: plans, Flags: flags,
+		SecretKey: c.SecretKey, SecretKeyPrevious: c.SecretKeyPrevious, CheckpointInterval: c.CheckpointInterval,
+		HashConcurrency: c.HashConcurrency, HashQueueWait: c.HashQueueWait, TrustedIssuers: issuers,
+		ImpersonationMax: c.ImpersonationMax, ImpersonationHidden: !c.ImpersonationDisclose,
+		KeyUsageRetention: c.KeyUsageRetention, Webhooks: c.Webhooks, ResourceStaleAfter: c.ResourceStaleAfter,
+		Models: c.fileModels, Data: c.fileData}
+	// After the rest: an action's target names one of sc.Data's tables.
+	sc.Actions, err = c.adminActions(sc)
+	return sc, err
+}
+
 func newRootCmd(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer) *cobra.Command {
 	var cfg config
 	root := &cobra.Command{
@@ -40,18 +71,7 @@ func newRootCmd(ctx context.Context, getenv func(string) string, stdout, stderr 
 
 	// app opens the database and builds the service the commands share.
 	app := func() (*service.Service, store.Store, *slog.Logger, error) {
-		if err := cfg.validate(); err != nil {
-			return nil, nil, nil, err
-		}
-		log, err := cfg.logger(stderr)
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		plans, flags, err := cfg.catalogue()
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		issuers, err := cfg.trustedIssuers()
+		sc, err := cfg.serviceConfig(stderr)
 		if err != nil {
 			return nil, nil, nil, err
 		}
@@ -59,14 +79,8 @@ func newRootCmd(ctx context.Context, getenv func(string) string, stdout, stderr 
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		svc := service.New(service.Config{Store: st, Logger: log, KeyPrefix: cfg.KeyPrefix,
-			UserKeyScopes: cfg.UserKeyScopes, KeyPurposes: cfg.KeyPurposes, Plans: plans, Flags: flags,
-			SecretKey: cfg.SecretKey, SecretKeyPrevious: cfg.SecretKeyPrevious, CheckpointInterval: cfg.CheckpointInterval,
-			HashConcurrency: cfg.HashConcurrency, HashQueueWait: cfg.HashQueueWait, TrustedIssuers: issuers,
-			ImpersonationMax: cfg.ImpersonationMax, ImpersonationHidden: !cfg.ImpersonationDisclose,
-			KeyUsageRetention: cfg.KeyUsageRetention, Webhooks: cfg.Webhooks, ResourceStaleAfter: cfg.ResourceStaleAfter,
-			Models: cfg.fileModels, Data: cfg.fileData})
-		return svc, st, log, nil
+		sc.Store = st
+		return service.New(sc), st, sc.Logger, nil
 	}
 
 	root.AddCommand(&cobra.Command{
@@ -173,7 +187,7 @@ func serve(ctx context.Context, cfg config, svc *service.Service, st store.Store
 	conns := &connCounter{}
 	handler := api.NewServer(api.Deps{
 		Users: svc.Users, Sessions: svc.Sessions, Audit: svc.Audit, Auth: svc.Auth, Keys: svc.Keys, Tenants: svc.Tenants, Credits: svc.Credits, Idem: svc.Idempotency, Impersonations: svc.Impersonations,
-		Series: svc.Series, Stats: svc.Overview, Retention: svc.Retention, PlatformConfig: svc.PlatformConfig, UserSpending: svc.UserSpending, Features: svc.Features, Webhooks: svc.Webhooks, Resources: svc.Resources, Models: svc.Models, Ready: st.Ping, Logger: log, Metrics: reg, AdminRatePerMinute: adminRate, AdminRateBurst: adminBurst, TrustedProxies: cfg.trustedProxies,
+		Series: svc.Series, Stats: svc.Overview, Retention: svc.Retention, PlatformConfig: svc.PlatformConfig, UserSpending: svc.UserSpending, Features: svc.Features, Webhooks: svc.Webhooks, Resources: svc.Resources, Models: svc.Models, Actions: svc.Actions, Ready: st.Ping, Logger: log, Metrics: reg, AdminRatePerMinute: adminRate, AdminRateBurst: adminBurst, TrustedProxies: cfg.trustedProxies,
 		LongReads: cfg.longReads(),
 		Health:    svc.Health, Build: cfg.buildInfo(), HTTPConnections: func() (int, int) { return conns.Open(), cfg.MaxConnections },
 		KeyUsage: svc.KeyUsage,

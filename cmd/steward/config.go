@@ -78,6 +78,8 @@ type config struct {
 	fileModels []*steward.Model
 	// fileData is the file's [data] (configdata.go).
 	fileData datatables.Config
+	// fileActions are the file's [[actions]] (configactions.go).
+	fileActions *fileActions
 }
 
 // bindConfig registers the flags; an environment variable fills a flag the

@@ -27,16 +27,7 @@ func configCmd(root *cobra.Command, cfg *config, getenv func(string) string, std
 		if err := cfg.loadConfigFile(root, getenv); err != nil {
 			return err
 		}
-		if err := cfg.validate(); err != nil {
-			return err
-		}
-		if _, err := cfg.logger(io.Discard); err != nil {
-			return err
-		}
-		if _, _, err := cfg.catalogue(); err != nil {
-			return err
-		}
-		_, err := cfg.trustedIssuers()
+		_, err := cfg.serviceConfig(io.Discard)
 		return err
 	}
 	cmd.AddCommand(&cobra.Command{
@@ -136,6 +127,7 @@ func (c *config) show(flags *pflag.FlagSet, w io.Writer) error {
 	if sources, tables := dataSummary(c.fileData); sources != "" || tables != "" {
 		fmt.Fprintf(tw, "[data.sources]\t%s\t%s\n[[data.tables]]\t%s\t%s\n", sources, sourceFile, tables, sourceFile)
 	}
+	c.showActions(tw)
 	return tw.Flush()
 }
 

@@ -109,6 +109,7 @@ func newFileSchema(flags *pflag.FlagSet) fileSchema {
 		reflect.StructField{Name: "Flags", Type: reflect.SliceOf(tomlCopy(reflect.TypeFor[steward.Flag]())), Tag: `toml:"flags"`},
 		reflect.StructField{Name: "Models", Type: reflect.SliceOf(tomlCopy(reflect.TypeFor[steward.ModelConfig]())), Tag: `toml:"models"`},
 		reflect.StructField{Name: "Data", Type: dataType, Tag: `toml:"data"`})
+	fields = append(fields, actionsField())
 	s.typ = reflect.StructOf(fields)
 	return s
 }
@@ -179,6 +180,7 @@ type configFile struct {
 	flags   []*steward.Flag
 	models  []*steward.Model
 	data    datatables.Config // [data] (configdata.go)
+	actions *fileActions
 }
 
 var mismatchRe = regexp.MustCompile(`cannot decode TOML (\w+) into .* of type (.+)$`)
@@ -237,6 +239,7 @@ func readConfigFile(path string, s fileSchema) (*configFile, error) {
 			return nil, err
 		}
 	}
+	cf.actions = readFileActions(path, v.Elem(), data)
 	return cf, nil
 }
 
@@ -296,6 +299,7 @@ func (c *config) loadConfigFile(root *cobra.Command, getenv func(string) string)
 		}
 		c.filePlans, c.fileIssuers, c.fileFlagDefs = cf.plans, cf.issuers, cf.flags
 		c.fileModels, c.fileData = cf.models, cf.data
+		c.fileActions = cf.actions.withEnv(getenv)
 	}
 	c.sources, c.fileFlags = map[string]string{}, nil
 	var errs []error
