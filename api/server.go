@@ -51,6 +51,8 @@ type Deps struct {
 	Resources steward.ResourceService
 	// Models answers the model catalogue endpoints (docs/models.md).
 	Models steward.ModelService
+	// Data answers /admin/data (docs/data-admin.md).
+	Data DataAdmin
 	// Ready reports whether the database answers (for /readyz).
 	Ready  func(ctx context.Context) error
 	Logger *slog.Logger

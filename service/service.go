@@ -91,6 +91,9 @@ type Config struct {
 	// Data is the data admin's sources and tables ([data] in the
 	// configuration file; docs/data-admin.md).
 	Data datatables.Config
+	// DataLoader opens Data's sources and introspects its tables; nil
+	// exposes nothing (dataadmin.go).
+	DataLoader DataLoader
 	// Actions are the custom admin actions ([[actions]]).
 	Actions []steward.AdminAction
 	// Models is the model catalogue, already validated
@@ -216,6 +219,7 @@ type Service struct {
 	Webhooks       *Webhooks
 	Resources      *Resources
 	Models         *Models
+	Data           *DataAdmin
 }
 
 var (
@@ -312,6 +316,7 @@ func New(cfg Config) *Service {
 	svc.Webhooks = newWebhooks(s)
 	svc.Resources = &Resources{core: s}
 	svc.Models = &Models{core: s}
+	svc.Data = newDataAdmin(s)
 	return svc
 }
 
@@ -321,7 +326,10 @@ func (s *Service) Start(ctx context.Context) error {
 	if err := s.keys.ensure(ctx); err != nil {
 		return err
 	}
-	return s.Models.start(ctx)
+	if err := s.Models.start(ctx); err != nil {
+		return err
+	}
+	return s.Data.start(ctx)
 }
 
 // authorize returns the actor in ctx if it holds perm.

@@ -237,9 +237,9 @@ func ToJSON(c *steward.DataColumn, v any) any {
 	case uint32:
 		return intJSON(c, int64(x))
 	case float64:
-		return floatJSON(x)
+		return floatJSON(c, x)
 	case float32:
-		return floatJSON(float64(x))
+		return floatJSON(c, float64(x))
 	case bool:
 		return x
 	case string:
@@ -289,14 +289,17 @@ func ToJSON(c *steward.DataColumn, v any) any {
 }
 
 func intJSON(c *steward.DataColumn, i int64) any {
-	if c.Type == steward.DataBoolean {
+	switch c.Type {
+	case steward.DataBoolean:
 		return i != 0
+	case steward.DataNumeric: // always a string, as written
+		return strconv.FormatInt(i, 10)
 	}
 	return i
 }
 
-func floatJSON(f float64) any {
-	if math.IsNaN(f) || math.IsInf(f, 0) {
+func floatJSON(c *steward.DataColumn, f float64) any {
+	if c.Type == steward.DataNumeric || math.IsNaN(f) || math.IsInf(f, 0) {
 		return strconv.FormatFloat(f, 'g', -1, 64) // JSON has no NaN: say it in text
 	}
 	return f
