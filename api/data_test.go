@@ -612,3 +612,45 @@ func TestDataExternalSource(t *testing.T) {
 		}
 	}, opt)
 }
+
+// TestDataIfMatchRace: writers holding the same version race; the row is
+// compared under its lock, so exactly one wins and the others get 412.
+func TestDataIfMatchRace(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, a *apptest.App) {
+		f, ops := newFix(t, a), newDataOps(t, a)
+		id := insertOrder(f, ops.admin, order(1))
+		etag := str(f.must(200, "GET", dataBase+"orders/"+id, ops.support, nil), "etag")
+		const n = 6
+		statuses := make(chan int, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				body, _ := json.Marshal(M{"note": fmt.Sprintf("writer %d", i)})
+				r, err := send(a, "PATCH", dataBase+"orders/"+id, ops.admin, body, true, map[string]string{"If-Match": etag})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				statuses <- r.Status
+			}()
+		}
+		wg.Wait()
+		close(statuses)
+		won, lost := 0, 0
+		for s := range statuses {
+			switch s {
+			case 200:
+				won++
+			case 412:
+				lost++
+			default:
+				t.Errorf("status %d", s)
+			}
+		}
+		if won != 1 || lost != n-1 {
+			t.Errorf("%d won, %d got 412; want 1 and %d", won, lost, n-1)
+		}
+	}, withData(nil))
+}
