@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stewardhq/steward"
@@ -573,11 +574,23 @@ func TestDataExternalSource(t *testing.T) {
 	}}
 	apptest.Each(t, func(t *testing.T, a *apptest.App) {
 		f, ops := newFix(t, a), newDataOps(t, a)
+		var src0 *commitWatch
 		ext := datatest.NewExternal(a.Backend.Open(t), "app")
 		f.ok(datatest.Create(context.Background(), ext.St))
 		schema := datatest.Schema(t, ext.St)
+		// Just before the source commits, its change's audit entry is
+		// already committed in Steward's database.
+		src := &commitWatch{External: ext, beforeCommit: func() {
+			pg, err := a.Svc.Audit.ListAudit(apptest.System(), steward.AuditFilter{TargetType: "data:orders"}, steward.ListParams{})
+			f.ok(err)
+			commits := int(src0.commits.Add(1))
+			if len(pg.Data) != commits {
+				t.Errorf("source commit %d: %d audit entries committed before it", commits, len(pg.Data))
+			}
+		}}
+		src0 = src
 		mu.Lock()
-		exts[a.Store] = datatest.Tables(ext.Dialect(), ext, schema)[0]
+		exts[a.Store] = datatest.Tables(ext.Dialect(), src, schema)[0]
 		mu.Unlock()
 		f.must(200, "POST", dataBase+"reload", ops.owner, nil)
 
@@ -604,6 +617,9 @@ func TestDataExternalSource(t *testing.T) {
 		f.ok(err)
 		if len(pg.Data) != 3 {
 			t.Fatalf("%d entries, want insert, update, delete", len(pg.Data))
+		}
+		if src.commits.Load() != 3 {
+			t.Errorf("%d source commits watched, want 3", src.commits.Load())
 		}
 		for _, e := range pg.Data {
 			if !strings.Contains(string(e.Metadata), `"guarantee":"audit_committed_first"`) || !strings.Contains(string(e.Metadata), `"source":"app"`) {
@@ -653,4 +669,22 @@ func TestDataIfMatchRace(t *testing.T) {
 			t.Errorf("%d won, %d got 412; want 1 and %d", won, lost, n-1)
 		}
 	}, withData(nil))
+}
+
+// commitWatch is an external source that calls beforeCommit when a write
+// succeeded and its transaction is about to commit.
+type commitWatch struct {
+	*datatest.External
+	beforeCommit func()
+	commits      atomic.Int64
+}
+
+func (c *commitWatch) Write(ctx context.Context, fn func(store.RawQuerier) error) error {
+	return c.St.Update(ctx, func(tx store.Tx) error {
+		if err := fn(tx.Raw()); err != nil {
+			return err
+		}
+		c.beforeCommit()
+		return nil
+	})
 }

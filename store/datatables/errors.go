@@ -93,12 +93,14 @@ func sqliteColumns(t *Table, msg string) []string {
 	return out
 }
 
-// checkColumns finds the column a CHECK constraint names, when its name or
-// expression mentions exactly one of the table's columns.
+// checkColumns finds the column a CHECK constraint names, when its name
+// ("orders_qty_check", PostgreSQL's default) or expression ("qty >= 0",
+// SQLite's message) mentions exactly one of the table's columns, '_'
+// counting as a separator.
 func checkColumns(t *Table, msg string) []string {
 	var out []string
 	for _, c := range t.Columns {
-		if regexp.MustCompile(`\b` + regexp.QuoteMeta(c.Name) + `\b`).MatchString(msg) {
+		if regexp.MustCompile(`(^|[^A-Za-z0-9])` + regexp.QuoteMeta(c.Name) + `([^A-Za-z0-9]|$)`).MatchString(msg) {
 			out = append(out, c.Name)
 		}
 	}
