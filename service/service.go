@@ -91,8 +91,9 @@ type Config struct {
 	// Data is the data admin's sources and tables ([data] in the
 	// configuration file; docs/data-admin.md).
 	Data datatables.Config
-	// DataLoader opens Data's sources and introspects its tables; nil
-	// exposes nothing (dataadmin.go).
+	// DataLoader opens Data's sources and introspects its tables
+	// (datatables.Load). nil is for no configured tables: nothing is
+	// exposed, and configured tables fail Start (dataadmin.go).
 	DataLoader DataLoader
 	// Actions are the custom admin actions ([[actions]]).
 	Actions []steward.AdminAction
