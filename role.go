@@ -73,13 +73,13 @@ var (
 	supportPerms = []Permission{
 		PermUsersRead, PermSessionsRead, PermKeysRead, PermTenantsRead,
 		PermCreditsRead, PermUsageRead, PermConfigRead, PermAuditRead,
-		PermStatsRead, PermHealthRead,
+		PermStatsRead, PermHealthRead, PermDataRead,
 	}
 	adminPerms = append(slices.Clone(supportPerms),
 		PermUsersWrite, PermUsersBan, PermSessionsRevoke, PermKeysWrite, PermKeysVerify, PermSessionsVerify,
 		PermTenantsWrite, PermCreditsWrite, PermUsageWrite, PermAuditExport,
 		PermAuditCheckpoint, PermFeaturesRead, PermResourcesWrite,
-		PermModelsRead)
+		PermModelsRead, PermDataWrite)
 	ownerPerms = append(slices.Clone(adminPerms),
 		PermUsersDelete, PermUsersRole, PermUsersImpersonate, PermUsersImpersonateWrite, PermTenantsDelete,
 		PermCreditsAdjust, PermConfigWrite, PermRetentionRun)

@@ -17,6 +17,7 @@ import (
 	"github.com/stewardhq/steward/internal/id"
 	"github.com/stewardhq/steward/service"
 	"github.com/stewardhq/steward/store"
+	"github.com/stewardhq/steward/store/datatables"
 )
 
 // authzRoute is one admin endpoint, the permissions it needs (all of them),
@@ -334,6 +335,39 @@ func authzTable() []authzRoute {
 			func(f *fix) (string, any) { return base + "/actions", nil }},
 		{"POST", base + "/actions/{name}", []steward.Permission{steward.PermUsersRead},
 			func(f *fix) (string, any) { return base + "/actions/" + authzAction, M{"target_id": target(f)} }},
+		{"GET", base + "/data/schema", []steward.Permission{steward.PermDataRead},
+			func(f *fix) (string, any) { return base + "/data/schema", nil }},
+		{"POST", base + "/data/reload", []steward.Permission{steward.PermConfigWrite},
+			func(f *fix) (string, any) { return base + "/data/reload", nil }},
+		{"GET", base + "/data/{table}", []steward.Permission{steward.PermDataRead},
+			func(f *fix) (string, any) { return base + "/data/orders?limit=5", nil }},
+		{"POST", base + "/data/{table}", []steward.Permission{steward.PermDataWrite},
+			func(f *fix) (string, any) { return base + "/data/orders", order(int(uniq.Add(1))) }},
+		{"GET", base + "/data/{table}/export", []steward.Permission{steward.PermDataRead},
+			func(f *fix) (string, any) { return base + "/data/orders/export", nil }},
+		{"GET", base + "/data/{table}/{pk}", []steward.Permission{steward.PermDataRead}, onDataRow("", nil)},
+		{"PATCH", base + "/data/{table}/{pk}", []steward.Permission{steward.PermDataWrite}, onDataRow("", M{"note": "authz"})},
+		{"DELETE", base + "/data/{table}/{pk}", []steward.Permission{steward.PermDataWrite}, onDataRow("", nil)},
+	}
+}
+
+// authzData exposes datatest's tables, orders' deletes lowered to admin
+// (data:write) so that the route's permission is its whole gate.
+func authzData() apptest.Options {
+	return withData(func(ts []*datatables.Table) { ts[0].Roles.Delete = steward.RoleAdmin })
+}
+
+// onDataRow inserts, as the system, a fresh orders row and builds the
+// request on it.
+func onDataRow(suffix string, body any) func(f *fix) (string, any) {
+	return func(f *fix) (string, any) {
+		vals := map[string]json.RawMessage{}
+		for k, v := range order(int(uniq.Add(1))) {
+			vals[k], _ = json.Marshal(v)
+		}
+		rec, err := f.a.Svc.Data.InsertRow(apptest.System(), "orders", vals)
+		f.ok(err)
+		return fmt.Sprintf("/api/v1/admin/data/orders/%v%s", rec.Row["id"], suffix), body
 	}
 }
 
@@ -497,7 +531,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 			}
 		}
 		outboxMatchesAudit(t, a)
-	}, modelCatalogue(), authzActions(t))
+	}, modelCatalogue(), authzActions(t), authzData())
 }
 
 // outboxMatchesAudit: after the matrix has made every kind of change the

@@ -36,7 +36,7 @@ func fuzzApps(f *testing.F) []*fuzzApp {
 	f.Helper()
 	var apps []*fuzzApp
 	for _, b := range testdb.Backends(f) {
-		a := apptest.New(f, b)
+		a := apptest.New(f, b, withData(nil))
 		x := &fuzzApp{name: b.Name, a: a}
 		target := a.User(steward.RoleUser)
 		a.EnsureTenant(f, "ten_fuzz")
@@ -191,7 +191,7 @@ var queryEndpoints = []string{
 	"/api/v1/admin/audit-log", "/api/v1/admin/audit-log/export", creditsPath + "/{t}/history", "/api/v1/admin/usage",
 	usersPath + "/{target}/api-keys", usersPath + "/{target}/sessions", usersPath + "/{target}/audit-log",
 	tenantsPath + "/{t}/plan-changes", "/api/v1/admin/computers", "/api/v1/admin/webhooks",
-	"/api/v1/admin/webhooks/{whk}/deliveries",
+	"/api/v1/admin/webhooks/{whk}/deliveries", "/api/v1/admin/data/orders", "/api/v1/admin/data/orders/export",
 }
 
 // FuzzQuery sends fuzzed query strings to every endpoint that reads one.
@@ -204,6 +204,8 @@ func FuzzQuery(f *testing.F) {
 		"since=9999-12-31T23:00:00-05:00", "until=0001-01-01T00:00:00Z", "since=2026-01-01T00:00:00Z&until=2026-02-01T00:00:00Z",
 		"period=custom&start=0001-01-01T00:00:00Z&end=9999-12-31T23:59:59Z", "period=month&group_by=model",
 		"kind=grant", "format=csv", "type=admin&status=revoked", "a=1;b=2", "%zz", "q=a+b&q=c",
+		"filter[email][contains]=%25_%5C&sort=-note", "filter[id][in]=1,x&filter[created_at][gte]=2026-01-01T00:00:00Z",
+		"filter[%22][eq]=1&sort=-", "filter[note][is_null]=true&q=%27%3B",
 	} {
 		f.Add(uint8(i), q)
 	}
@@ -228,6 +230,8 @@ var pathEndpoints = []struct{ method, path string }{
 	{http.MethodDelete, "/api/v1/admin/sessions/%s"}, {http.MethodGet, "/api/v1/admin/computers/%s"},
 	{http.MethodPost, "/api/v1/admin/computers/%s/suspend"}, {http.MethodGet, "/api/v1/admin/webhooks/%s"},
 	{http.MethodPost, "/api/v1/admin/webhooks/%s/rotate-secret"}, {http.MethodGet, tenantsPath + "/%s/features"},
+	{http.MethodGet, "/api/v1/admin/data/orders/%s"}, {http.MethodGet, "/api/v1/admin/data/line_items/%s"},
+	{http.MethodDelete, "/api/v1/admin/data/orders/%s"},
 }
 
 // FuzzPathValue sends fuzzed ids and slugs in the path.

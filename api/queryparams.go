@@ -136,6 +136,9 @@ func (sp *querySpec) check(r *http.Request) (url.Values, error) {
 	suggestions := map[string]any{}
 	for _, name := range names {
 		p, ok := sp.params[name]
+		if !ok {
+			p, ok = sp.deepObject(name)
+		}
 		switch {
 		case !ok:
 			unknown = append(unknown, name)
@@ -162,6 +165,18 @@ func (sp *querySpec) check(r *http.Request) (url.Values, error) {
 		msg = fmt.Sprintf("unknown query parameter(s) %s: %s takes %s", strings.Join(unknown, ", "), sp.route, takes(sp.names))
 	}
 	return nil, &steward.Error{Code: steward.CodeBadRequest, Message: msg, Details: details}
+}
+
+// deepObject is the declared object parameter (style deepObject) that
+// name is a member of: filter[status][eq] of filter. The handler checks
+// the member's form; the name's text is checked like any other.
+func (sp *querySpec) deepObject(name string) (queryParam, bool) {
+	i := strings.IndexByte(name, '[')
+	if i <= 0 || !strings.HasSuffix(name, "]") {
+		return queryParam{}, false
+	}
+	p, ok := sp.params[name[:i]]
+	return queryParam{typ: "string"}, ok && p.typ == "object"
 }
 
 func takes(names []string) string {

@@ -11,7 +11,8 @@ import (
 // validates itself: a resource id is the product's own (1-128 of
 // [A-Za-z0-9._:-], steward.ValidResourceID), wider than pathValueRe, and a
 // bad one is 422 naming id on PUT, 404 on reads.
-var serviceChecksPath = map[string]bool{"resource_id": true}
+// A data admin row's key (pk) is decoded and checked by store/datatables.
+var serviceChecksPath = map[string]bool{"resource_id": true, "pk": true}
 
 // reportResource records what the product reports of one of its resources
 // (PUT /platform/resources/{id}): a heartbeat.

@@ -53,6 +53,8 @@ type Deps struct {
 	Models steward.ModelService
 	// Actions answers /admin/actions (docs/data-admin.md).
 	Actions steward.AdminActionService
+	// Data answers /admin/data (docs/data-admin.md).
+	Data DataAdmin
 	// Ready reports whether the database answers (for /readyz).
 	Ready  func(ctx context.Context) error
 	Logger *slog.Logger

@@ -73,6 +73,9 @@ var eventCatalogue = []struct {
 	{"features.update", "features.updated", "tenant", "A tenant's or user's feature flags changed."},
 	{"config.update", "config.updated", "config", "The platform configuration changed."},
 	{"retention.update", "retention.updated", "retention", "A data set's retention changed."},
+	{"data.insert", "data.inserted", "data:orders", "An operator inserted a row into a data admin table (target_type data:<table>, target_id the row's path key; changes hold its visible fields)."},
+	{"data.update", "data.updated", "data:orders", "An operator changed a row of a data admin table (changes hold the before and after of each changed visible field)."},
+	{"data.delete", "data.deleted", "data:orders", "An operator deleted a row of a data admin table (changes hold its visible fields before)."},
 	{"auth.lockout", "auth.locked_out", "user", "Sign-in was locked after repeated failures."},
 	{"auth.unlock", "auth.unlocked", "user", "An operator lifted a sign-in lockout."},
 }
@@ -86,6 +89,8 @@ var notAnnounced = []string{
 	"audit.anchor", "audit.checkpoint", "audit.export",
 	"signing_key.create", "signing_key.retire", "signing_key.seal",
 	"retention.run", "counters.repair",
+	// The data admin's reload and exports: operators' reads and plumbing.
+	"data.reload", "data.export",
 	// The endpoints themselves: operators' plumbing, not the product's.
 	"webhook.create", "webhook.update", "webhook.delete", "webhook.rotate_secret", "webhook.disable",
 	"webhook.replay", "webhook.retry", "webhook.seal_secrets",

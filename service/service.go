@@ -91,6 +91,10 @@ type Config struct {
 	// Data is the data admin's sources and tables ([data] in the
 	// configuration file; docs/data-admin.md).
 	Data datatables.Config
+	// DataLoader opens Data's sources and introspects its tables; nil is
+	// datatables.Load (tests give their own). No configured tables is an
+	// empty catalog: nothing is exposed (dataadmin.go).
+	DataLoader DataLoader
 	// Actions are the custom admin actions ([[actions]]).
 	Actions []steward.AdminAction
 	// Models is the model catalogue, already validated
@@ -217,6 +221,7 @@ type Service struct {
 	Resources      *Resources
 	Models         *Models
 	Actions        *Actions // custom admin actions (dataadmin_actions.go)
+	Data           *DataAdmin
 }
 
 var (
@@ -314,6 +319,8 @@ func New(cfg Config) *Service {
 	svc.Resources = &Resources{core: s}
 	svc.Models = &Models{core: s}
 	svc.Actions = newActions(s, svc.Webhooks)
+	svc.Data = newDataAdmin(s)
+	svc.Data.actions = svc.Actions
 	return svc
 }
 
@@ -323,7 +330,10 @@ func (s *Service) Start(ctx context.Context) error {
 	if err := s.keys.ensure(ctx); err != nil {
 		return err
 	}
-	return s.Models.start(ctx)
+	if err := s.Models.start(ctx); err != nil {
+		return err
+	}
+	return s.Data.start(ctx)
 }
 
 // authorize returns the actor in ctx if it holds perm.

@@ -187,7 +187,7 @@ func serve(ctx context.Context, cfg config, svc *service.Service, st store.Store
 	conns := &connCounter{}
 	handler := api.NewServer(api.Deps{
 		Users: svc.Users, Sessions: svc.Sessions, Audit: svc.Audit, Auth: svc.Auth, Keys: svc.Keys, Tenants: svc.Tenants, Credits: svc.Credits, Idem: svc.Idempotency, Impersonations: svc.Impersonations,
-		Series: svc.Series, Stats: svc.Overview, Retention: svc.Retention, PlatformConfig: svc.PlatformConfig, UserSpending: svc.UserSpending, Features: svc.Features, Webhooks: svc.Webhooks, Resources: svc.Resources, Models: svc.Models, Actions: svc.Actions, Ready: st.Ping, Logger: log, Metrics: reg, AdminRatePerMinute: adminRate, AdminRateBurst: adminBurst, TrustedProxies: cfg.trustedProxies,
+		Series: svc.Series, Stats: svc.Overview, Retention: svc.Retention, PlatformConfig: svc.PlatformConfig, UserSpending: svc.UserSpending, Features: svc.Features, Webhooks: svc.Webhooks, Resources: svc.Resources, Models: svc.Models, Actions: svc.Actions, Data: svc.Data, Ready: st.Ping, Logger: log, Metrics: reg, AdminRatePerMinute: adminRate, AdminRateBurst: adminBurst, TrustedProxies: cfg.trustedProxies,
 		LongReads: cfg.longReads(),
 		Health:    svc.Health, Build: cfg.buildInfo(), HTTPConnections: func() (int, int) { return conns.Open(), cfg.MaxConnections },
 		KeyUsage: svc.KeyUsage,

@@ -77,7 +77,7 @@ func New(t testing.TB, b testdb.Backend, opts ...Options) *App {
 		Ready: st.Ping, Logger: log, Now: clk.Now, Health: svc.Health,
 		KeyUsage: svc.KeyUsage, Series: svc.Series, Stats: svc.Overview, Retention: svc.Retention,
 		PlatformConfig: svc.PlatformConfig, UserSpending: svc.UserSpending, Features: svc.Features,
-		Webhooks: svc.Webhooks, Resources: svc.Resources, Models: svc.Models, Actions: svc.Actions}
+		Webhooks: svc.Webhooks, Resources: svc.Resources, Models: svc.Models, Actions: svc.Actions, Data: svc.Data}
 	for _, o := range opts {
 		if o.API != nil {
 			o.API(&deps)

@@ -447,9 +447,6 @@ func postgresType(name, typtype string) steward.DataType {
 	return steward.DataUnknown
 }
 
-// quoteIdent quotes a PostgreSQL or SQLite identifier.
-func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
-
 func asString(v any) string {
 	switch v := v.(type) {
 	case string:
