@@ -93,6 +93,9 @@ func newRootCmd(ctx context.Context, getenv func(string) string, stdout, stderr 
 				return err
 			}
 			defer st.Close()
+			// After the server has drained: the data admin's own
+			// connections to the product's databases.
+			defer svc.Data.Close()
 			return serve(ctx, cfg, svc, st, log)
 		},
 	})
