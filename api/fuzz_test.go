@@ -56,11 +56,15 @@ func fuzzApps(f *testing.F) []*fuzzApp {
 			f.Fatalf("%s: creating a webhook endpoint: %d %s", b.Name, r.Status, r.Raw)
 		}
 		whk := r.Get("id").(string)
+		if r = a.Do(http.MethodPost, "/api/v1/admin/data/orders", a.RootToken, order(1)); r.Status != http.StatusCreated {
+			f.Fatalf("%s: inserting a data row: %d %s", b.Name, r.Status, r.Raw)
+		}
+		row := fmt.Sprint(int64(num(r, "row.id")))
 		if r = a.Do(http.MethodPut, "/api/v1/platform/resources/fuzz-vm", platform, M{"kind": "computer", "tenant_id": "ten_fuzz", "status": "running"}); r.Status != http.StatusOK {
 			f.Fatalf("%s: reporting a resource: %d %s", b.Name, r.Status, r.Raw)
 		}
 		x.repl = strings.NewReplacer("{target}", target.ID, "{t}", "ten_fuzz", "{t2}", "ten_fuzz2",
-			"{spare}", spare, "{spare2}", spare2, "{root_id}", a.Root.ID, "{whk}", whk)
+			"{spare}", spare, "{spare2}", spare2, "{root_id}", a.Root.ID, "{whk}", whk, "{row}", row)
 		x.tok = map[string]string{"root": a.RootToken, "platform": platform, "none": ""}
 		apps = append(apps, x)
 	}
@@ -155,6 +159,8 @@ var jsonEndpoints = []struct {
 	{http.MethodPost, "/api/v1/admin/computers/fuzz-vm/restart", "root", `{}`},
 	{http.MethodPost, "/api/v1/admin/computers/purge-stale", "root", `{"older_than":"720h"}`},
 	{http.MethodPost, "/api/v1/admin/optimal/models/switch", "root", `{"model_id":"large-2"}`},
+	{http.MethodPost, "/api/v1/admin/data/orders", "root", `{"email":"fz@example.com","total":"1.50","ratio":0.5,"paid":true,"created_at":"2026-01-01T00:00:00Z","ship_on":"2026-02-01","ref":"00000000-0000-4000-8000-000000000001","meta":{"a":[1]},"doc":"aGk=","small":3,"qty":1}`},
+	{http.MethodPatch, "/api/v1/admin/data/orders/{row}", "root", `{"note":"n","total":"2.25","paid":false,"meta":null,"small":-3}`},
 }
 
 // FuzzJSONBodies sends fuzzed bodies to every endpoint that decodes one.

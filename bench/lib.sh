@@ -4,8 +4,9 @@
 # print each target beside the mean of the hello runs. Sourced, not run.
 #
 # The caller sets BENCH_NAME (the database, log and result names) and may
-# set STEWARD_PORT, HELLO_PORT, DURATION, THREADS, CONNS, BENCH_DIR and
-# PG_ADMIN_URL; the first argument of the script picks the backend.
+# set STEWARD_PORT, HELLO_PORT, DURATION, THREADS, CONNS, BENCH_DIR,
+# PG_ADMIN_URL and BENCH_ENV (an array of NAME=value for steward serve);
+# the first argument of the script picks the backend.
 
 BACKEND=${1:-sqlite}
 BENCH_DIR=${BENCH_DIR:-/tmp/steward-bench}
@@ -40,7 +41,7 @@ bench_start() {
 	esac
 	pids=()
 	trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done' EXIT
-	STEWARD_DB=$DB STEWARD_ADDR=127.0.0.1:$PORT STEWARD_BOOTSTRAP_EMAIL=$EMAIL STEWARD_BOOTSTRAP_PASSWORD=$PASSWORD \
+	env ${BENCH_ENV[@]+"${BENCH_ENV[@]}"} STEWARD_DB=$DB STEWARD_ADDR=127.0.0.1:$PORT STEWARD_BOOTSTRAP_EMAIL=$EMAIL STEWARD_BOOTSTRAP_PASSWORD=$PASSWORD \
 		STEWARD_LOG_LEVEL=warn "$BENCH_DIR/bin/steward" serve >"$BENCH_DIR/$BENCH_NAME-$BACKEND.log" 2>&1 &
 	pids+=($!)
 	"$BENCH_DIR/bin/hello" -addr "127.0.0.1:$HELLO_PORT" >/dev/null 2>&1 &
