@@ -5,18 +5,18 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
 
 	"github.com/stewardhq/steward/store"
+	"github.com/stewardhq/steward/store/postgres"
+	"github.com/stewardhq/steward/store/sqlite"
 )
 
 // maxSourceConns bounds each external source's connections: the data admin
@@ -137,7 +137,7 @@ func (s *sqliteSource) readOnly() bool  { return s.ro }
 func (s *sqliteSource) Close() error    { return s.db.Close() }
 
 func (s *sqliteSource) Read(ctx context.Context, fn func(store.RawQuerier) error) error {
-	return fn(sqlRaw{s.db})
+	return fn(sqlite.RawOn(s.db))
 }
 
 func (s *sqliteSource) Write(ctx context.Context, fn func(store.RawQuerier) error) error {
@@ -148,7 +148,7 @@ func (s *sqliteSource) Write(ctx context.Context, fn func(store.RawQuerier) erro
 	if err != nil {
 		return err
 	}
-	if err := fn(sqlRaw{tx}); err != nil {
+	if err := fn(sqlite.RawOn(tx)); err != nil {
 		return errors.Join(err, ignoreDone(tx.Rollback()))
 	}
 	return tx.Commit()
@@ -159,51 +159,6 @@ func ignoreDone(err error) error {
 		return nil
 	}
 	return err
-}
-
-// sqlQuerier is a *sql.DB or a *sql.Tx.
-type sqlQuerier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-}
-
-// sqlRaw implements store.RawQuerier on an external SQLite file. Its errors
-// are the driver's, as Steward's own store's are.
-type sqlRaw struct{ q sqlQuerier }
-
-func (r sqlRaw) Dialect() string { return "sqlite" }
-
-func (r sqlRaw) QueryRaw(ctx context.Context, query string, args ...any) ([]string, [][]any, error) {
-	rows, err := r.q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		return nil, nil, err
-	}
-	var out [][]any
-	for rows.Next() {
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			return nil, nil, err
-		}
-		out = append(out, vals)
-	}
-	return cols, out, rows.Err()
-}
-
-func (r sqlRaw) ExecRaw(ctx context.Context, query string, args ...any) (int64, error) {
-	res, err := r.q.ExecContext(ctx, query, args...)
-	if err != nil {
-		return 0, err
-	}
-	return res.RowsAffected()
 }
 
 // pgSource is an external PostgreSQL database.
@@ -220,69 +175,12 @@ func (s *pgSource) readOnly() bool  { return s.ro }
 func (s *pgSource) Close() error    { s.pool.Close(); return nil }
 
 func (s *pgSource) Read(ctx context.Context, fn func(store.RawQuerier) error) error {
-	return fn(pgRaw{s.pool})
+	return fn(postgres.RawOn(s.pool))
 }
 
 func (s *pgSource) Write(ctx context.Context, fn func(store.RawQuerier) error) error {
 	if s.ro {
 		return fmt.Errorf("data source %q is read-only", s.name)
 	}
-	return pgErr(pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return fn(pgRaw{tx}) }))
-}
-
-// pgQuerier is a pool or a transaction.
-type pgQuerier interface {
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-}
-
-// pgRaw implements store.RawQuerier on an external PostgreSQL database.
-// Its errors are the driver's, except that a server out of reach is
-// store.ErrUnavailable, as on Steward's own store.
-type pgRaw struct{ q pgQuerier }
-
-func (r pgRaw) Dialect() string { return "postgres" }
-
-func (r pgRaw) QueryRaw(ctx context.Context, query string, args ...any) ([]string, [][]any, error) {
-	rows, err := r.q.Query(ctx, query, args...)
-	if err != nil {
-		return nil, nil, pgErr(err)
-	}
-	defer rows.Close()
-	fds := rows.FieldDescriptions()
-	cols := make([]string, len(fds))
-	for i, fd := range fds {
-		cols[i] = fd.Name
-	}
-	var out [][]any
-	for rows.Next() {
-		vals, err := rows.Values()
-		if err != nil {
-			return nil, nil, pgErr(err)
-		}
-		out = append(out, vals)
-	}
-	return cols, out, pgErr(rows.Err())
-}
-
-func (r pgRaw) ExecRaw(ctx context.Context, query string, args ...any) (int64, error) {
-	tag, err := r.q.Exec(ctx, query, args...)
-	if err != nil {
-		return 0, pgErr(err)
-	}
-	return tag.RowsAffected(), nil
-}
-
-// pgErr marks a server out of reach as store.ErrUnavailable (503, not a
-// 500); every other error is the driver's, for the caller to classify.
-func pgErr(err error) error {
-	if err == nil {
-		return nil
-	}
-	var ce *pgconn.ConnectError
-	var ne net.Error
-	if errors.As(err, &ce) || errors.As(err, &ne) {
-		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
-	}
-	return err
+	return postgres.Unavailable(pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return fn(postgres.RawOn(tx)) }))
 }

@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/stewardhq/steward/store"
 )
 
@@ -12,10 +15,24 @@ import (
 // store/datatables to classify (a product table's constraints are not
 // Steward's, so constraintFields does not apply), except that a database
 // out of reach is store.ErrUnavailable as everywhere.
-type rawQuerier struct{ q querier }
+type rawQuerier struct{ q rawDB }
+
+// rawDB is what rawQuerier needs of a pool or a transaction.
+type rawDB interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
 
 // Raw implements store.RawQueries.
 func (q *queries) Raw() store.RawQuerier { return rawQuerier{q: q.q} }
+
+// RawOn is the raw querier on another PostgreSQL database (a pool or a
+// transaction): the data admin's external sources (store/datatables).
+func RawOn(q rawDB) store.RawQuerier { return rawQuerier{q: q} }
+
+// Unavailable marks err as store.ErrUnavailable when it says the server
+// could not be reached, as the store does for its own database.
+func Unavailable(err error) error { return rawErr(err) }
 
 func (r rawQuerier) Dialect() string { return "postgres" }
 

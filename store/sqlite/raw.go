@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 
 	"github.com/stewardhq/steward/store"
 )
@@ -10,10 +11,20 @@ import (
 // transaction, whichever queries runs on. Its errors are the driver's, for
 // store/datatables to classify (a product table's constraints are not
 // Steward's, so mapError's names do not apply).
-type rawQuerier struct{ db querier }
+type rawQuerier struct{ db rawDB }
+
+// rawDB is what rawQuerier needs of a *sql.DB or *sql.Tx.
+type rawDB interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
 
 // Raw implements store.RawQueries.
 func (q *queries) Raw() store.RawQuerier { return rawQuerier{db: q.db} }
+
+// RawOn is the raw querier on another SQLite database (a *sql.DB or
+// *sql.Tx): the data admin's external sources (store/datatables).
+func RawOn(db rawDB) store.RawQuerier { return rawQuerier{db: db} }
 
 func (r rawQuerier) Dialect() string { return "sqlite" }
 
