@@ -134,18 +134,24 @@ func (s *server) exportAudit(w http.ResponseWriter, r *http.Request) error {
 		}
 		err = sw.Flush()
 	}
-	if err != nil {
-		// Too late for an error answer: the client sees a truncated
-		// stream. A client that stopped reading or hung up is its own
-		// business; a database failure is ours.
-		var ce *clientError
-		if errors.As(err, &ce) || errors.Is(err, context.Canceled) {
-			s.log.InfoContext(r.Context(), "audit export cut off by its client", "err", err, "rows", n,
-				"request_id", requestID(r.Context()))
-			return nil
-		}
-		s.log.ErrorContext(r.Context(), "audit export aborted", "err", err, "rows", n,
-			"request_id", requestID(r.Context()))
-	}
+	s.streamEnded(r, "audit export", err, n)
 	return nil
+}
+
+// streamEnded logs how a streamed export that had started ended, if not
+// well. Too late for an error answer: the client sees a truncated stream.
+// A client that stopped reading or hung up is its own business; a
+// database failure is ours.
+func (s *server) streamEnded(r *http.Request, what string, err error, rows int) {
+	if err == nil {
+		return
+	}
+	var ce *clientError
+	if errors.As(err, &ce) || errors.Is(err, context.Canceled) {
+		s.log.InfoContext(r.Context(), what+" cut off by its client", "err", err, "rows", rows,
+			"request_id", requestID(r.Context()))
+		return
+	}
+	s.log.ErrorContext(r.Context(), what+" aborted", "err", err, "rows", rows,
+		"request_id", requestID(r.Context()))
 }

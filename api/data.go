@@ -1,10 +1,8 @@
 package api
 
 import (
-	"context"
 	"encoding/csv"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -226,16 +224,7 @@ func (s *server) exportData(w http.ResponseWriter, r *http.Request) error {
 		}
 		err = sw.Flush()
 	}
-	if err != nil {
-		var ce *clientError
-		if errors.As(err, &ce) || errors.Is(err, context.Canceled) {
-			s.log.InfoContext(r.Context(), "data export cut off by its client", "err", err, "rows", n,
-				"request_id", requestID(r.Context()))
-			return nil
-		}
-		s.log.ErrorContext(r.Context(), "data export aborted", "err", err, "rows", n,
-			"request_id", requestID(r.Context()))
-	}
+	s.streamEnded(r, "data export", err, n)
 	return nil
 }
 
