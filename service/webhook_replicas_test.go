@@ -93,7 +93,9 @@ func TestWebhookTwoReplicasPostgres(t *testing.T) {
 	r1, r2 := replica(), replica()
 	var wg sync.WaitGroup
 	var r2Sent int
+	r2Stopped := make(chan struct{})
 	wg.Go(func() { // r2 runs until killed
+		defer close(r2Stopped)
 		for killCtx.Err() == nil {
 			n, _ := r2.Webhooks.DeliverDue(killCtx, "r2")
 			r2Sent += n
@@ -119,7 +121,12 @@ func TestWebhookTwoReplicasPostgres(t *testing.T) {
 			rounds++ // bounded once r1 is alone; before, r2 may hold both
 		}
 		if n == 0 && killCtx.Err() != nil {
-			// Only r1 is alive: let the dead replica's leases run out.
+			// Only r1 is alive: let the dead replica's leases run out,
+			// once it has stopped (a stopping replica records what it
+			// sent; a slow one would otherwise lose its lease first and
+			// its last batch be sent again, which at-least-once allows
+			// but this test counts).
+			<-r2Stopped
 			a.Clock.Advance(time.Minute + time.Second)
 			takeovers++
 		}
