@@ -67,6 +67,24 @@ func (lk *ledgerLocks) load(ctx context.Context, tid string) (*tenantLedger, err
 	return tl, nil
 }
 
+// loadAll is load for many tenants at once (one round trip on
+// PostgreSQL), locking them in id order.
+func (lk *ledgerLocks) loadAll(ctx context.Context, tids []string) error {
+	ledgers, err := lk.tx.LockCreditLedgers(ctx, tids, lk.s.now())
+	if err != nil {
+		return err
+	}
+	for _, tid := range tids {
+		if _, ok := lk.ledgers[tid]; !ok {
+			lk.ledgers[tid] = &tenantLedger{} // no such tenant, unless found below
+		}
+	}
+	for _, l := range ledgers {
+		lk.ledgers[l.Tenant.ID] = &tenantLedger{tenant: l.Tenant, account: l.Account, blocks: l.Blocks}
+	}
+	return nil
+}
+
 // ledger returns tid's ledger for a write: NOT_FOUND for no tenant,
 // INVALID_STATE for a deleted one. Lapsed blocks are expired first, so
 // every balance_after written next is true.

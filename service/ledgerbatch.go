@@ -121,10 +121,8 @@ func (s *Credits) commitLedgerBatch(batch []*ledgerOp) {
 		lk := &ledgerLocks{s: s.core, tx: tx, ledgers: map[string]*tenantLedger{}}
 		// Lock in one order, so two processes' batches on PostgreSQL
 		// cannot deadlock over the same accounts.
-		for _, tid := range tenants {
-			if _, err := lk.load(ctx, tid); err != nil {
-				return err
-			}
+		if err := lk.loadAll(ctx, tenants); err != nil {
+			return err
 		}
 		for _, op := range batch {
 			if err := op.caller.Err(); err != nil {

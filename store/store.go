@@ -332,6 +332,14 @@ type TenantTx interface {
 	PurgeTenant(ctx context.Context, tenantID string) (steward.TenantPurgeCounts, error)
 }
 
+// CreditLedger is one tenant's ledger state as a ledger write starts: its
+// row and account, locked, and its blocks with credits left.
+type CreditLedger struct {
+	Tenant  *steward.Tenant
+	Account *steward.CreditAccount
+	Blocks  []*steward.CreditBlock
+}
+
 // CreditTx are the writes of the credits ledger and usage events.
 type CreditTx interface {
 	// LockCreditAccount returns the tenant's account, creating it (balance
@@ -341,6 +349,14 @@ type CreditTx interface {
 	LockCreditAccount(ctx context.Context, tenantID string, now time.Time) (*steward.CreditAccount, error)
 	// UpdateCreditAccount writes every column of a.
 	UpdateCreditAccount(ctx context.Context, a *steward.CreditAccount) error
+	// LockCreditLedgers is what a ledger write reads first, for many
+	// tenants at once: it locks each existing tenant's row and then each
+	// one's account (created as LockCreditAccount does), both in tenant id
+	// order, so that two transactions locking overlapping sets cannot
+	// deadlock, and reads each one's blocks with credits left (in
+	// ListCreditBlocks's order). Tenants that do not exist are left out;
+	// the result is in tenant id order.
+	LockCreditLedgers(ctx context.Context, tenantIDs []string, now time.Time) ([]*CreditLedger, error)
 	// InsertCreditBlock opens a block.
 	InsertCreditBlock(ctx context.Context, b *steward.CreditBlock) error
 	// SetBlockRemaining sets a block's remaining.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -62,16 +63,12 @@ func (t *tx) LockCreditAccount(ctx context.Context, tenantID string, now time.Ti
 	return a, nil
 }
 
-func (t *tx) UpdateCreditAccount(ctx context.Context, a *steward.CreditAccount) (err error) {
-	defer wrapErr(&err, "update credit account")
-	tag, err := t.q.Exec(ctx, updateCreditAccountSQL, a.TenantID, a.Balance, a.LastSeq, a.DaySpent, a.DayStart, a.MonthSpent,
-		a.MonthStart, a.UpdatedAt)
-	if err != nil {
-		return mapErr(err)
-	}
-	if tag.RowsAffected() == 0 {
-		return store.ErrNotFound
-	}
+// UpdateCreditAccount is deferred (pipeline.go): the account is locked, so
+// the row is there; were it not, the transaction fails at its next statement
+// or commit.
+func (t *tx) UpdateCreditAccount(ctx context.Context, a *steward.CreditAccount) error {
+	t.pipe.later("update credit account", updateCreditAccountSQL, rowsAffected("credit account "+a.TenantID),
+		a.TenantID, a.Balance, a.LastSeq, a.DaySpent, a.DayStart, a.MonthSpent, a.MonthStart, a.UpdatedAt)
 	return nil
 }
 
@@ -110,22 +107,18 @@ func (q *queries) ListLapsedBlocks(ctx context.Context, now time.Time, limit int
 	return collectAll(rows, err, scanCreditBlock)
 }
 
-func (t *tx) InsertCreditBlock(ctx context.Context, b *steward.CreditBlock) (err error) {
-	defer wrapErr(&err, "insert credit block")
-	_, err = t.q.Exec(ctx, "INSERT INTO credit_blocks ("+creditBlockCols+") VALUES ($1, $2, $3, $4, $5, $6)",
+// InsertCreditBlock and SetBlockRemaining are deferred (pipeline.go): a
+// block's id is its entry's, new, and the blocks a ledger write changes are
+// those it read under the tenant's lock.
+func (t *tx) InsertCreditBlock(ctx context.Context, b *steward.CreditBlock) error {
+	t.pipe.later("insert credit block", "INSERT INTO credit_blocks ("+creditBlockCols+") VALUES ($1, $2, $3, $4, $5, $6)", nil,
 		b.ID, b.TenantID, b.Amount, b.Remaining, b.ExpiresAt, b.CreatedAt)
-	return mapErr(err)
+	return nil
 }
 
-func (t *tx) SetBlockRemaining(ctx context.Context, blockID string, remaining int64) (err error) {
-	defer wrapErr(&err, "set block remaining")
-	tag, err := t.q.Exec(ctx, "UPDATE credit_blocks SET remaining = $2 WHERE id = $1", blockID, remaining)
-	if err != nil {
-		return mapErr(err)
-	}
-	if tag.RowsAffected() == 0 {
-		return store.ErrNotFound
-	}
+func (t *tx) SetBlockRemaining(ctx context.Context, blockID string, remaining int64) error {
+	t.pipe.later("set block remaining", "UPDATE credit_blocks SET remaining = $2 WHERE id = $1",
+		rowsAffected("credit block "+blockID), blockID, remaining)
 	return nil
 }
 
@@ -291,17 +284,18 @@ func (q *queries) LedgerTotals(ctx context.Context) (_ []steward.LedgerTotals, e
 	})
 }
 
-// InsertLedgerEntry is one statement (see insertLedgerSQL), draws or not.
-func (t *tx) InsertLedgerEntry(ctx context.Context, e *steward.LedgerEntry) (err error) {
-	defer wrapErr(&err, "insert ledger entry")
+// InsertLedgerEntry is one statement (see insertLedgerSQL), draws or not,
+// deferred (pipeline.go): a repeated idempotency key is found by the replay
+// read under the tenant's lock before any insert.
+func (t *tx) InsertLedgerEntry(ctx context.Context, e *steward.LedgerEntry) error {
 	blocks, amounts := make([]string, len(e.Draws)), make([]int64, len(e.Draws))
 	for i, d := range e.Draws {
 		blocks[i], amounts[i] = d.BlockID, d.Amount
 	}
-	_, err = t.q.Exec(ctx, insertLedgerSQL, e.ID, e.TenantID, e.Seq, string(e.Kind), e.Amount, e.BalanceAfter, e.Description,
-		e.Reason, e.ActorType, e.ActorID, e.IdempotencyKey, e.RelatedID, e.BlockID, e.ExpiresAt, e.UsageEventID,
+	t.pipe.later("insert ledger entry", insertLedgerSQL, nil, e.ID, e.TenantID, e.Seq, string(e.Kind), e.Amount, e.BalanceAfter,
+		e.Description, e.Reason, e.ActorType, e.ActorID, e.IdempotencyKey, e.RelatedID, e.BlockID, e.ExpiresAt, e.UsageEventID,
 		e.CreatedAt, blocks, amounts)
-	return mapErr(err)
+	return nil
 }
 
 // Usage events.
@@ -363,4 +357,71 @@ func (q *queries) AggregateUsage(ctx context.Context, uq steward.UsageQuery) (_ 
 		err := row.Scan(&r.Key, &r.Events, &r.Quantity, &r.Credits, &r.CostMicros)
 		return r, mapErr(err)
 	})
+}
+
+// LockCreditLedgers sends its four statements in one pipelined batch (one
+// round trip whatever the number of tenants). FOR UPDATE under ORDER BY
+// locks rows in the sorted order. The accounts missing are created before
+// they are locked; ON CONFLICT DO NOTHING waits for a concurrent creator,
+// and the SELECT that follows, a statement of its own at READ COMMITTED,
+// then sees its row.
+func (t *tx) LockCreditLedgers(ctx context.Context, tenantIDs []string, now time.Time) (_ []*store.CreditLedger, err error) {
+	defer wrapErr(&err, "lock credit ledgers")
+	ids := slices.Clone(tenantIDs)
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	b := &pgx.Batch{}
+	b.Queue("SELECT "+tenantCols+" FROM tenants WHERE id = ANY($1) ORDER BY id FOR UPDATE", ids)
+	b.Queue(`INSERT INTO credit_accounts (tenant_id, day_start, month_start, updated_at)
+		SELECT id, $2, $2, $2 FROM tenants WHERE id = ANY($1) ORDER BY id
+		ON CONFLICT (tenant_id) DO NOTHING`, ids, now)
+	b.Queue("SELECT "+creditAccountCols+" FROM credit_accounts WHERE tenant_id = ANY($1) ORDER BY tenant_id FOR UPDATE", ids)
+	b.Queue("SELECT "+creditBlockCols+` FROM credit_blocks WHERE tenant_id = ANY($1) AND remaining > 0
+		ORDER BY tenant_id, expires_at ASC NULLS LAST, id`, ids)
+	br := t.q.(batcher).SendBatch(ctx, b)
+	defer func() {
+		if cerr := br.Close(); err == nil {
+			err = mapErr(cerr)
+		}
+	}()
+	rows, err := br.Query()
+	tenants, err := collectAll(rows, err, scanTenant)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := br.Exec(); err != nil {
+		return nil, mapErr(err)
+	}
+	rows, err = br.Query()
+	accounts, err := collectAll(rows, err, scanCreditAccount)
+	if err != nil {
+		return nil, err
+	}
+	rows, err = br.Query()
+	blocks, err := collectAll(rows, err, scanCreditBlock)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*store.CreditLedger, len(tenants))
+	byTenant := make(map[string]*store.CreditLedger, len(tenants))
+	for i, tn := range tenants {
+		out[i] = &store.CreditLedger{Tenant: tn, Blocks: []*steward.CreditBlock{}}
+		byTenant[tn.ID] = out[i]
+	}
+	for _, a := range accounts {
+		if l := byTenant[a.TenantID]; l != nil {
+			l.Account = a
+		}
+	}
+	for _, bl := range blocks {
+		if l := byTenant[bl.TenantID]; l != nil {
+			l.Blocks = append(l.Blocks, bl)
+		}
+	}
+	for _, l := range out {
+		if l.Account == nil {
+			return nil, fmt.Errorf("tenant %s has no credit account after its creation", l.Tenant.ID)
+		}
+	}
+	return out, nil
 }

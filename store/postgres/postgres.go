@@ -235,8 +235,13 @@ func (s *Store) update(ctx context.Context, fn func(store.Tx) error) (err error)
 			_ = ptx.Rollback(context.WithoutCancel(ctx))
 		}
 	}()
-	if err := fn(&tx{queries: queries{q: countingTx{Tx: ptx, n: &s.statements}, inTx: true}}); err != nil {
+	pt := &pipeTx{Tx: ptx, n: &s.statements}
+	if err := fn(&tx{queries: queries{q: pt, inTx: true}, pipe: pt}); err != nil {
 		return err
+	}
+	// What was deferred is sent before the commit, in one round trip.
+	if err := pt.flush(ctx); err != nil {
+		return cause(err)
 	}
 	return opErr("commit", ptx.Commit(ctx))
 }
@@ -272,6 +277,9 @@ func (q *queries) forUpdate() string {
 // tx implements store.Tx.
 type tx struct {
 	queries
+	// pipe is the transaction's connection, where writes whose outcome
+	// nothing waits for are deferred (pipeline.go).
+	pipe *pipeTx
 	// auditHead is the entry this transaction last appended: it holds the
 	// chain lock from then on, so that entry stays the head until it ends.
 	auditHead *auditHead
@@ -280,33 +288,6 @@ type tx struct {
 type auditHead struct {
 	seq  int64
 	hash string
-}
-
-// countingTx is a transaction that counts the statements run on it into n
-// (see Store.Statements).
-type countingTx struct {
-	pgx.Tx
-	n *atomic.Uint64
-}
-
-func (c countingTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
-	c.n.Add(1)
-	return c.Tx.Exec(ctx, sql, args...)
-}
-
-func (c countingTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
-	c.n.Add(1)
-	return c.Tx.Query(ctx, sql, args...)
-}
-
-func (c countingTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
-	c.n.Add(1)
-	return c.Tx.QueryRow(ctx, sql, args...)
-}
-
-func (c countingTx) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
-	c.n.Add(uint64(b.Len()))
-	return c.Tx.SendBatch(ctx, b)
 }
 
 // LockOperators serialises operator role and status changes until the

@@ -28,10 +28,12 @@ func (q *queries) ListWebhookEvents(ctx context.Context, afterSeq int64, limit i
 	return out, mapErr(rows.Err())
 }
 
-func (t *tx) InsertWebhookEvent(ctx context.Context, e *steward.WebhookEvent) (err error) {
-	defer wrapErr(&err, "insert webhook event")
-	return mapErr(t.q.QueryRow(ctx, `INSERT INTO webhook_events (id, type, tenant_id, payload, created_at)
-		VALUES ($1, $2, $3, $4, $5) RETURNING seq`, e.ID, e.Type, e.TenantID, string(e.Payload), e.CreatedAt).Scan(&e.Seq))
+// InsertWebhookEvent is deferred (pipeline.go): e.Seq is set when it runs,
+// before the transaction commits.
+func (t *tx) InsertWebhookEvent(ctx context.Context, e *steward.WebhookEvent) error {
+	t.pipe.laterScan("insert webhook event", `INSERT INTO webhook_events (id, type, tenant_id, payload, created_at)
+		VALUES ($1, $2, $3, $4, $5) RETURNING seq`, []any{&e.Seq}, e.ID, e.Type, e.TenantID, string(e.Payload), e.CreatedAt)
+	return nil
 }
 
 func (t *tx) PurgeWebhookEvents(ctx context.Context, before time.Time, limit int) (int64, error) {

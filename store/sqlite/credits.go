@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -441,4 +442,31 @@ func (q queries) AggregateUsage(ctx context.Context, uq steward.UsageQuery) ([]s
 		return nil, fmt.Errorf("sqlite: aggregate usage: %w", err)
 	}
 	return list, nil
+}
+
+// LockCreditLedgers reads each tenant in turn: the transaction already holds
+// the only writer, so there is no lock order to keep and no round trip to
+// save.
+func (t *tx) LockCreditLedgers(ctx context.Context, tenantIDs []string, now time.Time) ([]*store.CreditLedger, error) {
+	ids := slices.Clone(tenantIDs)
+	slices.Sort(ids)
+	out := make([]*store.CreditLedger, 0, len(ids))
+	for _, id := range slices.Compact(ids) {
+		tn, err := t.GetTenant(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		l := &store.CreditLedger{Tenant: tn}
+		if l.Account, err = t.LockCreditAccount(ctx, id, now); err != nil {
+			return nil, err
+		}
+		if l.Blocks, err = t.ListCreditBlocks(ctx, id); err != nil {
+			return nil, err
+		}
+		out = append(out, l)
+	}
+	return out, nil
 }

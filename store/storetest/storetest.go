@@ -82,6 +82,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"CreditPurge", testCreditPurge},
 		{"CreditRollback", testCreditRollback},
 		{"CreditLockSerialised", testCreditLockSerialised},
+		{"CreditLedgersLocked", testCreditLedgersLocked},
 		{"StatCounters", testStatCounters},
 		{"StatGauges", testStatGauges},
 		{"SetCounter", testSetCounter},

@@ -1,0 +1,86 @@
+package postgres_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stewardhq/steward"
+	"github.com/stewardhq/steward/store"
+)
+
+// TestDeferredWrites: writes a transaction defers (pipeline.go) run before
+// the next statement, so a read sees them; they are sent together, so a
+// ledger batch's writes cost one statement round trip, not one each; a
+// deferred write that fails poisons the transaction: the read that
+// surfaced the failure does not report "not found", every later statement
+// fails too, nothing commits, and Update returns the write's own error.
+func TestDeferredWrites(t *testing.T) {
+	s := open(t)
+	ctx := t.Context()
+	at := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	tn := &steward.Tenant{ID: "ten_pipe", Name: "Pipe", Slug: "pipe", Plan: "free", Status: steward.TenantActive,
+		CreatedAt: at, UpdatedAt: at}
+	if err := s.Update(ctx, func(tx store.Tx) error { return tx.CreateTenant(ctx, tn) }); err != nil {
+		t.Fatal(err)
+	}
+	block := &steward.CreditBlock{ID: "blk_pipe", TenantID: tn.ID, Amount: 10, Remaining: 10, CreatedAt: at}
+	err := s.Update(ctx, func(tx store.Tx) error {
+		if err := tx.InsertCreditBlock(ctx, block); err != nil {
+			return err
+		}
+		if err := tx.SetBlockRemaining(ctx, block.ID, 4); err != nil {
+			return err
+		}
+		list, err := tx.ListCreditBlocks(ctx, tn.ID) // flushes the two writes first
+		if err != nil {
+			return err
+		}
+		if len(list) != 1 || list[0].Remaining != 4 {
+			t.Errorf("a read after deferred writes saw %+v, want the block with 4 left", list)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	before := s.Statements()
+	if err := s.Update(ctx, func(tx store.Tx) error {
+		for range 50 {
+			if err := tx.SetBlockRemaining(ctx, block.ID, 3); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.Statements() - before; n != 50 {
+		t.Errorf("50 deferred writes counted as %d statements", n)
+	}
+
+	err = s.Update(ctx, func(tx store.Tx) error {
+		if err := tx.SetBlockRemaining(ctx, block.ID, 1); err != nil {
+			return err
+		}
+		if err := tx.SetBlockRemaining(ctx, "blk_missing", 2); err != nil {
+			return err
+		}
+		_, err := tx.GetTenant(ctx, tn.ID)
+		if err == nil || errors.Is(err, store.ErrNotFound) {
+			t.Errorf("the read that surfaced a deferred write's failure returned %v, want that failure, not not-found", err)
+		}
+		if _, err := tx.ListCreditBlocks(ctx, tn.ID); err == nil {
+			t.Error("a statement after a failed deferred write succeeded")
+		}
+		return nil // as if the caller had shrugged it off: the commit must still fail
+	})
+	if !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Update after a deferred write found no row = %v, want ErrNotFound", err)
+	}
+	list, err := s.ListCreditBlocks(ctx, tn.ID)
+	if err != nil || len(list) != 1 || list[0].Remaining != 3 {
+		t.Errorf("after the poisoned transaction the block is %+v (%v), want 3 left: nothing committed", list, err)
+	}
+}
