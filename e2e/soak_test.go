@@ -82,6 +82,9 @@ func TestSoakTwoReplicasPostgres(t *testing.T) {
 	loadStart := time.Now()
 	end := loadStart.Add(duration)
 	var wg sync.WaitGroup
+	// A set-up step that fails the test still waits for the clients (they
+	// stop at end): none may report after the test has returned.
+	defer wg.Wait()
 	clients := make([]*soakClient, soakClients)
 	for g := range clients {
 		c := s.newClient(g)
@@ -107,6 +110,7 @@ func TestSoakTwoReplicasPostgres(t *testing.T) {
 	}
 	<-procs[1].done
 	close(s.killedDone)
+	killed := procs[1]
 	procs[1] = start(t, env)
 	recovery := time.Since(killAt)
 	s.mu.Lock()
@@ -154,9 +158,10 @@ func TestSoakTwoReplicasPostgres(t *testing.T) {
 	// every counter and walks the chain.
 	procs[0].stop(t)
 	procs[1].stop(t)
-	for i, p := range procs {
+	for i, p := range []*proc{procs[0], killed, procs[1]} {
 		if n := strings.Count(p.logs.String(), "status=5"); n > 0 {
-			t.Errorf("replica %d logged %d answers with status 5xx:\n%s", i, n, grepLines(p.logs.String(), "status=5"))
+			t.Errorf("process %d (0: replica 0, 1: replica 1 until the kill, 2: after) logged %d answers with status 5xx:\n%s",
+				i, n, grepLines(p.logs.String(), "status=5"))
 		}
 	}
 	out, err := runCmd(t, env, "doctor")
