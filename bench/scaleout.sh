@@ -23,8 +23,8 @@
 # $TENANTS tenants. Hello runs before, between and after (-t$THREADS
 # -c$CONNS); each configuration's ratio is to the mean of the hello runs
 # around it. During each deduct run it polls the audit lag every
-# $LAG_EVERY: `steward_audit_pending` (and the oldest pending entry's age,
-# if exported) from /metrics where the build has them, else `pending` from
+# $LAG_EVERY on both replicas: `steward_audit_pending` (and the oldest
+# pending entry's age, if exported) from /metrics where the build has them, else `pending` from
 # GET /admin/audit-log/verify; with neither (no audit sequencer: entries
 # are sealed in their writing transaction) it prints n/a. Then it checks
 # that no deduct run had a non-2xx answer and runs `steward doctor` on the
@@ -196,16 +196,22 @@ if curl -fsS -H "Authorization: Bearer $TOKEN" "$A/metrics" | grep -q '^steward_
 elif api /api/v1/admin/audit-log/verify | jq -e 'has("pending")' >/dev/null; then
 	LAG_SOURCE=verify
 fi
+# Both replicas are asked (the sequencer may run on either); the max is kept.
 poll_lag() { # file
 	while :; do
-		case $LAG_SOURCE in
-		metrics)
-			curl -fsS -H "Authorization: Bearer $TOKEN" "$A/metrics" |
-				awk '/^steward_audit_pending[ {]/ {p = $NF} /^steward_audit_oldest_pending(_age)?_seconds[ {]/ {a = $NF}
-					END {printf "%s %s\n", (p == "" ? "-" : p), (a == "" ? "-" : a)}' >>"$1" || true
-			;;
-		verify) api /api/v1/admin/audit-log/verify | jq -r '"\(.pending) -"' >>"$1" || true ;;
-		esac
+		for base in "$A" "$B"; do
+			case $LAG_SOURCE in
+			metrics)
+				curl -fsS -H "Authorization: Bearer $TOKEN" "$base/metrics" |
+					awk '/^steward_audit_pending[ {]/ {p = $NF} /^steward_audit_oldest_pending(_age)?_seconds[ {]/ {a = $NF}
+						END {printf "%s %s\n", (p == "" ? "-" : p), (a == "" ? "-" : a)}' >>"$1" || true
+				;;
+			verify)
+				curl -fsS -H "Authorization: Bearer $TOKEN" "$base/api/v1/admin/audit-log/verify" |
+					jq -r '"\(.pending) -"' >>"$1" || true
+				;;
+			esac
+		done
 		sleep "$LAG_EVERY"
 	done
 }
@@ -290,7 +296,7 @@ failed=0
 	if [ -z "$LAG_SOURCE" ]; then
 		echo "audit lag: n/a, this build has no audit sequencer (no steward_audit_pending metric, no pending in verify): every entry is sealed in its writing transaction"
 	else
-		echo "audit lag: polled every ${LAG_EVERY}s from $LAG_SOURCE on replica A during each deduct run"
+		echo "audit lag: polled every ${LAG_EVERY}s from $LAG_SOURCE on both replicas during each deduct run (the max seen)"
 	fi
 } | tee "$OUT/summary.txt"
 
