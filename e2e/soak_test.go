@@ -31,6 +31,7 @@ const (
 	soakGrant     = 1_000_000
 	soakLoginUser = 4
 	soakMaxKeys   = 4
+	soakMembers   = 2 // per tenant (the free plan allows 3)
 )
 
 // soakOps are the kinds of request, with their weights in the mix.
@@ -263,6 +264,9 @@ type soakClient struct {
 		suspended bool
 		known     bool
 	}
+	// members of its tenant, each with a key: the tenant's suspension
+	// suspends them and disables their keys, its unsuspension undoes both.
+	members []soakKey
 }
 
 func (s *soak) newClient(g int) *soakClient {
@@ -272,6 +276,13 @@ func (s *soak) newClient(g int) *soakClient {
 	u := must(s.t, "POST", s.replicas[0].url+"/api/v1/admin/users", s.token, map[string]any{"email": fmt.Sprintf("c%d-0@soak.example.com", g)}, 201)
 	c.users = append(c.users, &soakUser{id: u["id"].(string), name: "", status: "active", known: true})
 	c.createKey(s.replicas[0].url)
+	for i := range soakMembers {
+		u := must(s.t, "POST", s.replicas[0].url+"/api/v1/admin/users", s.token,
+			map[string]any{"email": fmt.Sprintf("c%d-member-%d@soak.example.com", g, i), "tenant_id": c.tenant.id}, 201)
+		k := must(s.t, "POST", s.replicas[0].url+"/api/v1/admin/api-keys", s.token,
+			map[string]any{"name": fmt.Sprintf("c%d member %d", g, i), "key_type": "user", "user_id": u["id"]}, 201)
+		c.members = append(c.members, soakKey{id: str(u["id"]), key: str(k["key"])})
+	}
 	return c
 }
 
@@ -585,6 +596,20 @@ func (s *soak) checkClient(c *soakClient, procs [2]*proc) {
 		out := must(t, "GET", procs[0].url+"/api/v1/admin/tenants/"+c.tenant.id, s.token, nil, 200)
 		if (out["status"] == "suspended") != c.tenant.suspended {
 			t.Errorf("tenant %s: status %v, want suspended=%v", c.tenant.id, out["status"], c.tenant.suspended)
+		}
+		// The cascade holds on both replicas: a suspended tenant's members
+		// are suspended and their keys refused, an active one's are not.
+		want := map[bool]string{true: "suspended", false: "active"}[c.tenant.suspended]
+		for _, m := range c.members {
+			if u := must(t, "GET", procs[1].url+"/api/v1/admin/users/"+m.id, s.token, nil, 200); u["status"] != want {
+				t.Errorf("member %s of tenant %s (suspended %v): status %v", m.id, c.tenant.id, c.tenant.suspended, u["status"])
+			}
+			for i, p := range procs {
+				v := must(t, "POST", p.url+"/api/v1/platform/keys/verify", s.platformKey, map[string]any{"key": m.key}, 200)
+				if v["valid"] == c.tenant.suspended {
+					t.Errorf("replica %d: the key of member %s of tenant %s (suspended %v) verifies %v", i, m.id, c.tenant.id, c.tenant.suspended, v)
+				}
+			}
 		}
 	}
 }
