@@ -233,8 +233,8 @@ func (s *soak) setUp() {
 
 // soakUser is a user one client created and alone changes, so the client
 // knows what the database must hold. known is false after a request on it
-// was cut by the kill (it may or may not have committed) until an
-// acknowledged write or a read settles it again.
+// was cut by the kill (it may or may not have committed) until a read
+// settles it again.
 type soakUser struct {
 	id     string
 	name   string
@@ -266,8 +266,10 @@ type soakClient struct {
 	}
 	// members of its tenant, each with a key: the tenant's suspension
 	// suspends them and disables their keys, its unsuspension undoes both.
-	members []soakKey
+	members []soakMember
 }
+
+type soakMember struct{ id, key string } // a user id and the plaintext of the user's key
 
 func (s *soak) newClient(g int) *soakClient {
 	c := &soakClient{s: s, g: g, rnd: rand.New(rand.NewPCG(15, uint64(g)))}
@@ -281,7 +283,7 @@ func (s *soak) newClient(g int) *soakClient {
 			map[string]any{"email": fmt.Sprintf("c%d-member-%d@soak.example.com", g, i), "tenant_id": c.tenant.id}, 201)
 		k := must(s.t, "POST", s.replicas[0].url+"/api/v1/admin/api-keys", s.token,
 			map[string]any{"name": fmt.Sprintf("c%d member %d", g, i), "key_type": "user", "user_id": u["id"]}, 201)
-		c.members = append(c.members, soakKey{id: str(u["id"]), key: str(k["key"])})
+		c.members = append(c.members, soakMember{id: str(u["id"]), key: str(k["key"])})
 	}
 	return c
 }
