@@ -48,3 +48,12 @@ func TestPGDownStopsOnlyWhatPGUpStarted(t *testing.T) {
 		t.Fatalf("pg-down touched %s: %v", dir, err)
 	}
 }
+
+// TestPGUpRefusesAnUnknownDurability: PGFSYNC is on or off; anything else
+// stops pg-up before it starts a cluster.
+func TestPGUpRefusesAnUnknownDurability(t *testing.T) {
+	out, err := script(t, []string{"PGFSYNC=maybe", "PGPORT=1"}, "pg-up")
+	if err == nil || !strings.Contains(out, "PGFSYNC=maybe: want on or off") {
+		t.Fatalf("PGFSYNC=maybe: %v\n%s", err, out)
+	}
+}
