@@ -19,11 +19,12 @@ type FlagTx interface {
 	// the row. The user must exist.
 	SetUserFeatures(ctx context.Context, userID string, features map[string]any, now time.Time) error
 	// NotifyFlags tells the other processes on the database, once the
-	// transaction commits, that what key names changed (PostgreSQL:
-	// pg_notify, delivered on commit and dropped on rollback). A store
-	// only one process writes (SQLite) does nothing: the service
-	// invalidates its own cache after the commit.
-	NotifyFlags(ctx context.Context, key string) error
+	// transaction commits, that what each key names changed (PostgreSQL:
+	// pg_notify, one notification per key, in one statement, delivered on
+	// commit and dropped on rollback). A store only one process writes
+	// (SQLite) does nothing: the service invalidates its own caches after
+	// the commit.
+	NotifyFlags(ctx context.Context, keys ...string) error
 }
 
 // FlagWatcher is implemented by a store other processes write too

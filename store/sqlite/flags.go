@@ -53,4 +53,4 @@ func (t *tx) SetUserFeatures(ctx context.Context, userID string, features map[st
 
 // NotifyFlags does nothing: one process writes the file, and the service
 // invalidates its own cache once the transaction commits.
-func (t *tx) NotifyFlags(context.Context, string) error { return nil }
+func (t *tx) NotifyFlags(context.Context, ...string) error { return nil }
