@@ -241,3 +241,9 @@ func (s *core) cachedImpersonation(ctx context.Context, id string) (*steward.Imp
 	return cached(s.authCache, "im"+id, func() (*steward.Impersonation, error) { return s.store.GetImpersonation(ctx, id) },
 		func(m *steward.Impersonation) []string { return []string{impersonationKey(m.ID)} })
 }
+
+// DropCaches empties this process's caches of flags and credential rows,
+// as a reconnecting listener does. Every write through the service drops
+// what it changed by itself; this is for one made to the database behind
+// the service's back (a test's direct store write).
+func (s *Service) DropCaches() { s.invalidateCaches(dropAllKey) }
