@@ -25,8 +25,9 @@ import (
 // transaction, so every other replica drops them when its listener hears
 // the commit. While the listener is not connected nothing is served from
 // or kept in the cache, and when it (re)connects everything is dropped,
-// since notifications may have been missed. SQLite has one process: every
-// write passes through its core.update, and the cache is live at once.
+// since notifications may have been missed. On SQLite the server's writes
+// all pass through its core.update; the store's watcher empties the cache
+// when another process (a break-glass command) wrote the file.
 //
 // A fill that raced an invalidation is not kept: every invalidation moves
 // epoch, and a fill stores only if epoch has not moved since it started
@@ -88,10 +89,10 @@ func optional(f func(string) string, id string) []string {
 	return []string{f(id)}
 }
 
-// watchCaches starts, once, what invalidates this replica's caches: on a
-// store other processes write (PostgreSQL) the listener, whose keys go to
-// both caches and which makes them live once it listens; otherwise they are
-// live at once.
+// watchCaches starts, once, what invalidates this replica's caches: the
+// store's watcher (the listener on PostgreSQL, the data_version poll on
+// SQLite), whose keys go to both caches and which makes them live once it
+// watches. A store without one has no other writer: live at once.
 func (s *core) watchCaches() {
 	s.cacheWatch.Do(func() {
 		if w, ok := s.store.(store.FlagWatcher); ok {
