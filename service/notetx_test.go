@@ -1,14 +1,20 @@
 package service
 
 import (
+	"context"
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
+	"github.com/stewardhq/steward"
+	"github.com/stewardhq/steward/internal/password"
+	"github.com/stewardhq/steward/internal/testdb"
 	"github.com/stewardhq/steward/store"
 )
 
@@ -145,5 +151,100 @@ func TestAuthCacheKeepsNoRacedFill(t *testing.T) {
 	f.invalidate(dropAllKey)
 	if f.users["usr_1"] != nil {
 		t.Fatal("the drop-all key left the flag cache's entries")
+	}
+}
+
+// notifyLog records what each committed write transaction notified.
+type notifyLog struct {
+	store.Store
+	mu    sync.Mutex
+	calls [][]string
+}
+
+func (l *notifyLog) Update(ctx context.Context, fn func(store.Tx) error) error {
+	return l.Store.Update(ctx, func(tx store.Tx) error { return fn(notifyLogTx{tx, l}) })
+}
+
+func (l *notifyLog) take() [][]string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	c := l.calls
+	l.calls = nil
+	return c
+}
+
+type notifyLogTx struct {
+	store.Tx
+	l *notifyLog
+}
+
+func (t notifyLogTx) NotifyFlags(ctx context.Context, keys ...string) error {
+	t.l.mu.Lock()
+	t.l.calls = append(t.l.calls, slices.Clone(keys))
+	t.l.mu.Unlock()
+	return t.Tx.NotifyFlags(ctx, keys...)
+}
+
+// TestWritesNotifyWhatTheyChange: writes that change nothing a cache holds
+// (a grant, a deduct, the key-use flush) notify nothing; a revocation
+// notifies its key; a tenant's suspension cascade over 100 members with a
+// key each notifies the tenant once, not its members or their keys.
+func TestWritesNotifyWhatTheyChange(t *testing.T) {
+	be := testdb.Backends(t)[0] // the service's behaviour: one store is enough
+	st := &notifyLog{Store: be.Open(t)}
+	s := New(Config{Store: st, Password: password.Cheap})
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx := sysCtx()
+	tn, err := s.Tenants.CreateTenant(ctx, &steward.TenantCreate{Name: "Acme", Plan: "scale"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []*steward.CreatedKey
+	for i := range 100 {
+		u, err := s.Users.CreateUser(ctx, &steward.UserCreate{Email: fmt.Sprintf("m%d@example.com", i), TenantID: tn.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, err := s.Keys.CreateKey(ctx, &steward.KeyCreate{Name: "k", Type: steward.KeyUser, UserID: u.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, k)
+	}
+	for _, k := range keys[:10] {
+		if res, err := s.Keys.VerifyKey(ctx, &steward.VerifyRequest{Key: k.Key}); err != nil || !res.Valid {
+			t.Fatalf("verify: %v %+v", err, res)
+		}
+	}
+	st.take()
+
+	if _, err := s.Credits.Grant(ctx, &steward.GrantInput{TenantID: tn.ID, Amount: 100, Description: "g"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Credits.Deduct(ctx, &steward.DeductInput{TenantID: tn.ID, Amount: 1, Description: "d"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Keys.FlushKeyUses(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := st.take(); len(got) != 0 {
+		t.Fatalf("a grant, a deduct and the key-use flush notified %v", got)
+	}
+	if _, err := s.Keys.RevokeKey(ctx, keys[0].ID, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if got := st.take(); !slices.EqualFunc(got, [][]string{{apiKeyKey(keys[0].ID)}}, slices.Equal) {
+		t.Fatalf("a revocation notified %v", got)
+	}
+	if _, err := s.Tenants.SuspendTenant(ctx, tn.ID, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if got := st.take(); !slices.EqualFunc(got, [][]string{{flagTenantKey(tn.ID)}}, slices.Equal) {
+		t.Fatalf("a suspension cascade over 100 members notified %v", got)
+	}
+	if res, err := s.Keys.VerifyKey(ctx, &steward.VerifyRequest{Key: keys[1].Key}); err != nil || res.Valid {
+		t.Fatalf("a member's key after the suspension: %v %+v", err, res)
 	}
 }
