@@ -47,6 +47,9 @@ type authCache struct {
 	ready         chan struct{}
 	readyOnce     sync.Once
 	resets, downs atomic.Uint64
+	// changed is closed, and replaced, at every invalidation, so that a
+	// test can wait for the next one instead of polling.
+	changed chan struct{}
 }
 
 type authEntry struct {
@@ -60,7 +63,7 @@ const maxAuthEntries = 100_000
 
 func newAuthCache(watch func()) *authCache {
 	return &authCache{watch: watch, entries: map[string]authEntry{}, deps: map[string]map[string]struct{}{},
-		ready: make(chan struct{})}
+		ready: make(chan struct{}), changed: make(chan struct{})}
 }
 
 // Invalidation keys: what a write notes, and what NOTIFY carries. Users
@@ -115,6 +118,8 @@ func (c *authCache) invalidate(key string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.epoch++
+	close(c.changed)
+	c.changed = make(chan struct{})
 	if key == flagPlatformKey {
 		return
 	}
@@ -203,6 +208,13 @@ func cached[V any](c *authCache, k string, load func() (V, error), deps func(V) 
 	}
 	c.keep(epoch, k, got, deps(got))
 	return got, nil
+}
+
+// nextChange returns a channel closed at the next invalidation.
+func (c *authCache) nextChange() <-chan struct{} {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.changed
 }
 
 // size is how many entries the cache holds.
