@@ -561,6 +561,7 @@ func TestSessionVerify(t *testing.T) {
 			tn.Status = steward.TenantSuspended
 			return tx.UpdateTenant(t.Context(), tn)
 		}))
+		a.Svc.DropCaches() // written behind the service's back
 		verify("{u_tok}", "GET", steward.SessionVerifyTenantInactive)
 		f.ok(a.Store.Update(t.Context(), func(tx store.Tx) error {
 			cur, err := tx.GetUser(t.Context(), u.ID)
@@ -570,6 +571,7 @@ func TestSessionVerify(t *testing.T) {
 			cur.Status = steward.StatusSuspended
 			return tx.UpdateUser(t.Context(), cur)
 		}))
+		a.Svc.DropCaches()
 		verify("{u_tok}", "GET", steward.SessionVerifyUserInactive)
 	})
 }

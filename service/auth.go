@@ -279,9 +279,11 @@ func (s *Auth) Logout(ctx context.Context, token string) error {
 }
 
 // Authenticate implements steward.AuthService. It accepts a session token or
-// an access JWT and always checks the database: the session must be live,
-// the user active, and a JWT's token version current, so a suspension,
-// ban, logout or password change takes effect on the next request.
+// an access JWT: the session must be live, the user active, and a JWT's
+// token version current. The rows come from the auth cache, which every
+// write invalidates (authcache.go), so a suspension, ban, logout or
+// password change takes effect on this replica's next request and on the
+// other replicas' when the notification arrives.
 func (s *Auth) Authenticate(ctx context.Context, token string) (*steward.Principal, error) {
 	var r sessionRead
 	var err error
@@ -292,7 +294,7 @@ func (s *Auth) Authenticate(ctx context.Context, token string) (*steward.Princip
 		return s.apiKeys.authenticateKey(ctx, token)
 	case strings.HasPrefix(token, s.cfg.KeyPrefix+"_s_"):
 		hash := TokenHash(token)
-		r, err = s.readSession(ctx, "h"+string(hash), func() (*steward.Session, error) {
+		r, err = s.readSession(ctx, "sh"+string(hash), func() (*steward.Session, error) {
 			return s.store.GetSessionByTokenHash(ctx, hash)
 		})
 	case strings.Count(token, ".") == 2:
@@ -304,7 +306,7 @@ func (s *Auth) Authenticate(ctx context.Context, token string) (*steward.Princip
 			return nil, perr
 		}
 		ver = c.Ver
-		r, err = s.readSession(ctx, "i"+c.SID, func() (*steward.Session, error) {
+		r, err = s.readSession(ctx, "si"+c.SID, func() (*steward.Session, error) {
 			return s.store.GetSession(ctx, c.SID)
 		})
 		if err == nil && r.sess.UserID != c.Subject {
@@ -340,16 +342,18 @@ type sessionRead struct {
 	user *steward.User
 }
 
-// readSession loads a session and its user through the read cache. A
+// readSession loads a session and its user through the auth cache. A
 // session whose user is gone reads as not found.
 func (s *Auth) readSession(ctx context.Context, key string, load func() (*steward.Session, error)) (sessionRead, error) {
-	return readThrough(s.core, &s.sessionReads, key, func() (sessionRead, error) {
+	return cached(s.authCache, key, func() (sessionRead, error) {
 		sess, err := load()
 		if err != nil {
 			return sessionRead{}, err
 		}
 		u, err := s.store.GetUser(ctx, sess.UserID)
 		return sessionRead{sess, u}, err
+	}, func(r sessionRead) []string {
+		return append([]string{sessionKey(r.sess.ID), flagUserKey(r.user.ID)}, tenantDeps(r.user.TenantID)...)
 	})
 }
 

@@ -2,11 +2,8 @@ package service
 
 import (
 	"context"
-	"encoding/json"
-	"slices"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/stewardhq/steward"
 	"github.com/stewardhq/steward/store"
@@ -17,10 +14,10 @@ import (
 // each user's tenant and overrides. Entries are filled on a miss and
 // dropped when an input changes:
 //
-//   - every write transaction goes through core.update, whose flagTx
-//     notes the users, tenants and platform settings it writes and, after
-//     the commit, drops them here (the writing replica, and SQLite, whose
-//     one process is every writer);
+//   - every write transaction goes through core.update, whose noteTx
+//     (notetx.go) notes the users, tenants and platform settings it writes
+//     and, after the commit, drops them here (the writing replica, and
+//     SQLite, whose one process is every writer);
 //   - on PostgreSQL the same notes are NOTIFY'd in the transaction, so every
 //     other replica's listener (store.FlagWatcher) drops them when the
 //     commit is delivered. While the listener is not connected the cache is
@@ -32,7 +29,7 @@ import (
 // reading, so an old read can never be cached after the change it missed.
 type flagCache struct {
 	store store.Store
-	once  sync.Once // starts the listener on first use
+	watch func() // starts, once, the replica's invalidation (core.watchCaches)
 
 	mu       sync.RWMutex
 	epoch    uint64
@@ -57,30 +54,23 @@ type userFlags struct {
 	deleted  bool
 }
 
-func newFlagCache(st store.Store) *flagCache {
-	return &flagCache{store: st, tenants: map[string]*tenantFlags{}, users: map[string]*userFlags{}}
+func newFlagCache(st store.Store, watch func()) *flagCache {
+	return &flagCache{store: st, watch: watch, tenants: map[string]*tenantFlags{}, users: map[string]*userFlags{}}
 }
 
-// Invalidation keys: what a write notes, and what NOTIFY carries.
-const flagPlatformKey = "p"
-
-func flagTenantKey(id string) string { return "t:" + id }
-func flagUserKey(id string) string   { return "u:" + id }
-
 func (c *flagCache) start() {
-	c.once.Do(func() {
-		if w, ok := c.store.(store.FlagWatcher); ok {
-			w.WatchFlags(c.invalidate) // live once it is listening
-			return
-		}
-		c.mu.Lock()
-		c.live = true // one process: every write passes through core.update
-		c.mu.Unlock()
-	})
+	if c.watch != nil {
+		c.watch()
+	}
 }
 
 // invalidate drops what key names (a FlagsReset or FlagsDown: everything).
+// Keys naming only what the authentication cache holds (sessions, API
+// keys, impersonations) leave it alone.
 func (c *flagCache) invalidate(key string) {
+	if authOnlyKey(key) {
+		return
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.epoch++
@@ -98,7 +88,7 @@ func (c *flagCache) invalidate(key string) {
 		}
 	case strings.HasPrefix(key, "u:"):
 		delete(c.users, key[2:])
-	default: // FlagsReset, FlagsDown, or a key this version does not know
+	default: // dropAllKey, FlagsReset, FlagsDown, or a key this version does not know
 		c.platform, c.tenants, c.users = nil, map[string]*tenantFlags{}, map[string]*userFlags{}
 		switch key {
 		case store.FlagsReset:
@@ -198,82 +188,4 @@ func (c *flagCache) user(ctx context.Context, uid string) (*userFlags, error) {
 		c.users[uid] = u
 	})
 	return u, nil
-}
-
-// flagTx is the transaction every core.update hands its function: the
-// writes that change an input of the flags note what they changed, so a
-// new write path cannot forget to invalidate.
-type flagTx struct {
-	store.Tx
-	notes *[]string
-}
-
-func (t flagTx) note(ctx context.Context, key string) error {
-	if slices.Contains(*t.notes, key) {
-		return nil
-	}
-	*t.notes = append(*t.notes, key)
-	return t.Tx.NotifyFlags(ctx, key)
-}
-
-func (t flagTx) UpdateUser(ctx context.Context, u *steward.User) error {
-	if err := t.Tx.UpdateUser(ctx, u); err != nil {
-		return err
-	}
-	return t.note(ctx, flagUserKey(u.ID))
-}
-
-func (t flagTx) PurgeUser(ctx context.Context, id string) error {
-	if err := t.Tx.PurgeUser(ctx, id); err != nil {
-		return err
-	}
-	return t.note(ctx, flagUserKey(id))
-}
-
-func (t flagTx) UpdateTenant(ctx context.Context, tn *steward.Tenant) error {
-	if err := t.Tx.UpdateTenant(ctx, tn); err != nil {
-		return err
-	}
-	return t.note(ctx, flagTenantKey(tn.ID))
-}
-
-func (t flagTx) PurgeTenant(ctx context.Context, id string) (steward.TenantPurgeCounts, error) {
-	n, err := t.Tx.PurgeTenant(ctx, id)
-	if err != nil {
-		return n, err
-	}
-	return n, t.note(ctx, flagTenantKey(id))
-}
-
-func (t flagTx) SetPlatformSetting(ctx context.Context, section string, doc json.RawMessage) error {
-	if err := t.Tx.SetPlatformSetting(ctx, section, doc); err != nil {
-		return err
-	}
-	if section != featuresSection {
-		return nil
-	}
-	return t.note(ctx, flagPlatformKey)
-}
-
-func (t flagTx) SetUserFeatures(ctx context.Context, uid string, m map[string]any, now time.Time) error {
-	if err := t.Tx.SetUserFeatures(ctx, uid, m, now); err != nil {
-		return err
-	}
-	return t.note(ctx, flagUserKey(uid))
-}
-
-// updateNotingFlags is core.update: fn runs on a flagTx, and once the
-// transaction has committed this replica drops what it changed.
-func (s *core) updateNotingFlags(ctx context.Context, fn func(tx store.Tx) error) error {
-	var notes []string
-	err := s.store.Update(ctx, func(tx store.Tx) error {
-		notes = notes[:0] // a retried attempt starts again
-		return fn(flagTx{Tx: tx, notes: &notes})
-	})
-	if err == nil && s.flagCache != nil {
-		for _, k := range notes {
-			s.flagCache.invalidate(k)
-		}
-	}
-	return err
 }

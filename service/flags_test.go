@@ -364,7 +364,7 @@ func TestPlatformFeaturesFromMemory(t *testing.T) {
 // members' entries; a reset drops everything, and a listener that is down
 // keeps nothing.
 func TestFlagCacheKeepsNoRacedFill(t *testing.T) {
-	c := newFlagCache(nil)
+	c := newFlagCache(nil, nil)
 	c.live = true
 	epoch, _ := c.begin()
 	c.invalidate(flagTenantKey("ten_a"))

@@ -307,10 +307,11 @@ func (s *Impersonations) SweepExpiredImpersonations(ctx context.Context) (int, e
 // session, what the session row alone cannot say: that the impersonation
 // was not stopped, and that the operator is still active with the token
 // version they had at the start (a suspension, ban, force-logout or
-// password change of the operator moves it). Reads go straight to the
-// store, so no cache can answer for a change already committed.
+// password change of the operator moves it). The rows come from the auth
+// cache, which the impersonation's end and the operator's changes
+// invalidate.
 func (s *Auth) impersonationLive(ctx context.Context, sess *steward.Session, now time.Time) error {
-	m, err := s.store.GetImpersonation(ctx, sess.ImpersonationID)
+	m, err := s.cachedImpersonation(ctx, sess.ImpersonationID)
 	if errors.Is(err, store.ErrNotFound) {
 		return errUnauthenticated
 	}
@@ -320,7 +321,7 @@ func (s *Auth) impersonationLive(ctx context.Context, sess *steward.Session, now
 	if !m.Open(now) {
 		return errUnauthenticated
 	}
-	op, err := s.store.GetUser(ctx, m.OperatorID)
+	op, err := s.cachedUser(ctx, m.OperatorID)
 	if errors.Is(err, store.ErrNotFound) {
 		return errUnauthenticated
 	}

@@ -211,7 +211,7 @@ func (s *Issuers) verify(ctx context.Context, ti *trustedIssuer, tok *jwt.JSONWe
 		return nil, steward.Errorf(steward.CodeForbidden, "the token's role %q gives no admin access", claimed)
 	}
 	actor := steward.Actor{Type: steward.ActorOperator, Role: role, CredentialID: IssuerCredentialPrefix + ti.Issuer}
-	u, err := s.store.GetUserByEmail(ctx, email)
+	u, err := s.cachedUserByEmail(ctx, email)
 	switch {
 	case errors.Is(err, store.ErrNotFound) && ti.Provision:
 		if u, err = s.provision(ctx, actor, email); err != nil {
@@ -227,6 +227,8 @@ func (s *Issuers) verify(ctx context.Context, ti *trustedIssuer, tok *jwt.JSONWe
 	if !u.IsActive(now) || !u.Role.IsOperator() {
 		return nil, errUnauthenticated
 	}
+	cp := *u // the cached row is shared
+	u = &cp
 	actor.ID = u.ID
 	switch {
 	case !ti.Provision:

@@ -116,13 +116,19 @@ type keyRead struct {
 	owner *steward.KeyOwner
 }
 
-// readKey is GetAPIKeyForVerify through the read cache. Unknown keys are
+// readKey is GetAPIKeyForVerify through the auth cache. Unknown keys are
 // never cached, so guessing fills nothing. What it returns is shared:
 // callers must not change it.
 func (s *Keys) readKey(ctx context.Context, hash []byte) (*steward.APIKey, *steward.KeyOwner, error) {
-	r, err := readThrough(s.core, &s.keyReads, string(hash), func() (keyRead, error) {
+	r, err := cached(s.authCache, "kh"+string(hash), func() (keyRead, error) {
 		k, owner, err := s.store.GetAPIKeyForVerify(ctx, hash)
 		return keyRead{k, owner}, err
+	}, func(r keyRead) []string {
+		deps := append([]string{apiKeyKey(r.key.ID), flagUserKey(r.key.UserID)}, tenantDeps(r.key.TenantID)...)
+		if r.owner != nil {
+			deps = append(deps, tenantDeps(r.owner.TenantID)...)
+		}
+		return deps
 	})
 	return r.key, r.owner, err
 }

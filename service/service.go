@@ -117,9 +117,13 @@ type core struct {
 	keys   *keyRing
 	// activity queues who was active when, for Series (activity.go).
 	activity *activityLog
-	// flagCache answers GET /platform/features; update invalidates it
-	// (flags_cache.go).
-	flagCache *flagCache
+	// flagCache answers GET /platform/features, authCache holds the rows
+	// of authentication and verification; update invalidates both
+	// (flags_cache.go, authcache.go, notetx.go), and so does the listener
+	// cacheWatch starts on PostgreSQL.
+	flagCache  *flagCache
+	authCache  *authCache
+	cacheWatch sync.Once
 }
 
 // Users implements steward.UserService (users.go, bulk.go).
@@ -138,12 +142,11 @@ type Audit struct{ *core }
 // (auth.go, keys.go, limiter.go).
 type Auth struct {
 	*core
-	logins       *loginThrottle
-	dummyMu      sync.Mutex
-	dummyHash    string // see burnPasswordCheck
-	verified     verifiedTokens
-	ipLimit      *failureLimiter
-	sessionReads readCache[sessionRead]
+	logins    *loginThrottle
+	dummyMu   sync.Mutex
+	dummyHash string // see burnPasswordCheck
+	verified  verifiedTokens
+	ipLimit   *failureLimiter
 
 	users   *Users   // how a user is shown
 	tenants *Tenants // whether a user's tenant is active
@@ -155,10 +158,9 @@ type Auth struct {
 // (apikeys.go, keyverify.go).
 type Keys struct {
 	*core
-	limits   keyLimiter
-	uses     keyUses
-	keyReads readCache[keyRead]
-	usage    *KeyUsage // counts each verification's outcome
+	limits keyLimiter
+	uses   keyUses
+	usage  *KeyUsage // counts each verification's outcome
 }
 
 // Idempotency implements steward.IdempotencyService (idempotency.go).
@@ -291,7 +293,8 @@ func New(cfg Config) *Service {
 	}
 	s.keys = &keyRing{s: s}
 	s.activity = &activityLog{}
-	s.flagCache = newFlagCache(cfg.Store)
+	s.flagCache = newFlagCache(cfg.Store, s.watchCaches)
+	s.authCache = newAuthCache(s.watchCaches)
 	svc := &Service{core: s, Users: &Users{core: s}, Sessions: &Sessions{s}, Audit: &Audit{s},
 		Auth: &Auth{core: s, ipLimit: newFailureLimiter(cfg.LoginFailuresPerIP, time.Minute),
 			logins: newLoginThrottle(cfg.LockoutAfter, cfg.LockoutFor, cfg.LoginFailuresPerAccount)},
@@ -351,7 +354,7 @@ func authorize(ctx context.Context, perm steward.Permission) (steward.Actor, err
 // update runs fn in one write transaction; audit entries fn appends commit
 // or roll back with it.
 func (s *core) update(ctx context.Context, fn func(tx store.Tx) error) error {
-	return s.updateNotingFlags(ctx, fn)
+	return s.updateNoting(ctx, fn)
 }
 
 // event is what a mutation tells the audit log.

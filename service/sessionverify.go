@@ -14,8 +14,9 @@ import (
 
 // VerifySession answers POST /platform/sessions/verify for products that
 // cannot use the verify package: the state of a session token or access JWT
-// now, read from the database (no cache), and whether method may be used
-// with it.
+// now, from the rows of the auth cache (authcache.go: a change committed on
+// this replica is seen at once, on another when its notification arrives),
+// and whether method may be used with it.
 func (s *Auth) VerifySession(ctx context.Context, in steward.SessionVerifyRequest) (*steward.SessionVerifyResult, error) {
 	if _, err := authorize(ctx, steward.PermSessionsVerify); err != nil {
 		return nil, err
@@ -29,13 +30,16 @@ func (s *Auth) VerifySession(ctx context.Context, in steward.SessionVerifyReques
 	res := &steward.SessionVerifyResult{Code: steward.SessionVerifyNotFound}
 	now := s.now()
 	var (
-		sess *steward.Session
-		err  error
-		ver  int64 = -1
+		r   sessionRead
+		err error
+		ver int64 = -1
 	)
 	switch {
 	case strings.HasPrefix(in.Token, s.cfg.KeyPrefix+"_s_"):
-		sess, err = s.store.GetSessionByTokenHash(ctx, TokenHash(in.Token))
+		hash := TokenHash(in.Token)
+		r, err = s.readSession(ctx, "sh"+string(hash), func() (*steward.Session, error) {
+			return s.store.GetSessionByTokenHash(ctx, hash)
+		})
 	case strings.Count(in.Token, ".") == 2:
 		c, perr := s.parseAccess(ctx, in.Token)
 		if perr != nil {
@@ -45,8 +49,10 @@ func (s *Auth) VerifySession(ctx context.Context, in steward.SessionVerifyReques
 			return res, nil
 		}
 		ver = c.Ver
-		sess, err = s.store.GetSession(ctx, c.SID)
-		if err == nil && sess.UserID != c.Subject {
+		r, err = s.readSession(ctx, "si"+c.SID, func() (*steward.Session, error) {
+			return s.store.GetSession(ctx, c.SID)
+		})
+		if err == nil && r.sess.UserID != c.Subject {
 			return res, nil
 		}
 	default:
@@ -58,17 +64,11 @@ func (s *Auth) VerifySession(ctx context.Context, in steward.SessionVerifyReques
 	if err != nil {
 		return nil, err
 	}
-	u, err := s.store.GetUser(ctx, sess.UserID)
-	if errors.Is(err, store.ErrNotFound) {
-		return res, nil
-	}
-	if err != nil {
-		return nil, err
-	}
+	sess, u := r.sess, r.user
 	exp := sess.ExpiresAt
 	res.UserID, res.TenantID, res.Role, res.SessionID, res.ExpiresAt = u.ID, u.TenantID, u.Role, sess.ID, &exp
 	if sess.ImpersonationID != "" {
-		m, err := s.store.GetImpersonation(ctx, sess.ImpersonationID)
+		m, err := s.cachedImpersonation(ctx, sess.ImpersonationID)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return nil, err
 		}

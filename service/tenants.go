@@ -389,11 +389,12 @@ func lockTenant(ctx context.Context, tx store.Tx, tid string) (*steward.Tenant, 
 
 // tenantActive reports whether tenant tid lets its members act: true when
 // there is no tenant (or no row for it, as for data older than tenants).
+// The row comes from the auth cache.
 func (s *Tenants) tenantActive(ctx context.Context, tid string) (bool, error) {
 	if tid == "" {
 		return true, nil
 	}
-	t, err := s.store.GetTenant(ctx, tid)
+	t, err := s.cachedTenant(ctx, tid)
 	if errors.Is(err, store.ErrNotFound) {
 		return true, nil
 	}

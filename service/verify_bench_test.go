@@ -1,6 +1,7 @@
 package service_test
 
 import (
+	"context"
 	"testing"
 
 	"github.com/stewardhq/steward"
@@ -34,6 +35,33 @@ func BenchmarkVerifyKey(b *testing.B) {
 					res, err := a.Svc.Keys.VerifyKey(ctx, in)
 					if err != nil || !res.Valid {
 						b.Fatalf("%v %+v", err, res)
+					}
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkAuthenticateSession measures a request's authentication with a
+// session token: look the session up by its hash, load its user, check
+// both at now. Run with
+//
+//	go test -run '^$' -bench AuthenticateSession -benchmem ./service/
+//
+// (add STEWARD_TEST_POSTGRES=… for the PostgreSQL row).
+func BenchmarkAuthenticateSession(b *testing.B) {
+	for _, be := range testdb.Backends(b) {
+		b.Run(be.Name, func(b *testing.B) {
+			a := apptest.New(b, be)
+			u := a.User(steward.RoleUser)
+			_, token := a.Login(u.Email)
+			ctx := context.Background()
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := a.Svc.Auth.Authenticate(ctx, token); err != nil {
+						b.Fatal(err)
 					}
 				}
 			})

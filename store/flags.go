@@ -18,16 +18,18 @@ type FlagTx interface {
 	// SetUserFeatures stores the user's overrides; an empty map deletes
 	// the row. The user must exist.
 	SetUserFeatures(ctx context.Context, userID string, features map[string]any, now time.Time) error
-	// NotifyFlags tells the other processes on the database, once the
-	// transaction commits, that what key names changed (PostgreSQL:
-	// pg_notify, delivered on commit and dropped on rollback). A store
-	// only one process writes (SQLite) does nothing: the service
-	// invalidates its own cache after the commit.
-	NotifyFlags(ctx context.Context, key string) error
+	// NotifyFlags tells every process watching the database (FlagWatcher),
+	// once the transaction commits, that what each key names changed; a
+	// rolled back transaction tells nothing. PostgreSQL: pg_notify, one
+	// notification per key, in one statement. SQLite: to this process's
+	// watcher, after the commit.
+	NotifyFlags(ctx context.Context, keys ...string) error
 }
 
-// FlagWatcher is implemented by a store other processes write too
-// (PostgreSQL): it delivers their NotifyFlags keys to this one.
+// FlagWatcher delivers the NotifyFlags keys of committed transactions to
+// this process's caches: on PostgreSQL every replica's (a LISTEN), on
+// SQLite this process's own, and a FlagsReset when another process wrote
+// the file (which cannot say what it changed).
 type FlagWatcher interface {
 	// WatchFlags starts, once, a listener on a connection of its own that
 	// calls fn with each key notified after this call, or with

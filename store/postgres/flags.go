@@ -47,11 +47,14 @@ func (t *tx) SetUserFeatures(ctx context.Context, userID string, features map[st
 	return mapErr(err)
 }
 
-// NotifyFlags queues a notification on the schema's flag channel:
+// NotifyFlags queues a notification per key on the schema's flag channel:
 // PostgreSQL delivers it to every listener when the transaction commits,
 // and drops it if it rolls back.
-func (t *tx) NotifyFlags(ctx context.Context, key string) (err error) {
+func (t *tx) NotifyFlags(ctx context.Context, keys ...string) (err error) {
 	defer wrapErr(&err, "notify flags")
-	_, err = t.q.Exec(ctx, "SELECT pg_notify('steward_flags:' || current_schema(), $1)", key)
+	if len(keys) == 0 {
+		return nil
+	}
+	_, err = t.q.Exec(ctx, "SELECT pg_notify('steward_flags:' || current_schema(), k) FROM unnest($1::text[]) AS k", keys)
 	return mapErr(err)
 }

@@ -51,6 +51,9 @@ func (t *tx) SetUserFeatures(ctx context.Context, userID string, features map[st
 	return nil
 }
 
-// NotifyFlags does nothing: one process writes the file, and the service
-// invalidates its own cache once the transaction commits.
-func (t *tx) NotifyFlags(context.Context, string) error { return nil }
+// NotifyFlags queues keys for this process's watcher, which Update calls
+// once the transaction commits (WatchFlags, flagwatch.go).
+func (t *tx) NotifyFlags(_ context.Context, keys ...string) error {
+	t.notified = append(t.notified, keys...)
+	return nil
+}

@@ -122,6 +122,8 @@ type Store struct {
 	prepared atomic.Pointer[map[string]*sql.Stmt]
 	// writes counts committed write transactions: see Generation.
 	writes atomic.Uint64
+	// flags is the cache watcher (flagwatch.go).
+	flags flagWatch
 	// statements counts statements run in write transactions: see
 	// Statements.
 	statements atomic.Uint64
@@ -378,6 +380,7 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close closes the reader's prepared statements, the reader pool and the
 // writer.
 func (s *Store) Close() error {
+	s.flags.stop()
 	s.stopCheckpoints()
 	<-s.checkpointsDone
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -406,7 +409,8 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 	if m := s.prepared.Load(); m != nil {
 		wtx.prepared = *m
 	}
-	if err := fn(&tx{queries: queries{db: wtx, search: s.search}, tx: wtx}); err != nil {
+	t := &tx{queries: queries{db: wtx, search: s.search}, tx: wtx}
+	if err := fn(t); err != nil {
 		return err
 	}
 	if err := sqlTx.Commit(); err != nil {
@@ -415,6 +419,11 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 	// After the commit and before Update returns: a read that starts once
 	// the caller has its answer sees the new generation.
 	s.writes.Add(1)
+	if w := s.flags.watcher(); w != nil {
+		for _, k := range t.notified {
+			w(k)
+		}
+	}
 	return nil
 }
 
@@ -440,6 +449,8 @@ type tx struct {
 	// log: the head of the chain until it commits, since it holds the only
 	// writer.
 	auditHead *auditHead
+	// notified are the keys NotifyFlags queued, delivered on commit.
+	notified []string
 }
 
 type auditHead struct {

@@ -60,3 +60,55 @@ func testUserFeatures(t *testing.T, s store.Store) {
 	createUsers(t, s, newUser(2)) // the same id again: nothing of the old row may show
 	equal(t, "UserFeatures after the purge", get(userID(2)), map[string]any{})
 }
+
+// testNotifyFlags: NotifyFlags takes several keys in one call, and in a
+// transaction that rolls back it is harmless. On a store other processes
+// write (store.FlagWatcher), the listener hears each committed key, in
+// order, after a FlagsReset, and nothing of a rolled back transaction.
+func testNotifyFlags(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	heard := make(chan string, 64)
+	w, watches := s.(store.FlagWatcher)
+	if watches {
+		w.WatchFlags(func(key string) {
+			select {
+			case heard <- key:
+			default: // never block the listener; the test fails on a missing key
+			}
+		})
+		if k := nextKey(t, heard); k != store.FlagsReset {
+			t.Fatalf("the listener's first key is %q, want %q", k, store.FlagsReset)
+		}
+	}
+	rollback := s.Update(ctx, func(tx store.Tx) error {
+		if err := tx.NotifyFlags(ctx, "u:rolled-back", "t:rolled-back"); err != nil {
+			return err
+		}
+		return errRollback
+	})
+	if rollback != errRollback {
+		t.Fatalf("rolled back update: %v", rollback)
+	}
+	update(t, s, func(tx store.Tx) error { return tx.NotifyFlags(ctx) })
+	update(t, s, func(tx store.Tx) error { return tx.NotifyFlags(ctx, "u:1", "s:2", "k:3") })
+	if !watches {
+		return
+	}
+	var got []string
+	for range 3 {
+		got = append(got, nextKey(t, heard))
+	}
+	equal(t, "keys heard", got, []string{"u:1", "s:2", "k:3"})
+}
+
+// nextKey returns the next key heard, failing after a bounded wait.
+func nextKey(t *testing.T, heard <-chan string) string {
+	t.Helper()
+	select {
+	case k := <-heard:
+		return k
+	case <-time.After(10 * time.Second):
+		t.Fatal("no key heard in 10s")
+		return ""
+	}
+}

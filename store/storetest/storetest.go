@@ -113,6 +113,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"CountStaleResources", testCountStaleResources},
 		{"TenantResourceCounts", testTenantResourceCounts},
 		{"UserFeatures", testUserFeatures},
+		{"NotifyFlags", testNotifyFlags},
 		{"ActiveModel", testActiveModel},
 		{"ActiveModelSerialised", testActiveModelSerialised},
 	}
