@@ -89,6 +89,7 @@ var authNeutralWrites = map[string]string{
 	"PurgeStaleResources":    "resources",
 	// Credits, usage and spending.
 	"LockCreditAccount":   "ledger",
+	"LockCreditLedgers":   "ledger (locks tenant rows, writes none)",
 	"UpdateCreditAccount": "ledger",
 	"InsertLedgerEntry":   "ledger",
 	"InsertCreditBlock":   "ledger",
