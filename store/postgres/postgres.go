@@ -272,8 +272,8 @@ func (q *queries) forUpdate() string {
 // tx implements store.Tx.
 type tx struct {
 	queries
-	// auditHead is the entry this transaction last appended: it holds the
-	// chain lock from then on, so that entry stays the head until it ends.
+	// auditHead is the entry this transaction last sealed: it holds the
+	// sealer lock from then on, so that entry stays the head until it ends.
 	auditHead *auditHead
 }
 
@@ -317,9 +317,9 @@ func (t *tx) LockOperators(ctx context.Context) (err error) {
 	return mapErr(err)
 }
 
-// LockAuditHead takes the chain lock, then reads the head. The read is a
-// separate statement so that, at READ COMMITTED, its snapshot is taken after
-// the lock is held and includes the previous holder's append.
+// LockAuditHead takes the sealer lock, then reads the sealed head. The read
+// is a separate statement so that, at READ COMMITTED, its snapshot is taken
+// after the lock is held and includes the previous holder's seals.
 func (t *tx) LockAuditHead(ctx context.Context) (_ int64, _ string, err error) {
 	defer wrapErr(&err, "lock audit head")
 	if t.auditHead != nil {
@@ -330,7 +330,7 @@ func (t *tx) LockAuditHead(ctx context.Context) (_ int64, _ string, err error) {
 	}
 	var seq int64
 	var hash string
-	err = t.q.QueryRow(ctx, "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").Scan(&seq, &hash)
+	err = t.q.QueryRow(ctx, "SELECT seq, hash FROM audit_log WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1").Scan(&seq, &hash)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, "", nil
 	}
@@ -350,7 +350,6 @@ var constraintFields = map[string]string{
 	"users_username_key":      "username",
 	"sessions_pkey":           "id",
 	"sessions_token_hash_key": "token_hash",
-	"audit_log_pkey":          "seq",
 	"audit_log_id_key":        "id",
 	"signing_keys_pkey":       "id",
 	// 00002_api_keys.sql
@@ -412,6 +411,10 @@ var constraintFields = map[string]string{
 	"resources_pkey": "id",
 	// 00019_active_model.sql: one row, written by upserts.
 	"active_model_pkey": "singleton",
+	// 00022_audit_sequencer.sql: replaces audit_log_pkey (seq). pos is
+	// generated; seq is assigned by the one sealer.
+	"audit_log_pos_pkey": "pos",
+	"audit_log_seq_key":  "seq",
 }
 
 // wrapErr, deferred by every store method, maps a driver error (mapErr) and
