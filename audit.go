@@ -102,9 +102,10 @@ type AuditFilter struct {
 	Until      *time.Time // exclusive
 	BeforeSeq  int64
 	Limit      int
-	// WithPending lists pending entries too, before the sealed ones on
-	// the first page (no BeforeSeq). Not part of a request's filter.
-	WithPending bool `json:"-"`
+	// SealedOnly leaves out pending entries, which lists otherwise show
+	// first on the first page (no BeforeSeq): for readers of the chain
+	// itself. Not part of a request's filter.
+	SealedOnly bool `json:"-"`
 }
 
 // AuditVerification is the result of walking the chain.

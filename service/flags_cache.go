@@ -275,5 +275,8 @@ func (s *core) updateNotingFlags(ctx context.Context, fn func(tx store.Tx) error
 			s.flagCache.invalidate(k)
 		}
 	}
+	if err == nil {
+		s.nudgeSealer() // most updates append audit entries: seal them soon
+	}
 	return err
 }

@@ -120,6 +120,10 @@ type core struct {
 	// flagCache answers GET /platform/features; update invalidates it
 	// (flags_cache.go).
 	flagCache *flagCache
+	// sealNudge wakes RunSealer after a commit (sealer.go); sealHook, set
+	// only by tests, runs inside a seal pass before its write-back.
+	sealNudge chan struct{}
+	sealHook  func(ctx context.Context, batch []*steward.AuditEntry)
 }
 
 // Users implements steward.UserService (users.go, bulk.go).
@@ -292,6 +296,7 @@ func New(cfg Config) *Service {
 	s.keys = &keyRing{s: s}
 	s.activity = &activityLog{}
 	s.flagCache = newFlagCache(cfg.Store)
+	s.sealNudge = make(chan struct{}, 1)
 	svc := &Service{core: s, Users: &Users{core: s}, Sessions: &Sessions{s}, Audit: &Audit{s},
 		Auth: &Auth{core: s, ipLimit: newFailureLimiter(cfg.LoginFailuresPerIP, time.Minute),
 			logins: newLoginThrottle(cfg.LockoutAfter, cfg.LockoutFor, cfg.LoginFailuresPerAccount)},
@@ -370,12 +375,11 @@ type change struct {
 	After  any `json:"after"`
 }
 
-// audit appends one entry to the chain inside tx.
+// audit appends one entry inside tx, pending: the sequencer gives it its
+// seq and hash once tx committed (sealer.go), so no write waits on the
+// chain's head.
 func (s *core) audit(ctx context.Context, tx store.Tx, ev event) error {
-	seq, prev, err := tx.LockAuditHead(ctx)
-	if err != nil {
-		return err
-	}
+	var err error
 	a, ok := steward.ActorFrom(ctx)
 	if !ok {
 		a = steward.SystemActor
@@ -383,12 +387,11 @@ func (s *core) audit(ctx context.Context, tx store.Tx, ev event) error {
 	ri := steward.RequestInfoFrom(ctx)
 	now := s.now()
 	e := &steward.AuditEntry{
-		ID: id.New("aud", now), Seq: seq + 1, Time: now,
+		ID: id.New("aud", now), Time: now, Pending: true,
 		ActorType: a.Type, ActorID: a.ID, ActorRole: string(a.Role),
 		ImpersonatorID: a.ImpersonatorID, CredentialID: a.CredentialID,
 		Action: ev.Action, TargetType: ev.TargetType, TargetID: ev.TargetID, TenantID: ev.TenantID,
 		Reason: ev.Reason, IP: ri.IP, UserAgent: ri.UserAgent, RequestID: ri.RequestID,
-		PrevHash: prev,
 	}
 	if ev.Changes != nil {
 		if e.Changes, err = json.Marshal(ev.Changes); err != nil {
@@ -400,7 +403,6 @@ func (s *core) audit(ctx context.Context, tx store.Tx, ev event) error {
 			return err
 		}
 	}
-	e.Hash = e.ComputeHash()
 	if err := tx.InsertAudit(ctx, e); err != nil {
 		return err
 	}

@@ -128,10 +128,11 @@ type SessionQueries interface {
 
 // AuditQueries are the reads of the audit log.
 type AuditQueries interface {
-	// ListAudit returns up to f.Limit sealed entries matching f, seq
-	// descending. With f.WithPending and no f.BeforeSeq, matching pending
-	// entries (Pending set, Seq 0) come first, newest first; both parts are
-	// read in one statement, so an entry sealed meanwhile is in one of them.
+	// ListAudit returns up to f.Limit entries matching f: on the first page
+	// (no f.BeforeSeq) and unless f.SealedOnly, pending ones first (Pending
+	// set, Seq 0), newest first, then sealed ones, seq descending. Both
+	// parts are read in one statement, so an entry sealed meanwhile is in
+	// one of them.
 	ListAudit(ctx context.Context, f steward.AuditFilter) ([]*steward.AuditEntry, error)
 	// CountAudit counts entries matching f, pending ones too, ignoring
 	// BeforeSeq and Limit.
@@ -282,10 +283,12 @@ type AuditTx interface {
 // start of the oldest transaction in the database cluster that holds an
 // xid (PostgreSQL only, nil otherwise or when none): while it runs, no
 // entry written after it began can be sealed.
+// Events counts webhook events waiting for their seq (PostgreSQL only).
 type AuditPending struct {
 	Count    int64
 	Oldest   *time.Time
 	OldestTx *time.Time
+	Events   int64
 }
 
 // SigningKeyTx are the writes of the token signing keys.

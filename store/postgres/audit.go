@@ -102,7 +102,7 @@ func (q *queries) ListAudit(ctx context.Context, f steward.AuditFilter) (_ []*st
 	}
 	limit := w.arg(pageLimit(f.Limit))
 	sql := "SELECT " + auditCols + " FROM audit_log" + w.String() + " ORDER BY seq DESC LIMIT " + limit
-	if f.WithPending && f.BeforeSeq == 0 {
+	if !f.SealedOnly && f.BeforeSeq == 0 {
 		// One statement, one snapshot: an entry sealed between two reads
 		// would be in neither. The pending part reads audit_log_pending.
 		p := auditWhere(f) // the same conditions and placeholders as w's first
@@ -244,8 +244,9 @@ func (q *queries) AuditPending(ctx context.Context) (_ *store.AuditPending, err 
 	var p store.AuditPending
 	err = q.q.QueryRow(ctx, `SELECT (SELECT count(*) FROM audit_log WHERE seq IS NULL),
 		(SELECT min(time) FROM audit_log WHERE seq IS NULL),
-		(SELECT min(xact_start) FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid())`).
-		Scan(&p.Count, &p.Oldest, &p.OldestTx)
+		(SELECT min(xact_start) FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()),
+		(SELECT count(*) FROM webhook_events WHERE seq IS NULL)`).
+		Scan(&p.Count, &p.Oldest, &p.OldestTx, &p.Events)
 	if err != nil {
 		return nil, mapErr(err)
 	}

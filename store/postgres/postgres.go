@@ -403,7 +403,6 @@ var constraintFields = map[string]string{
 	// 00015_user_features.sql: written by upserts.
 	"user_features_pkey": "user_id",
 	// 00017_webhooks.sql
-	"webhook_events_pkey":     "seq", // generated
 	"webhook_events_id_key":   "id",
 	"webhook_endpoints_pkey":  "id",
 	"webhook_deliveries_pkey": "id",
@@ -415,6 +414,9 @@ var constraintFields = map[string]string{
 	// generated; seq is assigned by the one sealer.
 	"audit_log_pos_pkey": "pos",
 	"audit_log_seq_key":  "seq",
+	// and replaces webhook_events_pkey (seq): the sealer assigns seq.
+	"webhook_events_pos_pkey": "pos",
+	"webhook_events_seq_key":  "seq",
 }
 
 // wrapErr, deferred by every store method, maps a driver error (mapErr) and

@@ -98,7 +98,7 @@ func listAuditSQL(f steward.AuditFilter) (string, []any) {
 	where, args := auditWhere(f, true)
 	n := limit(f.Limit)
 	sealed := "SELECT " + auditColumns + " FROM audit_log" + where + " ORDER BY seq DESC LIMIT ?"
-	if !f.WithPending || f.BeforeSeq > 0 {
+	if f.SealedOnly || f.BeforeSeq > 0 {
 		return sealed, append(args, n)
 	}
 	// One statement, one snapshot, as on PostgreSQL; the pending part

@@ -101,13 +101,13 @@ func testAuditPendingSeal(t *testing.T, s store.Store) {
 		t.Errorf("CountAudit = %d, want 6 (pending ones too)", n)
 	}
 
-	// Lists: sealed only unless asked; asked, pending first newest first.
-	got, err := s.ListAudit(ctx, steward.AuditFilter{})
-	must(t, "ListAudit", err)
+	// Lists: pending first, newest first, unless sealed only.
+	got, err := s.ListAudit(ctx, steward.AuditFilter{SealedOnly: true})
+	must(t, "ListAudit sealed only", err)
 	if want := []string{sealed[2].ID, sealed[1].ID, sealed[0].ID}; !slices.Equal(auditIDs(got), want) {
-		t.Errorf("ListAudit = %v, want the sealed %v", auditIDs(got), want)
+		t.Errorf("ListAudit sealed only = %v, want %v", auditIDs(got), want)
 	}
-	got, err = s.ListAudit(ctx, steward.AuditFilter{WithPending: true, Limit: 4})
+	got, err = s.ListAudit(ctx, steward.AuditFilter{Limit: 4})
 	must(t, "ListAudit with pending", err)
 	if want := []string{pend[2].ID, pend[1].ID, pend[0].ID, sealed[2].ID}; !slices.Equal(auditIDs(got), want) {
 		t.Errorf("ListAudit with pending = %v, want %v", auditIDs(got), want)
@@ -120,12 +120,12 @@ func testAuditPendingSeal(t *testing.T, s store.Store) {
 	if got[3].Pending || got[3].Seq != sealed[2].Seq {
 		t.Errorf("sealed entry read back as %+v", got[3])
 	}
-	got, err = s.ListAudit(ctx, steward.AuditFilter{WithPending: true, Action: "user.ban"})
+	got, err = s.ListAudit(ctx, steward.AuditFilter{Action: "user.ban"})
 	must(t, "ListAudit with pending, filtered", err)
 	if want := []string{pend[2].ID, pend[0].ID}; !slices.Equal(auditIDs(got), want) {
 		t.Errorf("ListAudit user.ban with pending = %v, want %v", auditIDs(got), want)
 	}
-	got, err = s.ListAudit(ctx, steward.AuditFilter{WithPending: true, BeforeSeq: sealed[2].Seq})
+	got, err = s.ListAudit(ctx, steward.AuditFilter{BeforeSeq: sealed[2].Seq})
 	must(t, "ListAudit with pending, second page", err)
 	if want := []string{sealed[1].ID, sealed[0].ID}; !slices.Equal(auditIDs(got), want) {
 		t.Errorf("a later page = %v, want only sealed %v", auditIDs(got), want)
