@@ -298,11 +298,22 @@ func authzTable() []authzRoute {
 				now := f.a.Clock.Now()
 				e := &steward.WebhookEndpoint{ID: id.New("whk", now), URL: "http://127.0.0.1:1/hook", EventTypes: []string{"*"},
 					Enabled: false, SigningSecret: "whsec_QUFBQUFBQUFBQUFBQUFBQQ==", CreatedAt: now, UpdatedAt: now}
+				ev := &steward.WebhookEvent{ID: id.New("msg", now), Type: "user.created", Payload: []byte(`{}`), CreatedAt: now}
 				f.ok(f.a.Store.Update(context.Background(), func(tx store.Tx) error {
-					ev := &steward.WebhookEvent{ID: id.New("msg", now), Type: "user.created", Payload: []byte(`{}`), CreatedAt: now}
-					if err := tx.InsertWebhookEvent(context.Background(), ev); err != nil {
-						return err
+					return tx.InsertWebhookEvent(context.Background(), ev)
+				}))
+				// On PostgreSQL the sequencer gives the event its seq.
+				f.a.Svc.Audit.SealNow(context.Background())
+				last, err := f.a.Store.LastWebhookEventSeq(context.Background())
+				f.ok(err)
+				evs, err := f.a.Store.ListWebhookEvents(context.Background(), 0, int(last))
+				f.ok(err)
+				for _, x := range evs {
+					if x.ID == ev.ID {
+						ev.Seq = x.Seq
 					}
+				}
+				f.ok(f.a.Store.Update(context.Background(), func(tx store.Tx) error {
 					if err := tx.CreateWebhookEndpoint(context.Background(), e); err != nil {
 						return err
 					}

@@ -24,6 +24,9 @@ const (
 	// readSealWait bounds how long a read seals before it reads, so an
 	// open transaction delays an operator's list by a bounded amount.
 	readSealWait = 250 * time.Millisecond
+	// AuditPendingWarnAfter is when `steward doctor` warns about a pending
+	// entry: far past the lag a running sequencer keeps.
+	AuditPendingWarnAfter = time.Minute
 )
 
 // sealIn seals, inside tx, everything sealable now, batch after batch;
@@ -154,14 +157,8 @@ func (s *Audit) RunSealer(ctx context.Context) {
 	}
 }
 
-// AuditPending implements steward.AuditService: the sequencer's backlog,
-// how many entries await sealing, the oldest one's age and, on PostgreSQL,
-// the age of the oldest open transaction, which holds sealing back while
-// it runs.
-func (s *Audit) AuditPending(ctx context.Context) (*steward.AuditPending, error) {
-	if _, err := authorize(ctx, steward.PermAuditRead); err != nil {
-		return nil, err
-	}
+// auditPending is AuditPending without the permission check.
+func (s *core) auditPending(ctx context.Context) (*steward.AuditPending, error) {
 	p, err := s.store.AuditPending(ctx)
 	if err != nil {
 		return nil, err
@@ -177,4 +174,15 @@ func (s *Audit) AuditPending(ctx context.Context) (*steward.AuditPending, error)
 		out.OldestTransactionAgeSeconds = &age
 	}
 	return out, nil
+}
+
+// AuditPending implements steward.AuditService: the sequencer's backlog,
+// how many entries await sealing, the oldest one's age and, on PostgreSQL,
+// the age of the oldest open transaction, which holds sealing back while
+// it runs.
+func (s *Audit) AuditPending(ctx context.Context) (*steward.AuditPending, error) {
+	if _, err := authorize(ctx, steward.PermAuditRead); err != nil {
+		return nil, err
+	}
+	return s.auditPending(ctx)
 }
