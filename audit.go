@@ -48,17 +48,18 @@ type AuditEntry struct {
 
 // MarshalJSON shows a pending entry's seq, prev_hash and hash as null: it
 // has none yet, and 0 or "" would read as values.
-func (e *AuditEntry) MarshalJSON() ([]byte, error) {
+// A value receiver, so entries held by value marshal the same way.
+func (e AuditEntry) MarshalJSON() ([]byte, error) {
 	type plain AuditEntry
 	if !e.Pending {
-		return json.Marshal((*plain)(e))
+		return json.Marshal(plain(e))
 	}
 	return json.Marshal(struct {
-		*plain
+		plain
 		Seq      *int64  `json:"seq"`
 		PrevHash *string `json:"prev_hash"`
 		Hash     *string `json:"hash"`
-	}{plain: (*plain)(e)})
+	}{plain: plain(e)})
 }
 
 // AuditTimeFormat is how times enter the canonical form: UTC, microseconds,
