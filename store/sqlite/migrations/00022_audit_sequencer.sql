@@ -8,7 +8,7 @@
 -- +goose Up
 CREATE TABLE audit_log_new (
     pos             INTEGER PRIMARY KEY,
-    seq             INTEGER UNIQUE,
+    seq             INTEGER,
     id              TEXT    NOT NULL UNIQUE,
     time            INTEGER NOT NULL,
     actor_type      TEXT    NOT NULL DEFAULT '',
@@ -38,6 +38,7 @@ SELECT seq, seq, id, time, actor_type, actor_id, actor_role, impersonator_id, cr
     prev_hash, hash FROM audit_log;
 DROP TABLE audit_log;
 ALTER TABLE audit_log_new RENAME TO audit_log;
+CREATE UNIQUE INDEX audit_seq ON audit_log (seq);
 CREATE INDEX audit_actor ON audit_log (actor_id, seq);
 CREATE INDEX audit_target ON audit_log (target_type, target_id, seq);
 CREATE INDEX audit_action ON audit_log (action, seq);
