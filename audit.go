@@ -40,6 +40,26 @@ type AuditEntry struct {
 	RequestID      string          `json:"request_id"`
 	PrevHash       string          `json:"prev_hash"`
 	Hash           string          `json:"hash"`
+	// Pending is an entry whose change committed but that the sequencer
+	// has not sealed yet: Seq is 0 and PrevHash and Hash empty, shown as
+	// null (MarshalJSON).
+	Pending bool `json:"pending,omitempty"`
+}
+
+// MarshalJSON shows a pending entry's seq, prev_hash and hash as null: it
+// has none yet, and 0 or "" would read as values.
+// A value receiver, so entries held by value marshal the same way.
+func (e AuditEntry) MarshalJSON() ([]byte, error) {
+	type plain AuditEntry
+	if !e.Pending {
+		return json.Marshal(plain(e))
+	}
+	return json.Marshal(struct {
+		plain
+		Seq      *int64  `json:"seq"`
+		PrevHash *string `json:"prev_hash"`
+		Hash     *string `json:"hash"`
+	}{plain: plain(e)})
 }
 
 // AuditTimeFormat is how times enter the canonical form: UTC, microseconds,
@@ -83,6 +103,10 @@ type AuditFilter struct {
 	Until      *time.Time // exclusive
 	BeforeSeq  int64
 	Limit      int
+	// SealedOnly leaves out pending entries, which lists otherwise show
+	// first on the first page (no BeforeSeq): for readers of the chain
+	// itself. Not part of a request's filter.
+	SealedOnly bool `json:"-"`
 }
 
 // AuditVerification is the result of walking the chain.
@@ -98,6 +122,9 @@ type AuditVerification struct {
 	// anchor once retention purged the oldest entries (Anchor, else nil).
 	FromSeq int64        `json:"from_seq"`
 	Anchor  *AuditAnchor `json:"anchor"`
+	// Pending is how many entries await sealing after the walk: committed
+	// changes the chain does not cover yet (not a break).
+	Pending int64 `json:"pending"`
 }
 
 // AuditBreak names the first entry whose hash or link does not match, or the
@@ -108,4 +135,14 @@ type AuditBreak struct {
 	ID           string `json:"id"`
 	CheckpointID string `json:"checkpoint_id,omitempty"`
 	Reason       string `json:"reason"`
+}
+
+// AuditPending is the audit sequencer's backlog (docs/audit-log.md#sealing):
+// Count entries whose change committed but that are not sealed yet, the
+// oldest one's age, and on PostgreSQL the age of the oldest transaction
+// open in the database cluster, which holds sealing back while it runs.
+type AuditPending struct {
+	Count                       int64    `json:"count"`
+	OldestAgeSeconds            *float64 `json:"oldest_age_seconds"`
+	OldestTransactionAgeSeconds *float64 `json:"oldest_transaction_age_seconds"`
 }

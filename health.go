@@ -38,8 +38,11 @@ type HealthReport struct {
 	Commit           string         `json:"commit"`
 	ReplicaID        string         `json:"replica_id"`
 	Jobs             []JobHealth    `json:"jobs"`
-	HTTP             HTTPHealth     `json:"http"`
-	CheckedAt        time.Time      `json:"checked_at"`
+	// AuditPending is the audit sequencer's backlog, the seal lag; nil
+	// when the database does not answer.
+	AuditPending *AuditPending `json:"audit_pending"`
+	HTTP         HTTPHealth    `json:"http"`
+	CheckedAt    time.Time     `json:"checked_at"`
 }
 
 // DatabaseHealth is one round trip to the database (asking its version),

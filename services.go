@@ -72,7 +72,9 @@ type SessionService interface {
 // AuditService reads and checks the audit log.
 type AuditService interface {
 	ListAudit(ctx context.Context, f AuditFilter, p ListParams) (*Page[*AuditEntry], error)
-	// VerifyAudit walks the whole chain.
+	// ListAudit lists pending entries first on the first page, then
+	// sealed ones newest first; cursors continue over sealed seqs.
+	// VerifyAudit walks the whole sealed chain and counts what is pending.
 	VerifyAudit(ctx context.Context) (*AuditVerification, error)
 	// ExportAudit streams matching entries oldest first to fn, and records the
 	// export itself in the log.
@@ -82,6 +84,8 @@ type AuditService interface {
 	CreateAuditCheckpoint(ctx context.Context) (*AuditCheckpoint, error)
 	// ListAuditCheckpoints lists signed checkpoints, newest first.
 	ListAuditCheckpoints(ctx context.Context, p ListParams) (*Page[*AuditCheckpoint], error)
+	// AuditPending reports the entries awaiting sealing.
+	AuditPending(ctx context.Context) (*AuditPending, error)
 }
 
 // AuthService logs users in and resolves credentials.

@@ -298,11 +298,22 @@ func authzTable() []authzRoute {
 				now := f.a.Clock.Now()
 				e := &steward.WebhookEndpoint{ID: id.New("whk", now), URL: "http://127.0.0.1:1/hook", EventTypes: []string{"*"},
 					Enabled: false, SigningSecret: "whsec_QUFBQUFBQUFBQUFBQUFBQQ==", CreatedAt: now, UpdatedAt: now}
+				ev := &steward.WebhookEvent{ID: id.New("msg", now), Type: "user.created", Payload: []byte(`{}`), CreatedAt: now}
 				f.ok(f.a.Store.Update(context.Background(), func(tx store.Tx) error {
-					ev := &steward.WebhookEvent{ID: id.New("msg", now), Type: "user.created", Payload: []byte(`{}`), CreatedAt: now}
-					if err := tx.InsertWebhookEvent(context.Background(), ev); err != nil {
-						return err
+					return tx.InsertWebhookEvent(context.Background(), ev)
+				}))
+				// On PostgreSQL the sequencer gives the event its seq.
+				f.a.Svc.Audit.SealNow(context.Background())
+				last, err := f.a.Store.LastWebhookEventSeq(context.Background())
+				f.ok(err)
+				evs, err := f.a.Store.ListWebhookEvents(context.Background(), 0, int(last))
+				f.ok(err)
+				for _, x := range evs {
+					if x.ID == ev.ID {
+						ev.Seq = x.Seq
 					}
+				}
+				f.ok(f.a.Store.Update(context.Background(), func(tx store.Tx) error {
 					if err := tx.CreateWebhookEndpoint(context.Background(), e); err != nil {
 						return err
 					}
@@ -546,15 +557,21 @@ func outboxMatchesAudit(t *testing.T, a *apptest.App) {
 	for _, et := range service.EventTypes() {
 		typeOf[et.Action] = et.Type
 	}
-	announced := map[int64]string{} // audit seq → the event type it needs
+	// Entries and, on PostgreSQL, events are ordered by the sequencer:
+	// everything committed is sealed first.
+	a.Svc.Audit.SealNow(ctx)
+	if p, err := a.Svc.Audit.AuditPending(apptest.System()); err != nil || p.Count != 0 {
+		t.Fatalf("pending after sealing: %+v %v", p, err)
+	}
+	announced := map[string]string{} // audit id → the event type it needs
 	for before := int64(0); ; {
-		page, err := a.Store.ListAudit(ctx, steward.AuditFilter{BeforeSeq: before, Limit: 1000})
+		page, err := a.Store.ListAudit(ctx, steward.AuditFilter{BeforeSeq: before, Limit: 1000, SealedOnly: true})
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, e := range page {
 			if typ := typeOf[e.Action]; typ != "" {
-				announced[e.Seq] = typ
+				announced[e.ID] = typ
 			}
 		}
 		if len(page) < 1000 {
@@ -562,7 +579,7 @@ func outboxMatchesAudit(t *testing.T, a *apptest.App) {
 		}
 		before = page[len(page)-1].Seq
 	}
-	seen := map[int64]int{}
+	seen := map[string]int{}
 	kinds := map[string]bool{}
 	for after := int64(0); ; {
 		evs, err := a.Store.ListWebhookEvents(ctx, after, 1000)
@@ -576,15 +593,15 @@ func outboxMatchesAudit(t *testing.T, a *apptest.App) {
 			var p struct {
 				Type string `json:"type"`
 				Data struct {
-					AuditSeq int64 `json:"audit_seq"`
+					AuditID string `json:"audit_id"`
 				} `json:"data"`
 			}
 			if err := json.Unmarshal(ev.Payload, &p); err != nil {
 				t.Fatalf("event %s: %v", ev.ID, err)
 			}
-			seen[p.Data.AuditSeq]++
-			if want, ok := announced[p.Data.AuditSeq]; !ok || want != ev.Type || p.Type != ev.Type {
-				t.Errorf("event %s (%s) announces audit seq %d, which needs %q", ev.ID, ev.Type, p.Data.AuditSeq, want)
+			seen[p.Data.AuditID]++
+			if want, ok := announced[p.Data.AuditID]; !ok || want != ev.Type || p.Type != ev.Type {
+				t.Errorf("event %s (%s) announces audit entry %s, which needs %q", ev.ID, ev.Type, p.Data.AuditID, want)
 			}
 			kinds[ev.Type] = true
 		}
@@ -593,9 +610,9 @@ func outboxMatchesAudit(t *testing.T, a *apptest.App) {
 		}
 		after = evs[len(evs)-1].Seq
 	}
-	for seq, typ := range announced {
-		if seen[seq] != 1 {
-			t.Errorf("audit seq %d (%s) has %d outbox events, want 1", seq, typ, seen[seq])
+	for aid, typ := range announced {
+		if seen[aid] != 1 {
+			t.Errorf("audit entry %s (%s) has %d outbox events, want 1", aid, typ, seen[aid])
 		}
 	}
 	// The matrix must have exercised most of the catalogue, or this check

@@ -203,7 +203,7 @@ poll_lag() { # file
 			case $LAG_SOURCE in
 			metrics)
 				curl -fsS -H "Authorization: Bearer $TOKEN" "$base/metrics" |
-					awk '/^steward_audit_pending[ {]/ {p = $NF} /^steward_audit_oldest_pending(_age)?_seconds[ {]/ {a = $NF}
+					awk '/^steward_audit_pending[ {]/ {p = $NF} /^steward_audit_pending_oldest_seconds[ {]/ {a = $NF}
 						END {printf "%s %s\n", (p == "" ? "-" : p), (a == "" ? "-" : a)}' >>"$1" || true
 				;;
 			verify)

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"time"
@@ -24,12 +25,20 @@ func (s *Audit) ListAudit(ctx context.Context, f steward.AuditFilter, p steward.
 	if f.BeforeSeq, err = decodeSeqCursor(p.Cursor); err != nil {
 		return nil, err
 	}
+	if f.BeforeSeq == 0 {
+		s.sealForRead(ctx)
+	}
 	f.Limit = limit + 1
 	rows, err := s.store.ListAudit(ctx, f)
 	if err != nil {
 		return nil, err
 	}
 	pg := page(rows, limit, func(e *steward.AuditEntry) string {
+		if e.Pending {
+			// A first page of only pending entries continues with the
+			// sealed ones from the head.
+			return encodeCursor(strconv.FormatInt(math.MaxInt64, 10))
+		}
 		return encodeCursor(strconv.FormatInt(e.Seq, 10))
 	})
 	if p.IncludeTotal {
@@ -64,6 +73,9 @@ func (s *Audit) VerifyChain(ctx context.Context) (*steward.AuditVerification, er
 // to: ones kept outside the database (from the log, see ParseCheckpoint),
 // which deleting rows cannot remove.
 func (s *Audit) VerifyChainWith(ctx context.Context, outside []*steward.AuditCheckpoint) (*steward.AuditVerification, error) {
+	// What committed before the walk is sealed first, where no older
+	// transaction holds it back; the rest is counted as pending.
+	s.sealForRead(ctx)
 	// Checkpoints first: the chain only grows, so every checkpoint read
 	// here is covered by the scan that follows.
 	table, err := s.allCheckpoints(ctx)
@@ -217,6 +229,12 @@ func (s *Audit) VerifyChainWith(ctx context.Context, outside []*steward.AuditChe
 		res.OK = false
 		res.FirstBreak = slices.MinFunc(breaks, func(a, b *steward.AuditBreak) int { return cmp.Compare(a.Seq, b.Seq) })
 	}
+	// Pending entries are not in the chain yet: counted, not a break.
+	p, err := s.store.AuditPending(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res.Pending = p.Count
 	return res, nil
 }
 
@@ -270,5 +288,6 @@ func (s *Audit) ExportAudit(ctx context.Context, f steward.AuditFilter, format s
 	if err != nil {
 		return err
 	}
+	s.sealForRead(ctx) // the export's own entry too, when nothing older is open
 	return s.store.ScanAudit(ctx, f, fn)
 }

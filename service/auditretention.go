@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/stewardhq/steward"
@@ -17,10 +18,16 @@ import (
 // with an audit.anchor entry recording it: at every commit the oldest kept
 // entry links to the anchor, and the anchor is vouched for by the chain.
 
-// purgeAudit deletes, under the chain lock, the longest run of at most
-// limit oldest entries that are all past their age and not the head, and
-// anchors the chain at the last of them.
+// purgeAudit deletes, under the sealer lock, the longest run of at most
+// limit oldest sealed entries that are all past their age and not the
+// sealed head, and anchors the chain at the last of them. Pending entries
+// are never purged: they are not in the chain yet.
 func (s *Retention) purgeAudit(ctx context.Context, tx store.Tx, before time.Time, limit int, out *steward.RetentionTableRun) (int64, error) {
+	// What is sealable is sealed first, so that old entries that were
+	// still pending are purged with the rest.
+	if _, err := s.sealIn(ctx, tx, math.MaxInt); err != nil {
+		return 0, err
+	}
 	head, _, err := tx.LockAuditHead(ctx)
 	if err != nil {
 		return 0, err
@@ -40,6 +47,11 @@ func (s *Retention) purgeAudit(ctx context.Context, tx store.Tx, before time.Tim
 	err = s.audit(ctx, tx, event{Action: "audit.anchor", TargetType: "audit_log",
 		Metadata: anchorClaim{Seq: seq, Hash: hash, Purged: n, Before: before.UTC()}})
 	if err != nil {
+		return 0, err
+	}
+	// Seal the claim in this transaction (it holds the sealer lock), so
+	// that at every commit the sealed chain vouches for the anchor.
+	if _, err := s.sealIn(ctx, tx, math.MaxInt); err != nil {
 		return 0, err
 	}
 	out.Anchor = a
@@ -68,7 +80,7 @@ func chainAnchor(ctx context.Context, q store.Queries) (*steward.AuditAnchor, er
 // outside a retention run, with the anchor set to hide it. Every claim is
 // newer than the entries it anchors, so the newest few are read.
 func (s *Audit) anchorBreak(ctx context.Context, a *steward.AuditAnchor) (*steward.AuditBreak, error) {
-	f := steward.AuditFilter{Action: "audit.anchor", TargetType: "audit_log", Limit: 100}
+	f := steward.AuditFilter{Action: "audit.anchor", TargetType: "audit_log", Limit: 100, SealedOnly: true}
 	for {
 		list, err := s.store.ListAudit(ctx, f)
 		if err != nil {

@@ -19,8 +19,11 @@ import (
 var auditRetSeq atomic.Int64
 
 // appendEntries chains n entries of action onto the log at time at,
-// straight in the store (the service only writes at its clock's now).
+// straight in the store (the service only writes at its clock's now),
+// sealed: the service's pending entries are sealed first, as the sequencer
+// would have, so the chain's order is the order of the calls.
 func appendEntries(a *apptest.App, n int, action string, at time.Time) ([]*steward.AuditEntry, error) {
+	a.Svc.Audit.SealNow(context.Background())
 	out := make([]*steward.AuditEntry, n)
 	err := a.Store.Update(context.Background(), func(tx store.Tx) error {
 		for i := range out {

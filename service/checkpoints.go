@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -68,11 +69,21 @@ func (s *Audit) checkpoint(ctx context.Context, force bool) (*steward.AuditCheck
 	if key == nil {
 		return nil, errNoSigningKey
 	}
-	if !force {
+	if force {
+		s.sealForRead(ctx) // sign what committed up to now
+	} else {
 		// Most minutes nothing is due: decide on a read first, so the
 		// periodic job takes no write transaction (nor the chain lock)
-		// for nothing. The transaction decides again.
-		head, err := s.store.ListAudit(ctx, steward.AuditFilter{Limit: 1})
+		// for nothing. The transaction decides again. Pending entries
+		// are sealed first, as the sequencer would.
+		p, err := s.store.AuditPending(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if p.Count > 0 {
+			s.sealForRead(ctx)
+		}
+		head, err := s.store.ListAudit(ctx, steward.AuditFilter{Limit: 1, SealedOnly: true})
 		if err != nil {
 			return nil, err
 		}
@@ -87,6 +98,11 @@ func (s *Audit) checkpoint(ctx context.Context, force bool) (*steward.AuditCheck
 	var made *steward.AuditCheckpoint
 	err := s.update(ctx, func(tx store.Tx) error {
 		made = nil
+		// The sealer lock, and everything sealable now sealed, so the
+		// decision is on the head this checkpoint will extend.
+		if _, err := s.sealIn(ctx, tx, math.MaxInt); err != nil {
+			return err
+		}
 		seq, _, err := tx.LockAuditHead(ctx)
 		if err != nil {
 			return err
@@ -103,6 +119,11 @@ func (s *Audit) checkpoint(ctx context.Context, force bool) (*steward.AuditCheck
 		}
 		if err := s.audit(ctx, tx, event{Action: "audit.checkpoint", TargetType: "audit_checkpoint",
 			TargetID: c.ID, Metadata: meta}); err != nil {
+			return err
+		}
+		// Its own entry is sealable to this transaction: seal it, so the
+		// checkpoint signs the entry that records it.
+		if _, err := s.sealIn(ctx, tx, math.MaxInt); err != nil {
 			return err
 		}
 		if c.Seq, c.Hash, err = tx.LockAuditHead(ctx); err != nil {

@@ -118,9 +118,10 @@ func actionsApp(p *product, actions ...steward.AdminAction) apptest.Options {
 	}}
 }
 
-// auditOf lists the entries of one audit action, newest first.
+// auditOf lists the entries of one audit action, newest first, sealed.
 func auditOf(t *testing.T, a *apptest.App, action string) []*steward.AuditEntry {
 	t.Helper()
+	a.Svc.Audit.SealNow(context.Background())
 	es, err := a.Store.ListAudit(context.Background(), steward.AuditFilter{Action: action, Limit: 100})
 	if err != nil {
 		t.Fatal(err)

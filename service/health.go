@@ -68,6 +68,9 @@ func (s *Health) DetailedHealth(ctx context.Context) (*steward.HealthReport, err
 		rep.Problems = append(rep.Problems, "the database does not answer: "+err.Error())
 	} else {
 		rep.Database.OK, rep.Database.Version = true, version
+		if rep.AuditPending, err = s.auditPending(pctx); err != nil && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 	}
 	ps := s.store.PoolStats()
 	rep.Database.Pool = steward.PoolHealth{Open: ps.Open, InUse: ps.InUse, Idle: ps.Idle, Max: ps.Max, WaitCount: ps.WaitCount}

@@ -182,6 +182,7 @@ func (s *Impersonations) GetImpersonation(ctx context.Context, iid string) (*ste
 		return nil, notFound(err, "impersonation", iid)
 	}
 	m.Active = m.Open(s.now())
+	s.sealForRead(ctx) // the entries under it are read from the sealed chain
 	about, err := s.store.ListAudit(ctx, steward.AuditFilter{TargetType: "impersonation", TargetID: iid, Limit: 10})
 	if err != nil {
 		return nil, err

@@ -66,7 +66,8 @@ func (k *keyRing) ensure(ctx context.Context) error {
 	sealed := k.sealed
 	k.mu.RUnlock()
 	err := k.s.update(ctx, func(tx store.Tx) error {
-		// The audit head lock also serialises replicas starting together.
+		// The sealer lock (no longer taken by writers) serialises
+		// replicas starting together: one creates the first key.
 		if _, _, err := tx.LockAuditHead(ctx); err != nil {
 			return err
 		}

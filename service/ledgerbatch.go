@@ -137,6 +137,9 @@ func (s *Credits) commitLedgerBatch(batch []*ledgerOp) {
 		}
 		return lk.flush(ctx)
 	})
+	if err == nil {
+		s.nudgeSealer() // the batch's audit entries: seal them soon
+	}
 	for _, op := range batch {
 		if err != nil {
 			op.done <- err

@@ -245,6 +245,7 @@ func (s *core) updateNoting(ctx context.Context, fn func(tx store.Tx) error) err
 		for _, k := range noted(notes) {
 			s.invalidateCaches(k)
 		}
+		s.nudgeSealer() // most updates append audit entries: seal them soon
 	}
 	return err
 }

@@ -117,10 +117,11 @@ type eventPayload struct {
 }
 
 // eventData is the audit entry, less where the request came from (IP, user
-// agent: personal data a receiver has no use for) and the chain's hashes.
+// agent: personal data a receiver has no use for) and the chain's seq and
+// hashes, which the sequencer assigns after the event is written: audit_id
+// names the entry.
 type eventData struct {
 	AuditID    string          `json:"audit_id"`
-	AuditSeq   int64           `json:"audit_seq"`
 	Action     string          `json:"action"`
 	TargetType string          `json:"target_type"`
 	TargetID   string          `json:"target_id"`
@@ -153,7 +154,7 @@ func webhookEvent(e *steward.AuditEntry) (*steward.WebhookEvent, error) {
 		return m
 	}
 	b, err := json.Marshal(eventPayload{Type: typ, Timestamp: e.Time.UTC().Format(time.RFC3339Nano), Data: eventData{
-		AuditID: e.ID, AuditSeq: e.Seq, Action: e.Action, TargetType: e.TargetType, TargetID: e.TargetID,
+		AuditID: e.ID, Action: e.Action, TargetType: e.TargetType, TargetID: e.TargetID,
 		TenantID: e.TenantID, Reason: e.Reason, Changes: raw(e.Changes), Metadata: raw(e.Metadata),
 		RequestID: e.RequestID,
 		Actor:     eventActor{Type: e.ActorType, ID: e.ActorID, Role: e.ActorRole, ImpersonatorID: e.ImpersonatorID},

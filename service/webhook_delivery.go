@@ -146,6 +146,13 @@ func (s *Webhooks) RunDeliverer(ctx context.Context, owner string) {
 // DeliverDue runs one round: it leases the endpoints with a due event and
 // sends each its events in order, and says how many attempts it made.
 func (s *Webhooks) DeliverDue(ctx context.Context, owner string) (int, error) {
+	// On PostgreSQL events get their seqs from the sequencer: with some
+	// waiting, seal first, so a round sees them even where no sealer runs.
+	if p, err := s.store.AuditPending(ctx); err != nil {
+		return 0, err
+	} else if p.Events > 0 {
+		s.sealForRead(ctx)
+	}
 	now := s.now()
 	var claimed []*steward.WebhookEndpoint
 	err := s.update(ctx, func(tx store.Tx) (err error) {

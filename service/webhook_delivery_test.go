@@ -79,6 +79,7 @@ var loopbackOK = apptest.Options{Service: func(c *service.Config) { c.Webhooks.A
 // drain runs delivery rounds until one sends nothing.
 func drain(t *testing.T, a *apptest.App, owner string) int {
 	t.Helper()
+	a.Svc.Audit.SealNow(context.Background()) // the sequencer orders events on PostgreSQL
 	total := 0
 	for range 100 {
 		n, err := a.Svc.Webhooks.DeliverDue(context.Background(), owner)
@@ -97,6 +98,7 @@ func drain(t *testing.T, a *apptest.App, owner string) int {
 // matching lists the outbox events after seq that e subscribes to.
 func outboxAfter(t *testing.T, a *apptest.App, seq int64, keep func(steward.WebhookEvent) bool) []steward.WebhookEvent {
 	t.Helper()
+	a.Svc.Audit.SealNow(context.Background()) // events are ordered by the sequencer on PostgreSQL
 	evs, err := a.Store.ListWebhookEvents(context.Background(), seq, 1000)
 	if err != nil {
 		t.Fatal(err)
@@ -317,6 +319,7 @@ func TestWebhookTakeoverAfterCrash(t *testing.T) {
 		}
 		rc.secrets = []string{e.Secret}
 		a.User(steward.RoleUser)
+		a.Svc.Audit.SealNow(ctx) // the sequencer orders events on PostgreSQL
 		dead := service.New(service.Config{Store: &crashAfterClaim{Store: a.Store}, Now: a.Clock.Now,
 			Webhooks: service.WebhookAddressPolicy{AllowInsecure: true}})
 		if _, err := dead.Webhooks.DeliverDue(context.Background(), "dead"); !errors.Is(err, errCrashed) {

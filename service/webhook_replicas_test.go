@@ -85,6 +85,7 @@ func TestWebhookTwoReplicasPostgres(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	a.Svc.Audit.SealNow(ctx) // the sequencer orders events on PostgreSQL
 
 	replica := func() *service.Service {
 		return service.New(service.Config{Store: a.Store, Now: a.Clock.Now,

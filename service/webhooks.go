@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"math"
 	"net/http"
 	"net/netip"
 	"slices"
@@ -124,6 +125,7 @@ func (s *Webhooks) CreateWebhook(ctx context.Context, in steward.WebhookEndpoint
 	if e.SigningSecret, err = s.wrapWebhookSecret(e.ID, secret); err != nil {
 		return nil, err
 	}
+	s.sealForRead(ctx) // what committed before, past the horizon: see below
 	err = s.update(ctx, func(tx store.Tx) error {
 		if err := checkTenantFilter(ctx, tx, e.TenantID); err != nil {
 			return err
@@ -135,11 +137,15 @@ func (s *Webhooks) CreateWebhook(ctx context.Context, in steward.WebhookEndpoint
 		if len(all) >= MaxWebhookEndpoints {
 			return steward.Errorf(steward.CodeValidation, "the platform has %d webhook endpoints, the most it keeps", len(all))
 		}
-		// Audit first: it takes the audit head lock, which every event
-		// writer holds, so the last seq read next is final and the
-		// endpoint receives exactly the events written after it.
 		if err := s.audit(ctx, tx, event{Action: "webhook.create", TargetType: "webhook", TargetID: e.ID,
 			TenantID: e.TenantID, Metadata: endpointFields(e)}); err != nil {
+			return err
+		}
+		// Under the sealer lock, with everything sealable sealed, the
+		// last seq read next is final: the endpoint receives the events
+		// sealed after it, those of changes that commit after it (and of
+		// any held back by a transaction still open: at least once).
+		if _, err := s.sealIn(ctx, tx, math.MaxInt); err != nil {
 			return err
 		}
 		if e.AfterSeq, err = tx.LastWebhookEventSeq(ctx); err != nil {

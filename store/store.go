@@ -128,12 +128,20 @@ type SessionQueries interface {
 
 // AuditQueries are the reads of the audit log.
 type AuditQueries interface {
-	// ListAudit returns up to f.Limit entries matching f, seq descending.
+	// ListAudit returns up to f.Limit entries matching f: on the first page
+	// (no f.BeforeSeq) and unless f.SealedOnly, pending ones first (Pending
+	// set, Seq 0), newest first, then sealed ones, seq descending. Both
+	// parts are read in one statement, so an entry sealed meanwhile is in
+	// one of them.
 	ListAudit(ctx context.Context, f steward.AuditFilter) ([]*steward.AuditEntry, error)
-	// CountAudit counts entries matching f, ignoring BeforeSeq and Limit.
+	// CountAudit counts entries matching f, pending ones too, ignoring
+	// BeforeSeq and Limit.
 	CountAudit(ctx context.Context, f steward.AuditFilter) (int64, error)
-	// ScanAudit calls fn for every entry matching f (Limit and BeforeSeq
-	// ignored), seq ascending, up to the head as of its start. It reads in
+	// AuditPending says how many entries await sealing, and how old the
+	// oldest is and what holds sealing back.
+	AuditPending(ctx context.Context) (*AuditPending, error)
+	// ScanAudit calls fn for every sealed entry matching f (Limit and
+	// BeforeSeq ignored), seq ascending, up to the head as of its start. It reads in
 	// bounded keyset pages, each its own short read, and holds no read
 	// while fn runs, so a slow fn pins no connection or snapshot. An error
 	// from fn stops the scan and is returned.
@@ -252,11 +260,35 @@ type SessionTx interface {
 
 // AuditTx are the writes of the audit log.
 type AuditTx interface {
-	// LockAuditHead locks the end of the audit chain until the transaction
-	// ends and returns the last entry's seq and hash (0 and "" when empty).
+	// LockAuditHead takes the sealer lock until the transaction ends (one
+	// sealer at a time across replicas; writers never take it) and
+	// returns the last sealed entry's seq and hash (0 and "" when none).
 	LockAuditHead(ctx context.Context) (seq int64, hash string, err error)
-	// InsertAudit appends e; Seq and Hash are already set by the caller.
+	// InsertAudit appends e pending when e.Seq is 0 (the sequencer seals
+	// it later), else sealed as given (tests build chains this way).
 	InsertAudit(ctx context.Context, e *steward.AuditEntry) error
+	// SealableAudit returns up to limit pending entries that are safe to
+	// seal now, in insertion order: on PostgreSQL those whose writer
+	// ended before every transaction still running (the snapshot's xmin),
+	// and this transaction's own; on SQLite every pending entry, since the
+	// one writer is this transaction. Call it holding LockAuditHead.
+	SealableAudit(ctx context.Context, limit int) ([]*steward.AuditEntry, error)
+	// SealAudit writes back Seq, PrevHash and Hash of pending entries
+	// (by ID) in one statement; an entry no longer pending is an error.
+	SealAudit(ctx context.Context, entries []*steward.AuditEntry) error
+}
+
+// AuditPending is the sequencer's backlog: Count entries not yet sealed,
+// Oldest the time of the oldest of them (nil when none), and OldestTx the
+// start of the oldest transaction in the database cluster that holds an
+// xid (PostgreSQL only, nil otherwise or when none): while it runs, no
+// entry written after it began can be sealed.
+// Events counts webhook events waiting for their seq (PostgreSQL only).
+type AuditPending struct {
+	Count    int64
+	Oldest   *time.Time
+	OldestTx *time.Time
+	Events   int64
 }
 
 // SigningKeyTx are the writes of the token signing keys.

@@ -15,11 +15,19 @@ type WebhookQueries interface {
 }
 
 // WebhookTx write it. InsertWebhookEvent runs in the audited change's
-// transaction, holding the audit head lock, so events are written in seq
-// order and only when the change commits.
+// transaction, so an event exists only when the change commits. Its seq,
+// each endpoint's delivery cursor, must be the order events became visible:
+// on SQLite, whose one writer commits in insert order, the insert assigns
+// it; on PostgreSQL the sequencer does (SealWebhookEvents), as it seals the
+// audit log.
 type WebhookTx interface {
-	// InsertWebhookEvent appends e and sets its Seq, the next of the outbox.
+	// InsertWebhookEvent appends e; on SQLite it sets e.Seq, the next of
+	// the outbox; on PostgreSQL e stays unlisted until sealed.
 	InsertWebhookEvent(ctx context.Context, e *steward.WebhookEvent) error
+	// SealWebhookEvents gives up to limit events safe to order now their
+	// seqs, and says how many (always 0 on SQLite). Call it holding
+	// LockAuditHead.
+	SealWebhookEvents(ctx context.Context, limit int) (int, error)
 	// PurgeWebhookEvents deletes up to limit outbox events written before
 	// before, oldest first, and says how many.
 	PurgeWebhookEvents(ctx context.Context, before time.Time, limit int) (int64, error)

@@ -186,6 +186,7 @@ func serve(ctx context.Context, cfg config, svc *service.Service, st store.Store
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(api.NewStatsCollector(svc.Overview, nil, log))
+	reg.MustRegister(api.NewAuditCollector(svc.Audit, log))
 	adminRate, adminBurst := cfg.adminRate()
 	conns := &connCounter{}
 	handler := api.NewServer(api.Deps{
@@ -204,10 +205,11 @@ func serve(ctx context.Context, cfg config, svc *service.Service, st store.Store
 	jobCtx, stopJobs := context.WithCancel(ctx)
 	go func() {
 		defer close(jobsDone)
-		var deliverer sync.WaitGroup
-		deliverer.Go(func() { svc.Webhooks.RunDeliverer(jobCtx, cfg.ReplicaID) }) // docs/webhooks.md
+		var loops sync.WaitGroup
+		loops.Go(func() { svc.Webhooks.RunDeliverer(jobCtx, cfg.ReplicaID) }) // docs/webhooks.md
+		loops.Go(func() { svc.Audit.RunSealer(jobCtx) })                      // docs/audit-log.md#sealing
 		maintain(jobCtx, svc, log)
-		deliverer.Wait()
+		loops.Wait()
 	}()
 
 	errc := make(chan error, 1)
@@ -235,6 +237,7 @@ func serve(ctx context.Context, cfg config, svc *service.Service, st store.Store
 	if ferr := svc.Series.FlushActivity(shutCtx); ferr != nil {
 		log.Error("flushing activity", "err", ferr)
 	}
+	svc.Audit.SealNow(shutCtx) // the drained requests' entries, rather than leave them to another replica
 	return err
 }
 

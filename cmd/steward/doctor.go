@@ -118,6 +118,9 @@ func doctor(ctx context.Context, svc *service.Service, outside []*steward.AuditC
 		}
 		fmt.Fprintf(out, "audit chain: BROKEN at seq %d%s: %s\n", b.Seq, where, b.Reason)
 	}
+	if err := doctorAuditPending(ctx, svc, out); err != nil {
+		return err
+	}
 
 	bad, err := svc.Credits.CheckLedger(ctx)
 	if err != nil {
@@ -134,5 +137,34 @@ func doctor(ctx context.Context, svc *service.Service, outside []*steward.AuditC
 	if !healthy {
 		return errors.New("doctor found problems")
 	}
+	return nil
+}
+
+// doctorAuditPending reports the entries not sealed yet (after the verify's
+// own seal pass): never a failure, since their changes committed and the
+// sequencer seals them once every older transaction ended; a warning when
+// the oldest waited past service.AuditPendingWarnAfter, naming the age of
+// the oldest open transaction, which is what holds it back on PostgreSQL.
+func doctorAuditPending(ctx context.Context, svc *service.Service, out io.Writer) error {
+	p, err := svc.Audit.AuditPending(steward.WithActor(ctx, steward.SystemActor))
+	if err != nil {
+		return err
+	}
+	if p.Count == 0 {
+		fmt.Fprintln(out, "audit pending: 0 (every committed entry is sealed)")
+		return nil
+	}
+	age := time.Duration(*p.OldestAgeSeconds * float64(time.Second)).Round(time.Millisecond)
+	holder := ""
+	if p.OldestTransactionAgeSeconds != nil {
+		holder = fmt.Sprintf("; the oldest open transaction in the database cluster is %s old",
+			time.Duration(*p.OldestTransactionAgeSeconds*float64(time.Second)).Round(time.Millisecond))
+	}
+	if age > service.AuditPendingWarnAfter {
+		fmt.Fprintf(out, "audit pending: WARNING %d entries not sealed, the oldest for %s%s: an open transaction holds the sequencer back, or no replica is running it\n",
+			p.Count, age, holder)
+		return nil
+	}
+	fmt.Fprintf(out, "audit pending: %d (the oldest %s old%s; the sequencer seals them shortly)\n", p.Count, age, holder)
 	return nil
 }

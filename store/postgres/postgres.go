@@ -280,8 +280,8 @@ type tx struct {
 	// pipe is the transaction's connection, where writes whose outcome
 	// nothing waits for are deferred (pipeline.go).
 	pipe *pipeTx
-	// auditHead is the entry this transaction last appended: it holds the
-	// chain lock from then on, so that entry stays the head until it ends.
+	// auditHead is the entry this transaction last sealed: it holds the
+	// sealer lock from then on, so that entry stays the head until it ends.
 	auditHead *auditHead
 }
 
@@ -298,9 +298,9 @@ func (t *tx) LockOperators(ctx context.Context) (err error) {
 	return mapErr(err)
 }
 
-// LockAuditHead takes the chain lock, then reads the head. The read is a
-// separate statement so that, at READ COMMITTED, its snapshot is taken after
-// the lock is held and includes the previous holder's append.
+// LockAuditHead takes the sealer lock, then reads the sealed head. The read
+// is a separate statement so that, at READ COMMITTED, its snapshot is taken
+// after the lock is held and includes the previous holder's seals.
 func (t *tx) LockAuditHead(ctx context.Context) (_ int64, _ string, err error) {
 	defer wrapErr(&err, "lock audit head")
 	if t.auditHead != nil {
@@ -311,7 +311,7 @@ func (t *tx) LockAuditHead(ctx context.Context) (_ int64, _ string, err error) {
 	}
 	var seq int64
 	var hash string
-	err = t.q.QueryRow(ctx, "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").Scan(&seq, &hash)
+	err = t.q.QueryRow(ctx, "SELECT seq, hash FROM audit_log WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1").Scan(&seq, &hash)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, "", nil
 	}
@@ -331,7 +331,6 @@ var constraintFields = map[string]string{
 	"users_username_key":      "username",
 	"sessions_pkey":           "id",
 	"sessions_token_hash_key": "token_hash",
-	"audit_log_pkey":          "seq",
 	"audit_log_id_key":        "id",
 	"signing_keys_pkey":       "id",
 	// 00002_api_keys.sql
@@ -385,7 +384,6 @@ var constraintFields = map[string]string{
 	// 00015_user_features.sql: written by upserts.
 	"user_features_pkey": "user_id",
 	// 00017_webhooks.sql
-	"webhook_events_pkey":     "seq", // generated
 	"webhook_events_id_key":   "id",
 	"webhook_endpoints_pkey":  "id",
 	"webhook_deliveries_pkey": "id",
@@ -393,6 +391,13 @@ var constraintFields = map[string]string{
 	"resources_pkey": "id",
 	// 00019_active_model.sql: one row, written by upserts.
 	"active_model_pkey": "singleton",
+	// 00022_audit_sequencer.sql: replaces audit_log_pkey (seq). pos is
+	// generated; seq is assigned by the one sealer.
+	"audit_log_pos_pkey": "pos",
+	"audit_log_seq_key":  "seq",
+	// and replaces webhook_events_pkey (seq): the sealer assigns seq.
+	"webhook_events_pos_pkey": "pos",
+	"webhook_events_seq_key":  "seq",
 }
 
 // wrapErr, deferred by every store method, maps a driver error (mapErr) and

@@ -28,15 +28,34 @@ func (q *queries) ListWebhookEvents(ctx context.Context, afterSeq int64, limit i
 	return out, mapErr(rows.Err())
 }
 
-// InsertWebhookEvent is deferred (pipeline.go): e.Seq is set when it runs,
-// before the transaction commits.
+// InsertWebhookEvent is deferred (pipeline.go): nothing in the writing
+// transaction reads the event, and its seq comes from the sequencer.
 func (t *tx) InsertWebhookEvent(ctx context.Context, e *steward.WebhookEvent) error {
-	t.pipe.laterScan("insert webhook event", `INSERT INTO webhook_events (id, type, tenant_id, payload, created_at)
-		VALUES ($1, $2, $3, $4, $5) RETURNING seq`, []any{&e.Seq}, e.ID, e.Type, e.TenantID, string(e.Payload), e.CreatedAt)
+	t.pipe.later("insert webhook event", `INSERT INTO webhook_events (id, type, tenant_id, payload, created_at)
+		VALUES ($1, $2, $3, $4, $5)`, nil, e.ID, e.Type, e.TenantID, string(e.Payload), e.CreatedAt)
 	return nil
 }
 
+// SealWebhookEvents gives seqs to pending events past the horizon (see
+// SealableAudit), from webhook_events_order; the caller holds the sealer
+// lock until commit, so seqs become visible in increasing order and a
+// delivery cursor never passes an event that commits later.
+func (t *tx) SealWebhookEvents(ctx context.Context, limit int) (_ int, err error) {
+	defer wrapErr(&err, "seal webhook events")
+	// nextval runs over the ordered subquery's rows, so seqs follow pos.
+	tag, err := t.q.Exec(ctx, `UPDATE webhook_events w SET seq = s.seq
+		FROM (SELECT pos, nextval('webhook_events_order') AS seq FROM (SELECT pos FROM webhook_events
+			WHERE seq IS NULL
+			AND (xid < pg_snapshot_xmin(pg_current_snapshot()) OR xid = pg_current_xact_id_if_assigned())
+			ORDER BY pos LIMIT $1) p) s
+		WHERE w.pos = s.pos`, limit)
+	if err != nil {
+		return 0, mapErr(err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
 func (t *tx) PurgeWebhookEvents(ctx context.Context, before time.Time, limit int) (int64, error) {
-	return t.purge(ctx, "purge webhook events", `DELETE FROM webhook_events WHERE seq IN (
-		SELECT seq FROM webhook_events WHERE created_at < $1 ORDER BY created_at LIMIT $2)`, before, limit)
+	return t.purge(ctx, "purge webhook events", `DELETE FROM webhook_events WHERE pos IN (
+		SELECT pos FROM webhook_events WHERE created_at < $1 AND seq IS NOT NULL ORDER BY created_at LIMIT $2)`, before, limit)
 }

@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/stewardhq/steward"
+	"github.com/stewardhq/steward/store"
 )
 
 const auditColumns = "seq, id, time, actor_type, actor_id, actor_role, impersonator_id, credential_id, " +
@@ -16,7 +17,7 @@ const auditColumns = "seq, id, time, actor_type, actor_id, actor_role, impersona
 	"prev_hash, hash"
 
 const (
-	auditHeadSQL   = "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"
+	auditHeadSQL   = "SELECT seq, hash FROM audit_log WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1"
 	insertAuditSQL = "INSERT INTO audit_log (" + auditColumns + ") VALUES " +
 		"(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
@@ -26,13 +27,16 @@ func scanAudit(sc scanner) (*steward.AuditEntry, error) {
 		e             steward.AuditEntry
 		at            int64
 		changes, meta []byte
+		seq           sql.NullInt64
+		prev, hash    sql.NullString
 	)
-	err := sc.Scan(&e.Seq, &e.ID, &at, &e.ActorType, &e.ActorID, &e.ActorRole, &e.ImpersonatorID,
+	err := sc.Scan(&seq, &e.ID, &at, &e.ActorType, &e.ActorID, &e.ActorRole, &e.ImpersonatorID,
 		&e.CredentialID, &e.Action, &e.TargetType, &e.TargetID, &e.TenantID, &e.Reason, &changes, &meta,
-		&e.IP, &e.UserAgent, &e.RequestID, &e.PrevHash, &e.Hash)
+		&e.IP, &e.UserAgent, &e.RequestID, &prev, &hash)
 	if err != nil {
 		return nil, err
 	}
+	e.Seq, e.PrevHash, e.Hash, e.Pending = seq.Int64, prev.String, hash.String, !seq.Valid
 	e.Time = fromMicros(at)
 	e.Changes, e.Metadata = rawJSON(changes), rawJSON(meta)
 	return &e, nil
@@ -84,14 +88,32 @@ func auditWhere(f steward.AuditFilter, list bool) (string, []any) {
 	if list && f.BeforeSeq > 0 {
 		where = append(where, "seq < ?")
 		args = append(args, f.BeforeSeq)
+	} else if list {
+		where = append(where, "seq IS NOT NULL")
 	}
 	return whereClause(where), args
 }
 
 func listAuditSQL(f steward.AuditFilter) (string, []any) {
 	where, args := auditWhere(f, true)
-	return "SELECT " + auditColumns + " FROM audit_log" + where + " ORDER BY seq DESC LIMIT ?",
-		append(args, limit(f.Limit))
+	n := limit(f.Limit)
+	sealed := "SELECT " + auditColumns + " FROM audit_log" + where + " ORDER BY seq DESC LIMIT ?"
+	if f.SealedOnly || f.BeforeSeq > 0 {
+		return sealed, append(args, n)
+	}
+	// One statement, one snapshot, as on PostgreSQL; the pending part
+	// reads audit_pending.
+	pw, pargs := auditWhere(f, false)
+	if pw == "" {
+		pw = " WHERE seq IS NULL"
+	} else {
+		pw += " AND seq IS NULL"
+	}
+	q := "SELECT " + auditColumns + " FROM (SELECT * FROM (SELECT pos, " + auditColumns + " FROM audit_log" + pw +
+		" ORDER BY pos DESC LIMIT ?) UNION ALL SELECT * FROM (SELECT pos, " + auditColumns + " FROM audit_log" +
+		where + " ORDER BY seq DESC LIMIT ?)) ORDER BY seq IS NULL DESC, seq DESC, pos DESC LIMIT ?"
+	all := append(append(append(pargs, n), args...), n, n)
+	return q, all
 }
 
 func (q queries) ListAudit(ctx context.Context, f steward.AuditFilter) ([]*steward.AuditEntry, error) {
@@ -153,7 +175,7 @@ func (q queries) ScanAudit(ctx context.Context, f steward.AuditFilter, fn func(*
 }
 
 // LockAuditHead needs no lock on SQLite: the transaction already holds the
-// only writer.
+// only writer, so it is the one sealer.
 func (t *tx) LockAuditHead(ctx context.Context) (int64, string, error) {
 	if t.auditHead != nil {
 		return t.auditHead.seq, t.auditHead.hash, nil
@@ -172,14 +194,75 @@ func (t *tx) LockAuditHead(ctx context.Context) (int64, string, error) {
 	return seq, hash, nil
 }
 
+// InsertAudit appends e; a pending row's pos is the next rowid.
 func (t *tx) InsertAudit(ctx context.Context, e *steward.AuditEntry) error {
+	var seq, prev, hash any
+	if e.Seq != 0 {
+		seq, prev, hash = e.Seq, e.PrevHash, e.Hash
+	}
 	_, err := t.tx.ExecContext(ctx, insertAuditSQL,
-		e.Seq, e.ID, micros(e.Time), e.ActorType, e.ActorID, e.ActorRole, e.ImpersonatorID, e.CredentialID,
+		seq, e.ID, micros(e.Time), e.ActorType, e.ActorID, e.ActorRole, e.ImpersonatorID, e.CredentialID,
 		e.Action, e.TargetType, e.TargetID, e.TenantID, e.Reason, nullJSON(e.Changes), nullJSON(e.Metadata),
-		e.IP, e.UserAgent, e.RequestID, e.PrevHash, e.Hash)
+		e.IP, e.UserAgent, e.RequestID, prev, hash)
 	if err != nil {
 		return fmt.Errorf("sqlite: insert audit: %w", mapError(err))
 	}
-	t.auditHead = &auditHead{seq: e.Seq, hash: e.Hash}
+	if e.Seq != 0 {
+		t.auditHead = &auditHead{seq: e.Seq, hash: e.Hash}
+	}
 	return nil
+}
+
+// SealableAudit: every pending row is sealable on SQLite. Writers commit
+// one at a time, so a pending row either committed before this transaction
+// began or is its own: no horizon to wait for.
+func (t *tx) SealableAudit(ctx context.Context, limit int) ([]*steward.AuditEntry, error) {
+	list, err := queryAll(ctx, t.tx, scanAudit, "SELECT "+auditColumns+
+		" FROM audit_log WHERE seq IS NULL ORDER BY pos LIMIT ?", limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: sealable audit: %w", err)
+	}
+	return list, nil
+}
+
+// SealAudit writes the batch back, one prepared UPDATE per entry by its
+// unique id: in process that costs microseconds each, where one UPDATE
+// joined to a JSON array let the planner scan the log per element.
+func (t *tx) SealAudit(ctx context.Context, entries []*steward.AuditEntry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	stmt, err := t.tx.PrepareContext(ctx, "UPDATE audit_log SET seq = ?, prev_hash = ?, hash = ? WHERE id = ? AND seq IS NULL")
+	if err != nil {
+		return fmt.Errorf("sqlite: seal audit: %w", err)
+	}
+	defer stmt.Close()
+	for _, e := range entries {
+		res, err := stmt.ExecContext(ctx, e.Seq, e.PrevHash, e.Hash, e.ID)
+		if err != nil {
+			return fmt.Errorf("sqlite: seal audit: %w", mapError(err))
+		}
+		if n, err := res.RowsAffected(); err != nil || n != 1 {
+			return fmt.Errorf("sqlite: seal audit: entry %s is not pending (%d rows, %v)", e.ID, n, err)
+		}
+	}
+	last := entries[len(entries)-1]
+	t.auditHead = &auditHead{seq: last.Seq, hash: last.Hash}
+	return nil
+}
+
+// AuditPending counts through audit_pending. SQLite has no horizon: a
+// pending entry waits only for the next pass.
+func (q queries) AuditPending(ctx context.Context) (*store.AuditPending, error) {
+	var p store.AuditPending
+	var oldest sql.NullInt64
+	err := q.db.QueryRowContext(ctx, "SELECT count(*), min(time) FROM audit_log WHERE seq IS NULL").Scan(&p.Count, &oldest)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: audit pending: %w", err)
+	}
+	if oldest.Valid {
+		at := fromMicros(oldest.Int64)
+		p.Oldest = &at
+	}
+	return &p, nil
 }

@@ -204,7 +204,7 @@ var fewDrawsSQL = func() []string {
 var writePathSQL = append([]string{
 	getTenantSQL, getCreditAccountSQL, updateCreditAccountSQL, listCreditBlocksSQL, getCreditBlockSQL,
 	setBlockRemainingSQL, insertCreditBlockSQL, insertLedgerSQL, getLedgerEntrySQL, getLedgerEntryByKeySQL,
-	refundedAmountSQL, insertUsageEventSQL, getUsageEventSQL, auditHeadSQL, insertAuditSQL,
+	refundedAmountSQL, insertUsageEventSQL, getUsageEventSQL, insertAuditSQL,
 }, fewDrawsSQL[1:]...)
 
 // scanLedgerRows reads the rows of a ledgerWithDrawsSQL query, in which an

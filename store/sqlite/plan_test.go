@@ -92,7 +92,8 @@ func TestListPlans(t *testing.T) {
 		f     steward.AuditFilter
 		index string
 	}{
-		{steward.AuditFilter{BeforeSeq: 100}, "INTEGER PRIMARY KEY"},
+		{steward.AuditFilter{BeforeSeq: 100}, "audit_seq"},
+		{steward.AuditFilter{SealedOnly: true}, "audit_seq"},
 		{steward.AuditFilter{ActorID: "usr_1", BeforeSeq: 100}, "audit_actor"},
 		{steward.AuditFilter{Action: "user.ban", BeforeSeq: 100}, "audit_action"},
 		{steward.AuditFilter{TargetType: "user", TargetID: "usr_1", BeforeSeq: 100}, "audit_target"},

@@ -41,6 +41,10 @@ func (t *tx) InsertWebhookEvent(ctx context.Context, e *steward.WebhookEvent) er
 	return nil
 }
 
+// SealWebhookEvents has nothing to do on SQLite: the one writer commits
+// events in the order their inserts numbered them.
+func (t *tx) SealWebhookEvents(context.Context, int) (int, error) { return 0, nil }
+
 func (t *tx) PurgeWebhookEvents(ctx context.Context, before time.Time, limit int) (int64, error) {
 	return t.purge(ctx, "webhook events", `DELETE FROM webhook_events WHERE seq IN (
 		SELECT seq FROM webhook_events WHERE created_at < ? ORDER BY created_at LIMIT ?)`, micros(before), limit)

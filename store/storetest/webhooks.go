@@ -22,14 +22,7 @@ func testWebhookEvents(t *testing.T, s store.Store) {
 			Payload: json.RawMessage(`{"type":"user.suspended","data":{"a": 1}}`), CreatedAt: at(d)}
 	}
 	written := []*steward.WebhookEvent{ev("msg_1", 0), ev("msg_2", time.Second), ev("msg_3", 2*time.Second)}
-	update(t, s, func(tx store.Tx) error {
-		for _, e := range written {
-			if err := tx.InsertWebhookEvent(ctx, e); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	insertEvents(t, s, written...)
 	if !(written[0].Seq < written[1].Seq && written[1].Seq < written[2].Seq) {
 		t.Fatalf("seqs %d %d %d, want increasing", written[0].Seq, written[1].Seq, written[2].Seq)
 	}
@@ -111,7 +104,7 @@ func testWebhookEndpoints(t *testing.T, s store.Store) {
 		}
 	}
 	e := &steward.WebhookEvent{ID: "msg_x", Type: "user.created", Payload: json.RawMessage(`{}`), CreatedAt: at(0)}
-	update(t, s, func(tx store.Tx) error { return tx.InsertWebhookEvent(ctx, e) })
+	insertEvents(t, s, e)
 	seq, _ = s.LastWebhookEventSeq(ctx)
 	equal(t, "last seq", seq, e.Seq)
 }
@@ -124,7 +117,7 @@ func testWebhookEndpoints(t *testing.T, s store.Store) {
 func testWebhookClaims(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	e := &steward.WebhookEvent{ID: "msg_c", Type: "user.created", Payload: json.RawMessage(`{}`), CreatedAt: at(0)}
-	update(t, s, func(tx store.Tx) error { return tx.InsertWebhookEvent(ctx, e) })
+	insertEvents(t, s, e)
 	later := at(time.Hour)
 	mk := func(id string, mod func(*steward.WebhookEndpoint)) *steward.WebhookEndpoint {
 		w := &steward.WebhookEndpoint{ID: id, URL: "https://x.example", EventTypes: []string{"*"}, Enabled: true,
@@ -190,5 +183,47 @@ func testWebhookClaims(t *testing.T, s store.Store) {
 	got, _ = s.ListWebhookDeliveries(ctx, "whk_1due", "", 10)
 	if n != 2 || len(got) != 1 || got[0].ID != "dlv_c" {
 		t.Errorf("purge: %d, left %+v", n, got)
+	}
+}
+
+// insertEvents writes events in one transaction and, where the store leaves
+// ordering them to the sequencer (PostgreSQL), seals them as it would, then
+// sets each one's Seq as stored.
+func insertEvents(t *testing.T, s store.Store, evs ...*steward.WebhookEvent) {
+	t.Helper()
+	ctx := t.Context()
+	update(t, s, func(tx store.Tx) error {
+		for _, e := range evs {
+			if err := tx.InsertWebhookEvent(ctx, e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	seqs := map[string]int64{}
+	deadline := time.Now().Add(10 * time.Second) // the horizon: see sealAll
+	for len(seqs) < len(evs) && time.Now().Before(deadline) {
+		update(t, s, func(tx store.Tx) error {
+			if _, _, err := tx.LockAuditHead(ctx); err != nil {
+				return err
+			}
+			_, err := tx.SealWebhookEvents(ctx, 1000)
+			return err
+		})
+		all, err := s.ListWebhookEvents(ctx, 0, 1000)
+		must(t, "ListWebhookEvents", err)
+		for _, e := range all {
+			seqs[e.ID] = e.Seq
+		}
+		for k := range seqs {
+			if !slices.ContainsFunc(evs, func(e *steward.WebhookEvent) bool { return e.ID == k }) {
+				delete(seqs, k)
+			}
+		}
+	}
+	for _, e := range evs {
+		if e.Seq = seqs[e.ID]; e.Seq == 0 {
+			t.Fatalf("event %s was never sealed", e.ID)
+		}
 	}
 }
