@@ -6,7 +6,9 @@ import (
 	"time"
 
 	"github.com/stewardhq/steward"
+	"github.com/stewardhq/steward/internal/testdb"
 	"github.com/stewardhq/steward/store"
+	"github.com/stewardhq/steward/store/postgres"
 )
 
 // TestDeferredWrites: writes a transaction defers (pipeline.go) run before
@@ -82,5 +84,30 @@ func TestDeferredWrites(t *testing.T) {
 	list, err := s.ListCreditBlocks(ctx, tn.ID)
 	if err != nil || len(list) != 1 || list[0].Remaining != 3 {
 		t.Errorf("after the poisoned transaction the block is %+v (%v), want 3 left: nothing committed", list, err)
+	}
+}
+
+// TestPoolSize: a replica's pool is DefaultPoolSize unless the DSN sets
+// pool_max_conns, which wins.
+func TestPoolSize(t *testing.T) {
+	dsn, ok := testdb.PostgresDSN(t)
+	if !ok {
+		t.Skip(testdb.EnvPostgres + " is not set")
+	}
+	for _, c := range []struct {
+		dsn  string
+		want int32
+	}{{dsn, postgres.DefaultPoolSize()}, {dsn + "&pool_max_conns=3", 3}} {
+		s, err := postgres.Open(t.Context(), c.dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := s.Pool().Config().MaxConns; got != c.want {
+			t.Errorf("pool of %q = %d connections, want %d", c.dsn, got, c.want)
+		}
+		s.Close()
+	}
+	if n := postgres.DefaultPoolSize(); n < 8 {
+		t.Errorf("DefaultPoolSize = %d, want at least 8", n)
 	}
 }

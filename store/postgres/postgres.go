@@ -11,6 +11,7 @@ import (
 	"io"
 	"io/fs"
 	"net"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -100,6 +101,9 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
+	if !strings.Contains(dsn, "pool_max_conns") {
+		cfg.MaxConns = DefaultPoolSize()
+	}
 	if _, set := cfg.ConnConfig.RuntimeParams["max_parallel_workers_per_gather"]; !set {
 		cfg.ConnConfig.RuntimeParams["max_parallel_workers_per_gather"] = "0"
 	}
@@ -120,6 +124,14 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	}
 	return &Store{queries: queries{q: pool}, pool: pool, db: db, goose: p}, nil
 }
+
+// DefaultPoolSize is a replica's pool unless the DSN sets pool_max_conns:
+// 4 per CPU, at least 8. A request holds a connection only for its round
+// trips, and the background jobs (the ledger batcher, the sequencer, the
+// deliverer, the key-use flush) each hold one while they write; pgx's own
+// default (the CPU count, at least 4) left requests queueing for a
+// connection behind them on small machines.
+func DefaultPoolSize() int32 { return int32(max(8, 4*runtime.GOMAXPROCS(0))) }
 
 func newMigrator(db *sql.DB) (*goose.Provider, error) {
 	sub, err := fs.Sub(migrations, "migrations")
