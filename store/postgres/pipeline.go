@@ -44,7 +44,6 @@ type deferred struct {
 	sql   string
 	args  []any
 	check func(pgconn.CommandTag) error
-	scan  []any // destinations of a RETURNING row, set at the flush
 }
 
 // deferredError is a deferred write's failure (mapped: a DuplicateError, a
@@ -84,12 +83,6 @@ func (p *pipeTx) later(op, sql string, check func(pgconn.CommandTag) error, args
 	p.pending = append(p.pending, deferred{op: op, sql: sql, args: args, check: check})
 }
 
-// laterScan queues a write whose RETURNING row is scanned into dest when
-// it runs: before the next statement or the commit.
-func (p *pipeTx) laterScan(op, sql string, dest []any, args ...any) {
-	p.pending = append(p.pending, deferred{op: op, sql: sql, args: args, scan: dest})
-}
-
 // flush sends what was deferred, in one batch.
 func (p *pipeTx) flush(ctx context.Context) error {
 	if p.failed != nil || len(p.pending) == 0 {
@@ -104,14 +97,9 @@ func (p *pipeTx) flush(ctx context.Context) error {
 	p.n.Add(uint64(len(pending)))
 	br := p.Tx.SendBatch(ctx, b)
 	for _, d := range pending {
-		var err error
-		if d.scan != nil {
-			err = br.QueryRow().Scan(d.scan...)
-		} else {
-			var tag pgconn.CommandTag
-			if tag, err = br.Exec(); err == nil && d.check != nil {
-				err = d.check(tag)
-			}
+		tag, err := br.Exec()
+		if err == nil && d.check != nil {
+			err = d.check(tag)
 		}
 		if err != nil {
 			p.failed = &deferredError{op: d.op, err: mapErr(err)}
