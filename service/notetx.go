@@ -74,6 +74,9 @@ var authNeutralWrites = map[string]string{
 	// The audit chain and its retention.
 	"LockAuditHead":          "lock",
 	"InsertAudit":            "audit",
+	"SealableAudit":          "audit sequencer (reads pending entries)",
+	"SealAudit":              "audit sequencer",
+	"SealWebhookEvents":      "audit sequencer (webhook event order)",
 	"InsertAuditCheckpoint":  "audit",
 	"SetAuditAnchor":         "audit",
 	"DeleteAuditThrough":     "audit retention",
