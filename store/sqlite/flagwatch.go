@@ -32,8 +32,9 @@ var _ store.FlagWatcher = (*Store)(nil)
 // PRAGMA data_version moves only when another connection commits (this
 // process writes through that one connection alone), so it is polled every
 // ForeignWriteCheck and a move delivers FlagsReset: drop everything. The
-// first FlagsReset is delivered before WatchFlags returns. Only the first
-// call's fn is used.
+// first FlagsReset is delivered before WatchFlags returns, and another after
+// the first poll, which has nothing to compare with (so a write in between is
+// not missed). Only the first call's fn is used.
 func (s *Store) WatchFlags(fn func(key string)) {
 	w := &s.flags
 	w.mu.Lock()
@@ -42,10 +43,11 @@ func (s *Store) WatchFlags(fn func(key string)) {
 		return
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	last, err := s.dataVersion(ctx)
-	if err != nil {
-		last = -1 // the first successful poll drops everything
-	}
+	// The first successful poll drops everything, whatever it reads: the
+	// version is not read here, since the caller may be inside a write
+	// transaction holding the writer connection that read needs (a first
+	// cache use within core.update).
+	last := int64(-1)
 	w.fn, w.cancel, w.done = fn, cancel, make(chan struct{})
 	fn(store.FlagsReset)
 	go func() {

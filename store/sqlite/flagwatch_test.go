@@ -45,8 +45,10 @@ func TestWatchFlagsHearsOtherProcesses(t *testing.T) {
 			return ""
 		}
 	}
-	if k := next(time.Second); k != store.FlagsReset {
-		t.Fatalf("first key %q, want %q", k, store.FlagsReset)
+	for _, which := range []string{"first", "the first poll's"} {
+		if k := next(time.Second); k != store.FlagsReset {
+			t.Fatalf("%s key %q, want %q", which, k, store.FlagsReset)
+		}
 	}
 	write := func(s *sqlite.Store, keys ...string) {
 		t.Helper()
@@ -72,4 +74,34 @@ func TestWatchFlagsHearsOtherProcesses(t *testing.T) {
 		t.Fatalf("another process's write: heard %q, want %q", k, store.FlagsReset)
 	}
 	t.Logf("another process's write heard after %v (poll every %v)", time.Since(start), sqlite.ForeignWriteCheck)
+}
+
+// TestWatchFlagsInsideAWrite: the watcher may be started by a cache's first
+// use inside a write transaction, which holds the writer connection: it
+// must not wait for that connection.
+func TestWatchFlagsInsideAWrite(t *testing.T) {
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "steward.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- s.Update(ctx, func(tx store.Tx) error {
+			s.WatchFlags(func(string) {})
+			return tx.SetRetentionLastRun(ctx, time.Now())
+		})
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("WatchFlags inside a write transaction did not return: it waits for the writer the transaction holds")
+	}
 }
