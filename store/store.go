@@ -372,7 +372,11 @@ type CreditLedger struct {
 	Blocks  []*steward.CreditBlock
 }
 
-// CreditTx are the writes of the credits ledger and usage events.
+// CreditTx are the writes of the credits ledger and usage events. On
+// PostgreSQL the writes whose outcome nothing reads back (UpdateCreditAccount,
+// InsertCreditBlock, SetBlockRemaining, InsertLedgerEntry) are deferred to
+// the transaction's next statement or its commit (store/postgres/pipeline.go):
+// their errors are what Update returns, not necessarily what the call does.
 type CreditTx interface {
 	// LockCreditAccount returns the tenant's account, creating it (balance
 	// 0, day and month starting at now) if it does not exist, and locks it

@@ -12,11 +12,12 @@ import (
 )
 
 // TestDeferredWrites: writes a transaction defers (pipeline.go) run before
-// the next statement, so a read sees them; they are sent together, so a
-// ledger batch's writes cost one statement round trip, not one each; a
-// deferred write that fails poisons the transaction: the read that
-// surfaced the failure does not report "not found", every later statement
-// fails too, nothing commits, and Update returns the write's own error.
+// the next statement, so a read sees them; each still counts as a
+// statement (Store.Statements); a deferred write that fails poisons the
+// transaction: the read that surfaced the failure does not report "not
+// found", every later statement fails too, nothing commits, and Update
+// returns the write's own error. (That they share one round trip is what
+// BenchmarkLedgerDeducts measures, not a test.)
 func TestDeferredWrites(t *testing.T) {
 	s := open(t)
 	ctx := t.Context()
