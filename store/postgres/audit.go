@@ -16,6 +16,15 @@ const auditCols = `seq, id, time, actor_type, actor_id, actor_role, impersonator
 	action, target_type, target_id, tenant_id, reason, changes, metadata, ip, user_agent,
 	request_id, prev_hash, hash`
 
+// bulkPendingAudit inserts pending entries (no seq, prev_hash or hash) in
+// the order queued: unnest returns its rows in array order, so pos follows it.
+var bulkPendingAudit = &bulk{op: "insert audit", sql: `INSERT INTO audit_log (id, time, actor_type, actor_id,
+	actor_role, impersonator_id, credential_id, action, target_type, target_id, tenant_id, reason, changes, metadata,
+	ip, user_agent, request_id)
+	SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+		$8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[],
+		$16::text[], $17::text[])`}
+
 // scanBatch is how many entries ScanAudit reads in one query: see ScanAudit.
 const scanBatch = 500
 
@@ -176,9 +185,9 @@ func (t *tx) InsertAudit(ctx context.Context, e *steward.AuditEntry) (err error)
 	const insert = `INSERT INTO audit_log (` + auditCols + `)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`
 	if e.Seq == 0 {
-		t.pipe.later("insert audit", insert, nil, nil, e.ID, e.Time, e.ActorType, e.ActorID, e.ActorRole, e.ImpersonatorID,
+		t.pipe.queue(bulkPendingAudit, e.ID, e.Time, e.ActorType, e.ActorID, e.ActorRole, e.ImpersonatorID,
 			e.CredentialID, e.Action, e.TargetType, e.TargetID, e.TenantID, e.Reason, textOrNull(e.Changes),
-			textOrNull(e.Metadata), e.IP, e.UserAgent, e.RequestID, nil, nil)
+			textOrNull(e.Metadata), e.IP, e.UserAgent, e.RequestID)
 		return nil
 	}
 	defer wrapErr(&err, "insert audit")

@@ -27,8 +27,30 @@ const (
 	VALUES ($1, $2, $2, $2)
 	ON CONFLICT (tenant_id) DO UPDATE SET updated_at = credit_accounts.updated_at
 	RETURNING ` + creditAccountCols
-	updateCreditAccountSQL = `UPDATE credit_accounts SET balance = $2, last_seq = $3, day_spent = $4, day_start = $5,
-	month_spent = $6, month_start = $7, updated_at = $8 WHERE tenant_id = $1`
+)
+
+// The ledger's deferred writes (pipeline.go), in bulk.
+var (
+	bulkCreditAccounts = &bulk{op: "update credit account", what: "credit account", sql: `UPDATE credit_accounts a SET
+		balance = u.balance, last_seq = u.last_seq, day_spent = u.day_spent, day_start = u.day_start,
+		month_spent = u.month_spent, month_start = u.month_start, updated_at = u.updated_at
+	FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::timestamptz[], $6::bigint[],
+		$7::timestamptz[], $8::timestamptz[])
+		AS u (tenant_id, balance, last_seq, day_spent, day_start, month_spent, month_start, updated_at)
+	WHERE a.tenant_id = u.tenant_id RETURNING a.tenant_id`}
+	bulkCreditBlocks = &bulk{op: "insert credit block", sql: "INSERT INTO credit_blocks (" + creditBlockCols + `)
+	SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::timestamptz[], $6::timestamptz[])`}
+	bulkBlockRemaining = &bulk{op: "set block remaining", what: "credit block", sql: `UPDATE credit_blocks b
+	SET remaining = u.remaining FROM unnest($1::text[], $2::bigint[]) AS u (id, remaining)
+	WHERE b.id = u.id RETURNING b.id`}
+	// Entries come out of unnest in the order queued, so a batch's rows
+	// are inserted in seq order.
+	bulkLedgerEntries = &bulk{op: "insert ledger entry", sql: "INSERT INTO credit_entries (" + ledgerEntryCols + `)
+	SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::bigint[], $7::text[],
+		$8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::timestamptz[], $15::text[],
+		$16::timestamptz[])`}
+	bulkCreditDraws = &bulk{op: "insert ledger entry", sql: `INSERT INTO credit_draws (entry_id, ord, block_id, amount)
+	SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::bigint[])`}
 )
 
 func scanCreditAccount(row pgx.Row) (*steward.CreditAccount, error) {
@@ -67,8 +89,7 @@ func (t *tx) LockCreditAccount(ctx context.Context, tenantID string, now time.Ti
 // the row is there; were it not, the transaction fails at its next statement
 // or commit.
 func (t *tx) UpdateCreditAccount(ctx context.Context, a *steward.CreditAccount) error {
-	t.pipe.later("update credit account", updateCreditAccountSQL, rowsAffected("credit account "+a.TenantID),
-		a.TenantID, a.Balance, a.LastSeq, a.DaySpent, a.DayStart, a.MonthSpent, a.MonthStart, a.UpdatedAt)
+	t.pipe.queue(bulkCreditAccounts, a.TenantID, a.Balance, a.LastSeq, a.DaySpent, a.DayStart, a.MonthSpent, a.MonthStart, a.UpdatedAt)
 	return nil
 }
 
@@ -111,14 +132,12 @@ func (q *queries) ListLapsedBlocks(ctx context.Context, now time.Time, limit int
 // block's id is its entry's, new, and the blocks a ledger write changes are
 // those it read under the tenant's lock.
 func (t *tx) InsertCreditBlock(ctx context.Context, b *steward.CreditBlock) error {
-	t.pipe.later("insert credit block", "INSERT INTO credit_blocks ("+creditBlockCols+") VALUES ($1, $2, $3, $4, $5, $6)", nil,
-		b.ID, b.TenantID, b.Amount, b.Remaining, b.ExpiresAt, b.CreatedAt)
+	t.pipe.queue(bulkCreditBlocks, b.ID, b.TenantID, b.Amount, b.Remaining, b.ExpiresAt, b.CreatedAt)
 	return nil
 }
 
 func (t *tx) SetBlockRemaining(ctx context.Context, blockID string, remaining int64) error {
-	t.pipe.later("set block remaining", "UPDATE credit_blocks SET remaining = $2 WHERE id = $1",
-		rowsAffected("credit block "+blockID), blockID, remaining)
+	t.pipe.queue(bulkBlockRemaining, blockID, remaining)
 	return nil
 }
 
@@ -136,19 +155,6 @@ const (
 	ledgerWithDrawsSQL = `SELECT e.id, e.tenant_id, e.seq, e.kind, e.amount, e.balance_after, e.description, e.reason,
 	e.actor_type, e.actor_id, e.idempotency_key, e.related_id, e.block_id, e.expires_at, e.usage_event_id,
 	e.created_at, d.block_id, d.amount FROM `
-
-	// insertLedgerSQL writes the entry and its draws in one statement: the
-	// draws' foreign key is checked at the end of the statement, when the
-	// entry is there. The draws come as two arrays, numbered from 0 in
-	// order.
-	insertLedgerSQL = `WITH e AS (
-		INSERT INTO credit_entries (` + ledgerEntryCols + `)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
-		RETURNING id
-	)
-	INSERT INTO credit_draws (entry_id, ord, block_id, amount)
-	SELECT e.id, d.ord - 1, d.block_id, d.amount
-	FROM e, unnest($17::text[], $18::bigint[]) WITH ORDINALITY AS d (block_id, amount, ord)`
 )
 
 // scanLedgerRows reads the rows of a ledgerWithDrawsSQL query, in which an
@@ -284,17 +290,16 @@ func (q *queries) LedgerTotals(ctx context.Context) (_ []steward.LedgerTotals, e
 	})
 }
 
-// InsertLedgerEntry is one statement (see insertLedgerSQL), draws or not,
-// deferred (pipeline.go): a repeated idempotency key is found by the replay
-// read under the tenant's lock before any insert.
+// InsertLedgerEntry is deferred (pipeline.go), its draws after it: a
+// repeated idempotency key is found by the replay read under the tenant's
+// lock before any insert.
 func (t *tx) InsertLedgerEntry(ctx context.Context, e *steward.LedgerEntry) error {
-	blocks, amounts := make([]string, len(e.Draws)), make([]int64, len(e.Draws))
-	for i, d := range e.Draws {
-		blocks[i], amounts[i] = d.BlockID, d.Amount
-	}
-	t.pipe.later("insert ledger entry", insertLedgerSQL, nil, e.ID, e.TenantID, e.Seq, string(e.Kind), e.Amount, e.BalanceAfter,
+	t.pipe.queue(bulkLedgerEntries, e.ID, e.TenantID, e.Seq, string(e.Kind), e.Amount, e.BalanceAfter,
 		e.Description, e.Reason, e.ActorType, e.ActorID, e.IdempotencyKey, e.RelatedID, e.BlockID, e.ExpiresAt, e.UsageEventID,
-		e.CreatedAt, blocks, amounts)
+		e.CreatedAt)
+	for i, d := range e.Draws {
+		t.pipe.queue(bulkCreditDraws, e.ID, int32(i), d.BlockID, d.Amount)
+	}
 	return nil
 }
 

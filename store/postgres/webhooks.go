@@ -31,10 +31,13 @@ func (q *queries) ListWebhookEvents(ctx context.Context, afterSeq int64, limit i
 // InsertWebhookEvent is deferred (pipeline.go): nothing in the writing
 // transaction reads the event, and its seq comes from the sequencer.
 func (t *tx) InsertWebhookEvent(ctx context.Context, e *steward.WebhookEvent) error {
-	t.pipe.later("insert webhook event", `INSERT INTO webhook_events (id, type, tenant_id, payload, created_at)
-		VALUES ($1, $2, $3, $4, $5)`, nil, e.ID, e.Type, e.TenantID, string(e.Payload), e.CreatedAt)
+	t.pipe.queue(bulkWebhookEvents, e.ID, e.Type, e.TenantID, string(e.Payload), e.CreatedAt)
 	return nil
 }
+
+var bulkWebhookEvents = &bulk{op: "insert webhook event", sql: `INSERT INTO webhook_events
+	(id, type, tenant_id, payload, created_at)
+	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[])`}
 
 // SealWebhookEvents gives seqs to pending events past the horizon (see
 // SealableAudit), from webhook_events_order; the caller holds the sealer
