@@ -356,8 +356,8 @@ func (c *countingStore) GetTenant(ctx context.Context, id string) (*steward.Tena
 var _ store.FlagWatcher = (*countingStore)(nil)
 
 // TestAuthHitsTouchNoDatabase: on PostgreSQL, a repeated key verification,
-// session authentication and session verification read nothing from the
-// database once the first has filled the cache.
+// session authentication, session verification and GET of a user read
+// nothing from the database once the first has filled the cache.
 func TestAuthHitsTouchNoDatabase(t *testing.T) {
 	be := postgresBackend(t)
 	// The fixture is written through another store, so that the counted
@@ -405,6 +405,10 @@ func TestAuthHitsTouchNoDatabase(t *testing.T) {
 		},
 		"access token": func() error {
 			_, err := s.Auth.Authenticate(context.Background(), lr.AccessToken)
+			return err
+		},
+		"GET a user": func() error {
+			_, err := s.Users.GetUser(ctx, u.ID)
 			return err
 		},
 		"session verification": func() error {

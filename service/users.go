@@ -101,11 +101,15 @@ func (s *Users) GetUser(ctx context.Context, uid string) (*steward.User, error) 
 	if _, err := authorize(ctx, steward.PermUsersRead); err != nil {
 		return nil, err
 	}
-	u, err := s.store.GetUser(ctx, uid)
+	// Served from this replica's copy of the row (authcache.go): a change
+	// made through this replica is dropped from it before the change
+	// returns, one made through another replica when that replica's
+	// notification arrives (docs/running.md, "Answered from memory").
+	u, err := s.cachedUser(ctx, uid)
 	if err != nil {
 		return nil, notFound(err, "user", uid)
 	}
-	return s.present(u), nil
+	return s.present(cloneUser(u)), nil // the cached row is shared: a copy for the caller
 }
 
 // CreateUser implements steward.UserService.
