@@ -57,8 +57,13 @@ type bulk struct {
 var bulkOrder = []*bulk{bulkCreditBlocks, bulkBlockRemaining, bulkLedgerEntries, bulkCreditDraws,
 	bulkCreditAccounts, bulkPendingAudit, bulkWebhookEvents}
 
-// queue defers one row of kind k.
+// queue defers one row of kind k. A kind missing from bulkOrder would never
+// be sent, its rows silently dropped: that is a programming error, refused
+// at the first row.
 func (p *pipeTx) queue(k *bulk, row ...any) {
+	if !slices.Contains(bulkOrder, k) {
+		panic("postgres: deferred write " + k.op + " is not in bulkOrder")
+	}
 	if p.pending == nil {
 		p.pending = map[*bulk][][]any{}
 	}
