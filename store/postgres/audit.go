@@ -216,11 +216,13 @@ func (t *tx) InsertAudit(ctx context.Context, e *steward.AuditEntry) (err error)
 // a later pass after everything returned now (docs/audit-log.md#sealing).
 // This transaction's own rows are sealable too: a checkpoint seals the
 // entry it signs.
+const sealableAuditSQL = "SELECT " + auditCols + ` FROM audit_log WHERE seq IS NULL
+	AND (xid < pg_snapshot_xmin(pg_current_snapshot()) OR xid = pg_current_xact_id_if_assigned())
+	ORDER BY pos LIMIT $1`
+
 func (t *tx) SealableAudit(ctx context.Context, limit int) (_ []*steward.AuditEntry, err error) {
 	defer wrapErr(&err, "sealable audit")
-	rows, err := t.q.Query(ctx, "SELECT "+auditCols+` FROM audit_log WHERE seq IS NULL
-		AND (xid < pg_snapshot_xmin(pg_current_snapshot()) OR xid = pg_current_xact_id_if_assigned())
-		ORDER BY pos LIMIT $1`, limit)
+	rows, err := t.q.Query(ctx, sealableAuditSQL, limit)
 	if err != nil {
 		return nil, mapErr(err)
 	}

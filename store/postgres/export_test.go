@@ -6,3 +6,9 @@ var (
 	Migrations       = migrations
 	MapErr           = mapErr
 )
+
+// The sealer's scans of the pending rows, for TestSealerScansPendingInOrder.
+const (
+	SealableAuditSQL     = sealableAuditSQL
+	SealWebhookEventsSQL = sealWebhookEventsSQL
+)

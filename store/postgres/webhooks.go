@@ -43,15 +43,18 @@ var bulkWebhookEvents = &bulk{op: "insert webhook event", sql: `INSERT INTO webh
 // SealableAudit), from webhook_events_order; the caller holds the sealer
 // lock until commit, so seqs become visible in increasing order and a
 // delivery cursor never passes an event that commits later.
+//
+// nextval runs over the ordered subquery's rows, so seqs follow pos.
+const sealWebhookEventsSQL = `UPDATE webhook_events w SET seq = s.seq
+	FROM (SELECT pos, nextval('webhook_events_order') AS seq FROM (SELECT pos FROM webhook_events
+		WHERE seq IS NULL
+		AND (xid < pg_snapshot_xmin(pg_current_snapshot()) OR xid = pg_current_xact_id_if_assigned())
+		ORDER BY pos LIMIT $1) p) s
+	WHERE w.pos = s.pos`
+
 func (t *tx) SealWebhookEvents(ctx context.Context, limit int) (_ int, err error) {
 	defer wrapErr(&err, "seal webhook events")
-	// nextval runs over the ordered subquery's rows, so seqs follow pos.
-	tag, err := t.q.Exec(ctx, `UPDATE webhook_events w SET seq = s.seq
-		FROM (SELECT pos, nextval('webhook_events_order') AS seq FROM (SELECT pos FROM webhook_events
-			WHERE seq IS NULL
-			AND (xid < pg_snapshot_xmin(pg_current_snapshot()) OR xid = pg_current_xact_id_if_assigned())
-			ORDER BY pos LIMIT $1) p) s
-		WHERE w.pos = s.pos`, limit)
+	tag, err := t.q.Exec(ctx, sealWebhookEventsSQL, limit)
 	if err != nil {
 		return 0, mapErr(err)
 	}
