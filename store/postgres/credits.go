@@ -110,7 +110,7 @@ func scanCreditBlock(row pgx.Row) (*steward.CreditBlock, error) {
 func (q *queries) ListCreditBlocks(ctx context.Context, tenantID string) (_ []*steward.CreditBlock, err error) {
 	defer wrapErr(&err, "list credit blocks")
 	rows, err := q.q.Query(ctx, "SELECT "+creditBlockCols+` FROM credit_blocks
-		WHERE tenant_id = $1 AND remaining > 0 ORDER BY expires_at ASC NULLS LAST, id`, tenantID)
+		WHERE tenant_id = $1 AND open ORDER BY expires_at ASC NULLS LAST, id`, tenantID)
 	return collectAll(rows, err, scanCreditBlock)
 }
 
@@ -123,7 +123,7 @@ func (q *queries) GetCreditBlock(ctx context.Context, id string) (_ *steward.Cre
 func (q *queries) ListLapsedBlocks(ctx context.Context, now time.Time, limit int) (_ []*steward.CreditBlock, err error) {
 	defer wrapErr(&err, "list lapsed blocks")
 	rows, err := q.q.Query(ctx, "SELECT "+creditBlockCols+` FROM credit_blocks
-		WHERE remaining > 0 AND expires_at IS NOT NULL AND expires_at <= $1 ORDER BY expires_at, id LIMIT $2`,
+		WHERE open AND expires_at IS NOT NULL AND expires_at <= $1 ORDER BY expires_at, id LIMIT $2`,
 		now, pageLimit(limit))
 	return collectAll(rows, err, scanCreditBlock)
 }
@@ -381,7 +381,7 @@ func (t *tx) LockCreditLedgers(ctx context.Context, tenantIDs []string, now time
 		SELECT id, $2, $2, $2 FROM tenants WHERE id = ANY($1) ORDER BY id
 		ON CONFLICT (tenant_id) DO NOTHING`, ids, now)
 	b.Queue("SELECT "+creditAccountCols+" FROM credit_accounts WHERE tenant_id = ANY($1) ORDER BY tenant_id FOR UPDATE", ids)
-	b.Queue("SELECT "+creditBlockCols+` FROM credit_blocks WHERE tenant_id = ANY($1) AND remaining > 0
+	b.Queue("SELECT "+creditBlockCols+` FROM credit_blocks WHERE tenant_id = ANY($1) AND open
 		ORDER BY tenant_id, expires_at ASC NULLS LAST, id`, ids)
 	br := t.q.(batcher).SendBatch(ctx, b)
 	defer func() {

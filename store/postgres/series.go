@@ -97,7 +97,10 @@ func scanTenantMonth(r pgx.Row) (store.TenantMonth, error) {
 	return m, r.Scan(&m.TenantID, &m.CreditsGranted, &m.CreditsUsed, &m.UsageEvents, &m.UsageQuantity, &m.UsageCostMicros)
 }
 
-// topTenantsSQL walks the month's range of one index, largest first.
+// topTenantsSQL: by usage, the month's range of tenant_monthly_usage,
+// largest first; by credits used, the month's rows through the same index,
+// sorted (00025 dropped the credits index so that ledger writes update the
+// row in place).
 var topTenantsSQL = map[string]string{
 	store.TopByUsage: "SELECT " + tenantMonthCols + " FROM tenant_monthly WHERE month = $1 AND usage_events > 0 " +
 		"ORDER BY usage_events DESC, tenant_id LIMIT $2",
