@@ -21,14 +21,6 @@ const (
 	// SealInterval is how often RunSealer passes without a nudge, so that
 	// entries other replicas wrote are sealed even if their sealer died.
 	SealInterval = 200 * time.Millisecond
-	// sealGap is the least time from the start of one pass to the start
-	// of the next that a nudge asks for. Under a steady write load every
-	// ledger batch's commit nudges the sealer; a pass per commit spent
-	// about as much on its own transaction (the lock, the head, the commit
-	// and its WAL flush) as on sealing, and doubled the commits PostgreSQL
-	// flushed. Waiting costs at most this much lag, against a goal of
-	// under a second.
-	sealGap = 50 * time.Millisecond
 	// readSealWait bounds how long a read seals before it reads, so an
 	// open transaction delays an operator's list by a bounded amount.
 	readSealWait = 250 * time.Millisecond
@@ -142,19 +134,13 @@ func (s *core) nudgeSealer() {
 	}
 }
 
-// RunSealer seals audit entries until ctx ends: a pass after a nudge (a
-// local commit), at least sealGap after the last one began, so that the
-// commits of a busy period share a pass; passes back to back while a
-// backlog remains; and one every SealInterval regardless.
+// RunSealer seals audit entries until ctx ends: a pass after every nudge
+// (a local commit), passes back to back while a backlog remains, and one
+// every SealInterval regardless.
 func (s *Audit) RunSealer(ctx context.Context) {
 	t := time.NewTicker(SealInterval)
 	defer t.Stop()
-	pause := s.sealPause
-	if pause == nil {
-		pause = sleepCtx
-	}
 	for {
-		began := time.Now()
 		n, err := s.sealPass(ctx)
 		if err != nil && ctx.Err() == nil {
 			s.log.Error("audit sealing", "err", err)
@@ -166,22 +152,8 @@ func (s *Audit) RunSealer(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-s.sealNudge:
-			pause(ctx, sealGap-time.Since(began))
 		case <-t.C:
 		}
-	}
-}
-
-// sleepCtx waits d (nothing when d <= 0) or until ctx ends.
-func sleepCtx(ctx context.Context, d time.Duration) {
-	if d <= 0 {
-		return
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
 	}
 }
 

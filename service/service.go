@@ -125,11 +125,9 @@ type core struct {
 	authCache  *authCache
 	cacheWatch sync.Once
 	// sealNudge wakes RunSealer after a commit (sealer.go); sealHook, set
-	// only by tests, runs inside a seal pass before its write-back, and
-	// sealPause, set only by tests, replaces the wait before a nudged pass.
+	// only by tests, runs inside a seal pass before its write-back.
 	sealNudge chan struct{}
 	sealHook  func(ctx context.Context, batch []*steward.AuditEntry)
-	sealPause func(ctx context.Context, d time.Duration)
 }
 
 // Users implements steward.UserService (users.go, bulk.go).
