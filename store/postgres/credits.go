@@ -71,10 +71,27 @@ func (q *queries) GetCreditAccount(ctx context.Context, tenantID string) (_ *ste
 		tenantID))
 }
 
-// LockCreditAccount is one statement when the account exists, two when it
-// creates it.
+// ledgerPlansSQL rules sequential scans out for the rest of a transaction
+// that writes the ledger, before it writes anything. Every insert of a
+// draw checks its entry and its block through their foreign keys, and
+// PostgreSQL plans each check once per connection and keeps the plan: a
+// connection whose first checks ran while credit_entries held a few rows
+// (a new database, its first grants) kept a sequential scan, and went on
+// scanning the whole table for every draw as it grew to millions of rows,
+// until an autovacuum analyze happened to invalidate the plan. One such
+// batch held its tenants' locks for half a second, and every other
+// replica's batches queued behind it. Everything a ledger transaction
+// reads is by key, which index scans serve at any size
+// (TestLedgerChecksUseIndexes).
+const ledgerPlansSQL = "SELECT set_config('enable_seqscan', 'off', true)"
+
+// LockCreditAccount is two statements when the account exists, three when
+// it creates it.
 func (t *tx) LockCreditAccount(ctx context.Context, tenantID string, now time.Time) (_ *steward.CreditAccount, err error) {
 	defer wrapErr(&err, "lock credit account")
+	if _, err := t.q.Exec(ctx, ledgerPlansSQL); err != nil {
+		return nil, mapErr(err)
+	}
 	a, err := scanCreditAccount(t.q.QueryRow(ctx, lockCreditAccountSQL, tenantID))
 	if errors.Is(err, store.ErrNotFound) {
 		a, err = scanCreditAccount(t.q.QueryRow(ctx, upsertCreditAccountSQL, tenantID, now))
@@ -376,6 +393,7 @@ func (t *tx) LockCreditLedgers(ctx context.Context, tenantIDs []string, now time
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
 	b := &pgx.Batch{}
+	b.Queue(ledgerPlansSQL)
 	b.Queue("SELECT "+tenantCols+" FROM tenants WHERE id = ANY($1) ORDER BY id FOR UPDATE", ids)
 	b.Queue(`INSERT INTO credit_accounts (tenant_id, day_start, month_start, updated_at)
 		SELECT id, $2, $2, $2 FROM tenants WHERE id = ANY($1) ORDER BY id
@@ -389,6 +407,9 @@ func (t *tx) LockCreditLedgers(ctx context.Context, tenantIDs []string, now time
 			err = mapErr(cerr)
 		}
 	}()
+	if _, err := br.Exec(); err != nil {
+		return nil, mapErr(err)
+	}
 	rows, err := br.Query()
 	tenants, err := collectAll(rows, err, scanTenant)
 	if err != nil {
