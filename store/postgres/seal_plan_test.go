@@ -1,6 +1,7 @@
 package postgres_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -61,15 +62,10 @@ func TestSealerScansPendingInOrder(t *testing.T) {
 			{postgres.SealableAuditSQL, "audit_log_pending"},
 			{postgres.SealWebhookEventsSQL, "webhook_events_pending"},
 		} {
-			_, rows, err := tx.Raw().QueryRaw(ctx, "EXPLAIN "+c.sql, 2000)
+			text, err := explain(ctx, tx, c.sql, 2000)
 			if err != nil {
 				return err
 			}
-			var plan []string
-			for _, r := range rows {
-				plan = append(plan, fmt.Sprint(r[0]))
-			}
-			text := strings.Join(plan, "\n")
 			if strings.Contains(text, "Bitmap") || strings.Contains(text, "Seq Scan") ||
 				!strings.Contains(text, "Index Scan using "+c.index) {
 				t.Errorf("a sealing transaction reads the pending rows without a plain index scan of %s:\n%s", c.index, text)
@@ -80,4 +76,17 @@ func TestSealerScansPendingInOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// explain is the plan of query with args in tx, one line per plan line.
+func explain(ctx context.Context, tx store.Tx, query string, args ...any) (string, error) {
+	_, rows, err := tx.Raw().QueryRaw(ctx, "EXPLAIN "+query, args...)
+	if err != nil {
+		return "", err
+	}
+	plan := make([]string, len(rows))
+	for i, r := range rows {
+		plan[i] = fmt.Sprint(r[0])
+	}
+	return strings.Join(plan, "\n"), nil
 }
