@@ -16,6 +16,10 @@
 --
 -- The tables whose rows ledger writes update many times a second keep
 -- room on each page for those versions.
+--
+-- Adding the stored column rewrites credit_blocks (one row per grant) once,
+-- and the two indexes are rebuilt, under the table's lock: ledger writes on
+-- every replica wait for the migration, about a second per million blocks.
 
 -- +goose Up
 ALTER TABLE credit_blocks ADD COLUMN open boolean GENERATED ALWAYS AS (remaining > 0) STORED;
