@@ -381,12 +381,44 @@ func (q *queries) AggregateUsage(ctx context.Context, uq steward.UsageQuery) (_ 
 	})
 }
 
-// LockCreditLedgers sends its four statements in one pipelined batch (one
-// round trip whatever the number of tenants). FOR UPDATE under ORDER BY
-// locks rows in the sorted order. The accounts missing are created before
-// they are locked; ON CONFLICT DO NOTHING waits for a concurrent creator,
-// and the SELECT that follows, a statement of its own at READ COMMITTED,
-// then sees its row.
+const lockCreditAccountsSQL = "SELECT " + creditAccountCols +
+	" FROM credit_accounts WHERE tenant_id = ANY($1) ORDER BY tenant_id FOR UPDATE"
+
+// sendLedgerLocks sends LockCreditLedgers' batch and reads its answers.
+func (t *tx) sendLedgerLocks(ctx context.Context, b *pgx.Batch) (tenants []*steward.Tenant,
+	accounts []*steward.CreditAccount, blocks []*steward.CreditBlock, err error) {
+	br := t.q.(batcher).SendBatch(ctx, b)
+	defer func() {
+		if cerr := br.Close(); err == nil {
+			err = mapErr(cerr)
+		}
+	}()
+	if _, err := br.Exec(); err != nil {
+		return nil, nil, nil, mapErr(err)
+	}
+	rows, err := br.Query()
+	if tenants, err = collectAll(rows, err, scanTenant); err != nil {
+		return nil, nil, nil, err
+	}
+	rows, err = br.Query()
+	if accounts, err = collectAll(rows, err, scanCreditAccount); err != nil {
+		return nil, nil, nil, err
+	}
+	rows, err = br.Query()
+	if blocks, err = collectAll(rows, err, scanCreditBlock); err != nil {
+		return nil, nil, nil, err
+	}
+	return tenants, accounts, blocks, nil
+}
+
+// LockCreditLedgers sends its statements in one pipelined batch (one
+// round trip whatever the number of tenants): the plan setting, the
+// tenants, their accounts, their open blocks. FOR UPDATE under ORDER BY
+// locks rows in the sorted order. Tenants without an account yet (their
+// first ledger write) cost a second round trip, which creates the missing
+// accounts and locks them; ON CONFLICT DO NOTHING waits for a concurrent
+// creator, and the SELECT that follows, a statement of its own at READ
+// COMMITTED, then sees its row.
 func (t *tx) LockCreditLedgers(ctx context.Context, tenantIDs []string, now time.Time) (_ []*store.CreditLedger, err error) {
 	defer wrapErr(&err, "lock credit ledgers")
 	ids := slices.Clone(tenantIDs)
@@ -395,38 +427,35 @@ func (t *tx) LockCreditLedgers(ctx context.Context, tenantIDs []string, now time
 	b := &pgx.Batch{}
 	b.Queue(ledgerPlansSQL)
 	b.Queue("SELECT "+tenantCols+" FROM tenants WHERE id = ANY($1) ORDER BY id FOR UPDATE", ids)
-	b.Queue(`INSERT INTO credit_accounts (tenant_id, day_start, month_start, updated_at)
-		SELECT id, $2, $2, $2 FROM tenants WHERE id = ANY($1) ORDER BY id
-		ON CONFLICT (tenant_id) DO NOTHING`, ids, now)
-	b.Queue("SELECT "+creditAccountCols+" FROM credit_accounts WHERE tenant_id = ANY($1) ORDER BY tenant_id FOR UPDATE", ids)
+	b.Queue(lockCreditAccountsSQL, ids)
 	b.Queue("SELECT "+creditBlockCols+` FROM credit_blocks WHERE tenant_id = ANY($1) AND open
 		ORDER BY tenant_id, expires_at ASC NULLS LAST, id`, ids)
-	br := t.q.(batcher).SendBatch(ctx, b)
-	defer func() {
-		if cerr := br.Close(); err == nil {
-			err = mapErr(cerr)
+	tenants, accounts, blocks, err := t.sendLedgerLocks(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	if len(accounts) < len(tenants) {
+		have := make(map[string]bool, len(accounts))
+		for _, a := range accounts {
+			have[a.TenantID] = true
 		}
-	}()
-	if _, err := br.Exec(); err != nil {
-		return nil, mapErr(err)
-	}
-	rows, err := br.Query()
-	tenants, err := collectAll(rows, err, scanTenant)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := br.Exec(); err != nil {
-		return nil, mapErr(err)
-	}
-	rows, err = br.Query()
-	accounts, err := collectAll(rows, err, scanCreditAccount)
-	if err != nil {
-		return nil, err
-	}
-	rows, err = br.Query()
-	blocks, err := collectAll(rows, err, scanCreditBlock)
-	if err != nil {
-		return nil, err
+		var missing []string
+		for _, tn := range tenants {
+			if !have[tn.ID] {
+				missing = append(missing, tn.ID)
+			}
+		}
+		if _, err := t.q.Exec(ctx, `INSERT INTO credit_accounts (tenant_id, day_start, month_start, updated_at)
+			SELECT id, $2, $2, $2 FROM unnest($1::text[]) AS id ORDER BY id
+			ON CONFLICT (tenant_id) DO NOTHING`, missing, now); err != nil {
+			return nil, mapErr(err)
+		}
+		rows, err := t.q.Query(ctx, lockCreditAccountsSQL, missing)
+		created, err := collectAll(rows, err, scanCreditAccount)
+		if err != nil {
+			return nil, err
+		}
+		accounts = append(accounts, created...)
 	}
 	out := make([]*store.CreditLedger, len(tenants))
 	byTenant := make(map[string]*store.CreditLedger, len(tenants))
