@@ -44,7 +44,9 @@
 #   PORT_A [18094]  PORT_B [18095]  HELLO_PORT [18093]
 #   DURATION [10s]  THREADS [2]  CONNS [64]  TENANTS [64]  LAG_EVERY [0.2]
 #   GRANT [1000000000000]  ALLOW_NONDURABLE [unset]
-#   TARGETS [verify get-user deduct deduct-x$TENANTS]  a subset, to measure only those
+#   TARGETS [verify get-user deduct deduct-x$TENANTS]  a subset, to measure only those;
+#     or add deduct-x$TENANTS-split: the same deducts, but with two replicas each
+#     replica gets its own half of the tenants (tenant affinity at a load balancer)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -159,7 +161,13 @@ cat >"$OUT/many.lua" <<LUA
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer $TOKEN"
-local ids = { $(printf '"%s", ' "${MANY[@]}") }
+local all = { $(printf '"%s", ' "${MANY[@]}") }
+-- HALF=a or b keeps the first or the second half of the tenants (the
+-- two-replica run of deduct-x$TENANTS-split: each replica its own tenants).
+local ids, half = {}, os.getenv("HALF") or ""
+for i, id in ipairs(all) do
+	if half == "" or (half == "a") == (i <= #all / 2) then ids[#ids + 1] = id end
+end
 local threads = 0
 local offset = tonumber(os.getenv("OFFSET") or "0")
 function setup(thread)
@@ -179,13 +187,13 @@ wrk_target() {
 	verify) echo "-s $OUT/verify.lua $2/api/v1/platform/keys/verify" ;;
 	get-user) echo "-H Authorization:\ Bearer\ $TOKEN $2/api/v1/admin/users/$USER_ID" ;;
 	deduct) echo "-s $OUT/deduct.lua $2/api/v1/admin/credits/deduct" ;;
-	deduct-x$TENANTS) echo "-s $OUT/many.lua $2/api/v1/admin/credits/deduct" ;;
+	deduct-x$TENANTS | deduct-x$TENANTS-split) echo "-s $OUT/many.lua $2/api/v1/admin/credits/deduct" ;;
 	esac
 }
 run_wrk() { # file threads conns url/args…
 	local file=$1 t=$2 c=$3
 	shift 3
-	env OFFSET="${OFFSET:-0}" wrk -t"$t" -c"$c" -d"$DURATION" --latency "$@" >"$file"
+	env OFFSET="${OFFSET:-0}" HALF="${HALF:-}" wrk -t"$t" -c"$c" -d"$DURATION" --latency "$@" >"$file"
 }
 run_hello() { run_wrk "$OUT/$1.wrk" "$THREADS" "$CONNS" "http://127.0.0.1:$HELLO_PORT/"; }
 
@@ -231,10 +239,12 @@ measure() {
 		eval run_wrk "$OUT/$target-1.wrk" "$THREADS" "$CONNS" $(wrk_target "$target" "$A")
 	else
 		# shellcheck disable=SC2046
-		(OFFSET=0 && eval run_wrk "$OUT/$target-2a.wrk" $((THREADS / 2)) $((CONNS / 2)) $(wrk_target "$target" "$A")) &
+		local ha= hb=
+		[[ $target == *-split ]] && ha=a hb=b
+		(OFFSET=0 HALF=$ha && eval run_wrk "$OUT/$target-2a.wrk" $((THREADS / 2)) $((CONNS / 2)) $(wrk_target "$target" "$A")) &
 		local wa=$!
 		# shellcheck disable=SC2046
-		(OFFSET=32 && eval run_wrk "$OUT/$target-2b.wrk" $((THREADS / 2)) $((CONNS / 2)) $(wrk_target "$target" "$B"))
+		(OFFSET=32 HALF=$hb && eval run_wrk "$OUT/$target-2b.wrk" $((THREADS / 2)) $((CONNS / 2)) $(wrk_target "$target" "$B"))
 		wait "$wa"
 	fi
 	if [ -n "$lag_pid" ]; then kill "$lag_pid" 2>/dev/null || true; wait "$lag_pid" 2>/dev/null || true; fi
