@@ -323,9 +323,10 @@ func (t *tx) LockOperators(ctx context.Context) (err error) {
 // sealing has moved rows out of insertion order on disk. Under a steady
 // load each pass then revisited every row sealed since the last vacuum:
 // tens of thousands, most of PostgreSQL's time per deduct
-// (TestSealerScansPendingInOrder). Every statement of a sealing
-// transaction is an indexed lookup or range, which plain index scans
-// serve as well.
+// (TestSealerScansPendingInOrder). The other holders of the lock (the
+// key ring, checkpoints, retention's purges) read by key or by an indexed
+// range, or read tables of a few rows, which plain index scans serve as
+// well; where no index fits, PostgreSQL still scans the table.
 func (t *tx) LockAuditHead(ctx context.Context) (_ int64, _ string, err error) {
 	defer wrapErr(&err, "lock audit head")
 	if t.auditHead != nil {
